@@ -255,10 +255,38 @@ def _read_cif(path: Path, text: str | None = None) -> Any:
             raise MeasuredDataError(path, f"cannot read file ({exc.strerror})") from None
     if not text.strip():
         raise MeasuredDataError(path, "empty file")
+    problem = _cif_loop_problem(text)
+    if problem:  # iotbx's parser crashes (segfault) on a loop_ without data names
+        raise MeasuredDataError(path, f"malformed CIF ({problem})")
     try:
         return iotbx.cif.reader(input_string=text, strict=False)
     except Exception as exc:  # CifParserError and boost errors
         raise MeasuredDataError(path, f"malformed or truncated CIF ({exc})") from None
+
+
+def _cif_loop_problem(text: str) -> str | None:
+    """Find a ``loop_`` not followed by a data name (guards iotbx's parser, which crashes)."""
+    lines = text.splitlines()
+    in_text_field = False
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(";"):
+            in_text_field = not in_text_field
+            continue
+        if in_text_field:
+            continue
+        stripped = line.strip()
+        if stripped.lower() != "loop_":
+            continue
+        for follower in lines[number:]:
+            item = follower.strip()
+            if not item or item.startswith("#"):
+                continue
+            if not item.startswith("_"):
+                return f"line {number}: loop_ without data names"
+            break
+        else:
+            return f"line {number}: loop_ at the end of the file (truncated?)"
+    return None
 
 
 def _structure_block(path: Path, reader: Any, prefer: str | None = None) -> tuple[str, Any]:
@@ -367,6 +395,11 @@ def _read_hklf(path: Path, text: str, symmetry: Any) -> Any:
             raise MeasuredDataError(path, "empty reflection list (no HKLF 4 data)") from None
         raise MeasuredDataError(path, f"malformed HKLF 4 reflections: "
                                       f"{_locate_bad_hklf_line(text)} ({exc})") from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    terminated = any(ln[:12].split() == ["0", "0", "0"] for ln in lines)
+    if not terminated and lines and len(lines[-1].rstrip()) < 20:
+        raise MeasuredDataError(path, "truncated HKLF 4 file: last line incomplete "
+                                      f"({lines[-1].strip()!r}) and no 0 0 0 terminator")
     arrays = reader.as_miller_arrays(crystal_symmetry=symmetry, merge_equivalents=False)
     return arrays[0].set_observation_type_xray_intensity()
 
@@ -396,6 +429,9 @@ def _cif_reflections(path: Path, reader: Any, prefer: str | None) -> tuple[Any, 
         try:
             arrays = reader.build_miller_arrays(data_block_name=name)
         except Exception as exc:
+            if "symmetry" in str(exc).lower():
+                raise MeasuredDataError(path, f"inconsistent space group / symmetry "
+                                              f"operators in block {name} ({exc})") from None
             raise MeasuredDataError(path, f"cannot read the _refln loop of block {name} "
                                           f"({exc})") from None
         for array in arrays.values():
