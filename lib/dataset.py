@@ -1,0 +1,650 @@
+"""The reflection data sets: an HDF5 builder (parallel, resumable, atomic) and its reader.
+
+Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<kind>.h5``)
+----------------------------------------------------------------------------------------
+``hkl``             (4630, 3) int32   :func:`lib.reflections.index_set` (report order)
+``intensity``       (n, 4630) float32 the model input.  calculated.h5: |F_calc|²;
+                                      experimental.h5: measured intensity on the same index
+                                      set (NaN where not measured), on the file's own scale
+``intensity_calc``  (n, 4630) float32 |F_calc|² of the model (in calculated.h5 an HDF5 soft
+                                      link to ``intensity``: same data, stored once)
+``amplitude``       (n, 4630) float32 |F_calc|
+``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
+``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
+``source_id``       (n,)      str     ``gen:<seed>:<stream>:<index>`` or the CIF file name
+root attributes: ``kind``, ``simulated``, ``n_structures``, ``provenance`` (JSON: the
+requested parameters, seed, package versions, build time, skipped files), ``complete``.
+
+The 2-D data sets are chunked by (``chunk_size`` rows, 709 columns), so reading the first 709
+reflections (the report's small set) touches only the first column of chunks.
+
+Building
+--------
+Work is split into chunks of ``chunk_size`` structures.  Each chunk is computed by a task —
+in-process when ``n_workers == 1`` (no cluster), otherwise on a Dask cluster (a
+``LocalCluster`` of ``n_workers`` processes, or an existing cluster at ``dask_address``) —
+and its result is saved atomically to ``.<kind>.partial/chunk_NNNNNN.npz`` beside the
+target.  When every chunk is there, the HDF5 file is assembled under a temporary name and
+renamed onto ``<kind>.h5``; the partial folder is then removed.  After an interruption (even
+``kill -9``) a rerun with the same parameters reuses the finished chunks; with other
+parameters it starts afresh.  A complete file whose provenance matches the request is
+reused as is.  Readers (:func:`open_dataset`, :func:`load_arrays`) refuse files without
+``complete = True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import atomic, config, reflections
+from .structures import (STREAM_CALCULATED, STREAM_EXPERIMENTAL, GeneratorParameters,
+                         SkippedFile, generate_structure, generated_source_id)
+
+KINDS: tuple[str, ...] = ("calculated", "experimental")
+#: Per-reflection fields (n_structures, n_reflections).
+REFLECTION_FIELDS: tuple[str, ...] = ("intensity", "intensity_calc", "amplitude", "sign")
+#: Per-structure fields.
+STRUCTURE_FIELDS: tuple[str, ...] = ("cell", "source_id")
+#: Version of the file layout (part of the provenance: a change forces a rebuild).
+FORMAT_VERSION: int = 1
+#: Random stream of the simulated measurement (distinct from the structures' streams).
+STREAM_MEASUREMENT: int = 2
+#: Columns per HDF5 chunk: the report's small set (709 reflections) is the first column chunk.
+COLUMN_CHUNK: int = reflections.N_SMALL
+
+_PACKAGES = ("numpy", "h5py", "cctbx-base", "dask", "distributed", "tqdm")
+
+log = logging.getLogger(__name__)
+
+
+class DatasetError(RuntimeError):
+    """A data-set file is missing, incomplete or does not hold what was asked for."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Reader API
+# ---------------------------------------------------------------------------------------------
+
+
+def dataset_path(profile: str, kind: str) -> Path:
+    """Path of the data set ``kind`` ("calculated" or "experimental") of ``profile``:
+    ``runs/<profile>/data/<kind>.h5``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown data-set kind {kind!r}: choose one of {', '.join(KINDS)}")
+    return config.data_dir(profile) / f"{kind}.h5"
+
+
+def is_complete(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a readable HDF5 data set with ``complete = True``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return bool(f.attrs.get("complete", False))
+    except (OSError, ValueError):
+        return False
+
+
+def open_dataset(path: str | os.PathLike[str]):
+    """Open a data set read-only (an ``h5py.File``); raise :class:`DatasetError` naming the
+    file when it is missing, not HDF5, or not marked ``complete`` (an interrupted build)."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"data set {str(path)!r} does not exist: run notebook 00_data "
+                           f"(./run_all.sh --only 00) for this profile first")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise DatasetError(f"data set {str(path)!r} is not a readable HDF5 file "
+                           f"({error}); delete it and rerun 00_data") from None
+    if not bool(f.attrs.get("complete", False)):
+        f.close()
+        raise DatasetError(f"data set {str(path)!r} is incomplete (no complete=True "
+                           f"attribute: an interrupted build); rerun 00_data")
+    return f
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance record (parameters, seed, package versions, ...) of a data set."""
+    with open_dataset(path) as f:
+        return json.loads(f.attrs["provenance"])
+
+
+def load_arrays(path: str | os.PathLike[str], fields: Sequence[str] = ("intensity", "sign"),
+                n_reflections: int = reflections.N_FULL,
+                n_structures: int | None = None) -> dict[str, np.ndarray]:
+    """Read ``fields`` of a data set into memory.
+
+    Per-reflection fields (``intensity``, ``intensity_calc``, ``amplitude``, ``sign``) keep
+    their first ``n_reflections`` columns (709 = the report's small set, 4630 = all); every
+    field keeps its first ``n_structures`` rows (all when ``None``).  ``hkl`` gives the first
+    ``n_reflections`` reflections; ``cell`` (n, 6) and ``source_id`` (str) are per structure.
+    Raises :class:`DatasetError` naming the file when it is missing or incomplete, or when
+    a field or more rows/columns than it holds are asked for.
+    """
+    if isinstance(fields, str):
+        fields = (fields,)
+    out: dict[str, np.ndarray] = {}
+    with open_dataset(path) as f:
+        n_total = int(f.attrs["n_structures"])
+        n_refl_total = int(f["hkl"].shape[0])
+        if not 0 < n_reflections <= n_refl_total:
+            raise DatasetError(f"{path}: n_reflections must be in 1..{n_refl_total}, "
+                               f"got {n_reflections}")
+        rows = n_total if n_structures is None else int(n_structures)
+        if not 0 <= rows <= n_total:
+            raise DatasetError(f"{path}: holds {n_total} structures, {rows} were asked for")
+        for name in fields:
+            if name not in f:
+                raise DatasetError(f"{path}: no field {name!r}; fields are "
+                                   f"{', '.join(sorted(f.keys()))}")
+            ds = f[name]
+            if name == "hkl":
+                out[name] = ds[:n_reflections]
+            elif name in REFLECTION_FIELDS:
+                out[name] = ds[:rows, :n_reflections]
+            elif name == "source_id":
+                out[name] = np.asarray(ds.asstr()[:rows], dtype=object)
+            else:
+                out[name] = ds[:rows]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunk tasks (run in worker processes: module-level, picklable arguments)
+# ---------------------------------------------------------------------------------------------
+
+
+def _measurement_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed),
+                                                        spawn_key=(STREAM_MEASUREMENT, int(index))))
+
+
+def _simulate(intensity_calc: np.ndarray, s2: np.ndarray, seed: int, index: int,
+              measurement: dict[str, Any]) -> np.ndarray:
+    from .measured import simulate_measurement
+
+    return simulate_measurement(intensity_calc[None, :], s2[None, :],
+                                _measurement_rng(seed, index),
+                                scale_range=tuple(measurement["scale_range"]),
+                                b_max=measurement["b_max"], noise=measurement["noise"],
+                                completeness=measurement["completeness"])[0]
+
+
+def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
+                          indices: Sequence[int], spec: dict[str, Any],
+                          strict: bool) -> dict[str, Any]:
+    """F (real), cell, source id and (optionally) simulated measured intensity per structure."""
+    from . import structure_factors as sfm
+
+    hkl = reflections.index_set(spec["n_reflections"])
+    measurement = spec.get("measurement")
+    f_rows, cells, kept_ids, meas, skipped = [], [], [], [], []
+    for xs, sid, index in zip(structures, ids, indices):
+        try:
+            sf = sfm.calculate(xs, hkl, algorithm=spec["algorithm"], table=spec["table"])
+        except Exception as error:
+            if strict:
+                raise
+            skipped.append({"path": sid, "reason": f"structure factors failed: {error}"})
+            continue
+        f_rows.append(sf.f.real.astype(np.float32))
+        cells.append(xs.unit_cell().parameters())
+        kept_ids.append(sid)
+        if measurement is not None:
+            meas.append(_simulate(sf.intensity, sf.stol2, spec["seed"], index, measurement)
+                        .astype(np.float32))
+    n_refl = len(hkl)
+    out = {
+        "f": np.asarray(f_rows, dtype=np.float32).reshape(len(f_rows), n_refl),
+        "cell": np.asarray(cells, dtype=np.float64).reshape(len(cells), 6),
+        "source_id": np.asarray(kept_ids, dtype=str),
+        "skipped": json.dumps(skipped),
+    }
+    if measurement is not None:
+        out["intensity_meas"] = np.asarray(meas, dtype=np.float32).reshape(len(meas), n_refl)
+    return out
+
+
+def compute_generated_chunk(spec: dict[str, Any], chunk: int, start: int,
+                            stop: int) -> tuple[int, dict[str, Any]]:
+    """Task: generate structures ``start..stop-1`` and their structure factors."""
+    params = GeneratorParameters(**spec["generator"])
+    indices = list(range(start, stop))
+    structures = [generate_structure(params, spec["seed"], i, spec["stream"]) for i in indices]
+    ids = [generated_source_id(spec["seed"], i, spec["stream"]) for i in indices]
+    return chunk, _rows_from_structures(structures, ids, indices, spec, strict=True)
+
+
+def compute_structures_chunk(spec: dict[str, Any], chunk: int, start: int,
+                             payload: list[tuple[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """Task: structure factors of given (source_id, cctbx structure) pairs."""
+    ids = [p[0] for p in payload]
+    structures = [p[1] for p in payload]
+    indices = list(range(start, start + len(payload)))
+    return chunk, _rows_from_structures(structures, ids, indices, spec, strict=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial results
+# ---------------------------------------------------------------------------------------------
+
+
+def partial_dir(path: str | os.PathLike[str]) -> Path:
+    """Folder of the per-chunk partial results of the build of ``path``."""
+    path = Path(path)
+    return path.parent / f".{path.stem}.partial"
+
+
+def _chunk_file(folder: Path, chunk: int) -> Path:
+    return folder / f"chunk_{chunk:06d}.npz"
+
+
+def _save_chunk(folder: Path, chunk: int, result: dict[str, Any]) -> Path:
+    target = _chunk_file(folder, chunk)
+    with atomic.atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **result)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return target
+
+
+def _load_chunk(folder: Path, chunk: int) -> dict[str, Any] | None:
+    target = _chunk_file(folder, chunk)
+    if not target.exists():
+        return None
+    try:
+        with np.load(target, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # a damaged file: recompute the chunk
+        log.warning("damaged partial chunk %s: recomputing it", target)
+        target.unlink(missing_ok=True)
+        return None
+
+
+def _chunk_ok(folder: Path, chunk: int) -> bool:
+    import zipfile
+
+    target = _chunk_file(folder, chunk)
+    if not target.exists():
+        return False
+    try:
+        with zipfile.ZipFile(target) as z:
+            return "f.npy" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        target.unlink(missing_ok=True)
+        return False
+
+
+def _prepare_partial(path: Path, key: str) -> Path:
+    """The partial folder for ``key``; wiped when it belongs to another request."""
+    folder = partial_dir(path)
+    key_file = folder / "request.json"
+    if folder.exists():
+        try:
+            old = json.loads(key_file.read_text(encoding="utf-8"))["key"]
+        except (OSError, ValueError, KeyError):
+            old = None
+        if old != key:
+            shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        atomic.write_json(key_file, {"key": key})
+    return folder
+
+
+def _remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove temporary files of earlier interrupted assemblies of ``path``."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Builder
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_generated` / :func:`build_from_structures` did.
+
+    ``reused``: an existing complete file matched the request; ``resumed_chunks``: chunks
+    found finished from an interrupted build; ``seconds``: wall time of this call;
+    ``skipped``: structures or files left out, with reasons.
+    """
+
+    path: Path
+    kind: str
+    n_structures: int
+    seconds: float
+    reused: bool = False
+    computed_chunks: int = 0
+    resumed_chunks: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def file_bytes(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    @property
+    def structures_per_second(self) -> float:
+        return self.n_structures / self.seconds if self.seconds > 0 else float("nan")
+
+
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages a data set depends on."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def _canonical(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def stored_parameters(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The requested parameters recorded in a complete data set, or None."""
+    if not is_complete(path):
+        return None
+    try:
+        return read_provenance(path).get("parameters")
+    except (DatasetError, ValueError, KeyError):
+        return None
+
+
+@contextlib.contextmanager
+def _dask_client(n_workers: int, dask_address: str):
+    from dask.distributed import Client, LocalCluster
+
+    if dask_address:
+        client = Client(dask_address)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int,
+               dask_address: str, bar) -> None:
+    """Run chunk tasks, saving each result atomically as soon as it arrives."""
+    if not tasks:
+        return
+    if n_workers <= 1 and not dask_address:
+        for fn, args in tasks:
+            chunk, result = fn(*args)
+            _save_chunk(folder, chunk, result)
+            bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
+        return
+    from dask.distributed import as_completed
+
+    with _dask_client(n_workers, dask_address) as client:
+        futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
+        for _, (chunk, result) in as_completed(futures, with_results=True):
+            _save_chunk(folder, chunk, result)
+            bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
+
+
+def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: bool,
+              parameters: dict[str, Any], chunk_size: int, extra: dict[str, Any],
+              skipped: list[SkippedFile]) -> int:
+    """Write the HDF5 file from the partial chunks (temporary name, then rename)."""
+    import h5py
+
+    hkl = reflections.index_set(parameters["n_reflections"])
+    n_refl = len(hkl)
+    counts = []
+    for chunk in range(n_chunks):
+        with np.load(_chunk_file(folder, chunk), allow_pickle=False) as z:
+            counts.append(int(z["f"].shape[0]))
+            skipped.extend(SkippedFile(**s) for s in json.loads(str(z["skipped"])))
+    n = int(sum(counts))
+    if n == 0:
+        raise DatasetError(f"{path}: no structure left to write (all {len(skipped)} skipped)")
+    rows = max(1, min(chunk_size, n))
+    chunks_2d = (rows, min(COLUMN_CHUNK, n_refl))
+    with atomic.atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("hkl", data=np.asarray(hkl, dtype=np.int32))
+            d_int = f.create_dataset("intensity", (n, n_refl), dtype="f4", chunks=chunks_2d)
+            if kind == "calculated":
+                f["intensity_calc"] = h5py.SoftLink("/intensity")
+                d_calc = None
+            else:
+                d_calc = f.create_dataset("intensity_calc", (n, n_refl), dtype="f4",
+                                          chunks=chunks_2d)
+            d_amp = f.create_dataset("amplitude", (n, n_refl), dtype="f4", chunks=chunks_2d)
+            d_sign = f.create_dataset("sign", (n, n_refl), dtype="i1", chunks=chunks_2d)
+            d_cell = f.create_dataset("cell", (n, 6), dtype="f8", chunks=(rows, 6))
+            d_id = f.create_dataset("source_id", (n,), dtype=h5py.string_dtype(),
+                                    chunks=(rows,))
+            row = 0
+            for chunk in range(n_chunks):
+                with np.load(_chunk_file(folder, chunk), allow_pickle=False) as z:
+                    fr = z["f"]
+                    m = fr.shape[0]
+                    if m == 0:
+                        continue
+                    sl = slice(row, row + m)
+                    amp = np.abs(fr)
+                    i_calc = np.square(fr, dtype=np.float32)
+                    if kind == "calculated":
+                        d_int[sl] = i_calc
+                    else:
+                        d_int[sl] = z["intensity_meas"]
+                        d_calc[sl] = i_calc
+                    d_amp[sl] = amp
+                    d_sign[sl] = np.where(fr < 0, -1, 1).astype(np.int8)
+                    d_cell[sl] = z["cell"]
+                    d_id[sl] = [str(s) for s in z["source_id"]]
+                    row += m
+            provenance = {
+                "kind": kind,
+                "simulated": simulated,
+                "parameters": parameters,
+                "packages": package_versions(),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "n_skipped": len(skipped),
+                "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+                **extra,
+            }
+            f.attrs["kind"] = kind
+            f.attrs["simulated"] = bool(simulated)
+            f.attrs["n_structures"] = n
+            f.attrs["provenance"] = json.dumps(provenance, default=str)
+            f.attrs["complete"] = True
+    return n
+
+
+def _build(path: str | os.PathLike[str], kind: str, simulated: bool,
+           parameters: dict[str, Any], tasks: list[tuple[Callable, tuple]], n_planned: int,
+           chunk_size: int, n_workers: int, dask_address: str, progress: bool,
+           skipped: list[SkippedFile], force: bool, extra: dict[str, Any]) -> BuildResult:
+    from tqdm.auto import tqdm
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown data-set kind {kind!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parameters = _canonical(parameters)
+    start = time.perf_counter()
+    if not force and stored_parameters(path) == parameters:
+        with open_dataset(path) as f:
+            n = int(f.attrs["n_structures"])
+            prov = json.loads(f.attrs["provenance"])
+        old_skipped = [SkippedFile(**s) for s in prov.get("skipped", [])]
+        return BuildResult(path=path, kind=kind, n_structures=n,
+                           seconds=time.perf_counter() - start, reused=True,
+                           skipped=old_skipped)
+    key = hashlib.sha256(json.dumps({"parameters": parameters, "chunk_size": chunk_size,
+                                     "format": FORMAT_VERSION}, sort_keys=True)
+                         .encode()).hexdigest()
+    _remove_stale_temporaries(path)
+    folder = _prepare_partial(path, key)
+    done = [i for i in range(len(tasks)) if _chunk_ok(folder, i)]
+    todo = [t for i, t in enumerate(tasks) if i not in set(done)]
+    done_rows = 0
+    for i in done:
+        with np.load(_chunk_file(folder, i), allow_pickle=False) as z:
+            done_rows += int(z["f"].shape[0]) + len(json.loads(str(z["skipped"])))
+    with tqdm(total=n_planned, initial=done_rows, desc=f"{kind} structures", unit="str",
+              disable=not progress, mininterval=1.0) as bar:
+        _run_tasks(todo, folder, n_workers, dask_address, bar)
+    all_skipped = list(skipped)
+    n = _assemble(path, folder, len(tasks), kind, simulated, parameters, chunk_size,
+                  extra, all_skipped)
+    shutil.rmtree(folder, ignore_errors=True)
+    return BuildResult(path=path, kind=kind, n_structures=n,
+                       seconds=time.perf_counter() - start, computed_chunks=len(todo),
+                       resumed_chunks=len(done), skipped=all_skipped)
+
+
+def _chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+    return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+
+
+def measurement_parameters(scale_min: float = 0.5, scale_max: float = 50.0,
+                           b_max: float = 3.0, noise: float = 0.03,
+                           completeness: float = 0.95) -> dict[str, Any]:
+    """Parameters of :func:`lib.measured.simulate_measurement` as stored in provenance."""
+    return {"scale_range": [float(scale_min), float(scale_max)], "b_max": float(b_max),
+            "noise": float(noise), "completeness": float(completeness)}
+
+
+def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, seed: int,
+                    generator: GeneratorParameters | None = None,
+                    measurement: dict[str, Any] | None = None, chunk_size: int = 256,
+                    n_workers: int = 1, dask_address: str = "", progress: bool = True,
+                    n_reflections: int = reflections.N_FULL,
+                    table: str = "it1992", algorithm: str = "direct",
+                    force: bool = False) -> BuildResult:
+    """Build a data set of ``n_structures`` generated random P-1 structures.
+
+    ``kind="calculated"``: intensity = |F_calc|² (stream 0 of ``seed``).
+    ``kind="experimental"``: other structures (stream 1) whose intensity is *simulated*
+    measurement of |F_calc|² by :func:`lib.measured.simulate_measurement` with
+    ``measurement`` (see :func:`measurement_parameters`; required for this kind).
+    Parallel over ``n_workers`` processes through Dask (in-process when 1), or on the Dask
+    cluster at ``dask_address``.  Resumable and atomic (see the module docstring).
+    """
+    if n_structures <= 0:
+        raise ValueError(f"n_structures must be positive, got {n_structures}")
+    generator = generator or GeneratorParameters()
+    if kind == "experimental" and measurement is None:
+        raise ValueError("an experimental data set from generated structures needs the "
+                         "simulated-measurement parameters (measurement=...)")
+    if kind == "calculated" and measurement is not None:
+        raise ValueError("a calculated data set takes no measurement parameters")
+    stream = STREAM_CALCULATED if kind == "calculated" else STREAM_EXPERIMENTAL
+    spec = {"generator": generator.as_dict(), "seed": int(seed), "stream": stream,
+            "n_reflections": int(n_reflections), "table": table, "algorithm": algorithm,
+            "measurement": measurement}
+    parameters = {"format_version": FORMAT_VERSION, "source": "generated",
+                  "n_structures": int(n_structures), **spec}
+    bounds = _chunk_bounds(int(n_structures), chunk_size)
+    tasks = [(compute_generated_chunk, (spec, i, s, e)) for i, (s, e) in enumerate(bounds)]
+    return _build(path, kind, kind == "experimental", parameters, tasks, int(n_structures),
+                  chunk_size, n_workers, dask_address, progress, [], force, {})
+
+
+def build_from_structures(path: str | os.PathLike[str], kind: str,
+                          structures: Sequence[tuple[str, Any]], source: dict[str, Any],
+                          seed: int = 0, measurement: dict[str, Any] | None = None,
+                          skipped: Sequence[SkippedFile] = (), chunk_size: int = 256,
+                          n_workers: int = 1, dask_address: str = "", progress: bool = True,
+                          n_reflections: int = reflections.N_FULL, table: str = "it1992",
+                          algorithm: str = "direct", force: bool = False) -> BuildResult:
+    """Build a data set from given structures: (source_id, cctbx xray.structure) pairs.
+
+    ``source`` describes where they came from (e.g. ``{"cif_dir": ..., "files": [...]}``)
+    and goes into the provenance (a change forces a rebuild).  ``skipped`` (files the
+    reader left out) is recorded too.  With ``measurement`` the intensity is a simulated
+    measurement (``kind="experimental"``).  Structures whose structure factors fail are
+    skipped with the reason.
+    """
+    if not structures:
+        raise ValueError(f"no structures to build {kind} data set from "
+                         f"({len(skipped)} files skipped)")
+    spec = {"seed": int(seed), "n_reflections": int(n_reflections), "table": table,
+            "algorithm": algorithm, "measurement": measurement}
+    parameters = {"format_version": FORMAT_VERSION, "source": "structures",
+                  "n_structures": len(structures), "structures": source, **spec}
+    bounds = _chunk_bounds(len(structures), chunk_size)
+    tasks = [(compute_structures_chunk, (spec, i, s, list(structures[s:e])))
+             for i, (s, e) in enumerate(bounds)]
+    return _build(path, kind, measurement is not None, parameters, tasks, len(structures),
+                  chunk_size, n_workers, dask_address, progress, list(skipped), force,
+                  {"input_skipped": len(skipped)})
+
+
+def build_calculated_from_cifs(path: str | os.PathLike[str], cif_dir: str | os.PathLike[str],
+                               n_structures: int | None = None, space_group: str = "P-1",
+                               **kwargs: Any) -> BuildResult:
+    """Calculated data set from a folder of real CIFs (CCDC export, COD, Acta Cryst E).
+
+    Keeps the structures of space-group type ``space_group`` (first ``n_structures`` in
+    file-name order); every skipped file is listed with its reason in the result and in the
+    file's provenance.
+    """
+    from .structures import read_cif_structures
+
+    kept, skipped = read_cif_structures(cif_dir, space_group=space_group,
+                                        table=kwargs.get("table", "it1992"))
+    if n_structures is not None:
+        kept = kept[:n_structures]
+    files = []
+    for s in kept:
+        st = s.path.stat()
+        files.append([s.source_id, st.st_size, int(st.st_mtime)])
+    source = {"cif_dir": str(Path(cif_dir).resolve()), "space_group": space_group,
+              "files": files}
+    if not kept:
+        raise ValueError(f"no usable {space_group} structure in {str(cif_dir)!r}: "
+                         + "; ".join(str(s) for s in skipped[:10]))
+    return build_from_structures(path, "calculated", [(s.source_id, s.structure) for s in kept],
+                                 source, skipped=skipped, **kwargs)
+
+
+def build_experimental_from_measured(path: str | os.PathLike[str],
+                                     experimental_dir: str | os.PathLike[str],
+                                     **kwargs: Any) -> BuildResult:
+    """Experimental data set from real CIF + measured-reflection pairs (``lib.measured``)."""
+    raise NotImplementedError(
+        "building experimental.h5 from real measured data (experimental_dir="
+        f"{str(experimental_dir)!r}) is not implemented yet: it needs "
+        "lib.measured.read_measured; leave experimental_dir empty to simulate the measurement")
