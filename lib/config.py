@@ -136,6 +136,8 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "experimental_dir": "shared",  # "shared" = ../shared/data/experimental when present
         "n_files_plot": 12,            # files drawn in Figs 1-5
         "n_simulated_files": 40,       # files simulated when no real data is found
+        "reflection_set": "4630",      # compare on the report's "4630" or "709" set, or "all" measured
+        "min_pearson": 0.9,            # skip a real data set whose r(I_meas, I_calc) is lower
     },
     # -- 02_experimental_vs_calculated (report 1, §3.2-3.3) -----------------------------------
     "02_experimental_vs_calculated": {
