@@ -1,0 +1,429 @@
+"""Seeded training runs of the phase-learning notebooks (02–05), with their records on disk.
+
+One *run* trains one model on one data set and leaves, under ``<models dir>/<run name>/``:
+
+- ``history.csv`` — one row per epoch (rewritten atomically after every epoch): the loss, the
+  plain, origin-aware and weighted accuracies and both losses, on training (``…``) and
+  validation (``val_…``) batches, and the seconds the epoch took;
+- ``model.keras`` — the trained model (written atomically, :mod:`lib.atomic`);
+- ``config.json`` — the run's parameters, data (file and row ranges), model layers, the final
+  metrics on the training, validation and test splits (evaluated after training, in inference
+  mode), the chance levels, timing, Keras backend and package versions.
+
+Reproducibility: :func:`seed_everything` seeds Python, NumPy and the backend
+(``keras.utils.set_random_seed``) and, under TensorFlow, turns on op determinism; the batch
+order depends on (seed, epoch) only (:mod:`lib.phase_inputs`).  Rerunning a run with the same
+seed on the same machine gives the same history and metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import atomic, phase_losses, phase_models
+from .metrics import package_versions
+from .phase_inputs import ReflectionBatches, RowRange
+from .reflections import index_set
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds and backend
+# ---------------------------------------------------------------------------------------------
+
+def backend_name() -> str:
+    """The Keras backend in use (``tensorflow``, ``jax``, ``torch``)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> bool:
+    """Seed Python, NumPy and the Keras backend; make TensorFlow ops deterministic if asked.
+
+    Returns whether deterministic ops are on (``False`` under other backends, where only
+    the seeds are set).
+    """
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    if deterministic and backend_name() == "tensorflow":
+        try:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+            return True
+        except Exception:  # pragma: no cover - older TensorFlow
+            return False
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Run descriptions
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class DataSpec:
+    """Which file and which rows a run reads (see :func:`lib.phase_inputs.split_rows`)."""
+
+    path: Path
+    splits: dict[str, RowRange]
+    in_memory: bool | str = "auto"
+    label: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "label": self.label, "in_memory": self.in_memory,
+                "splits": {k: [v.start, v.stop] for k, v in self.splits.items()},
+                "sizes": {k: len(v) for k, v in self.splits.items()}}
+
+
+@dataclass
+class SignRun:
+    """A sign-prediction run: MLP shape, loss, optimiser and seed."""
+
+    name: str
+    n_reflections: int = 709
+    depth: int = 1
+    width: int | None = None          # None = as wide as the input
+    dropout: float = 0.0
+    batch_norm: bool = False
+    weight_type: str = "none"
+    origin_invariant: bool = False
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    normalisation: str = "max"
+
+    @property
+    def loss_name(self) -> str:
+        return "origin-invariant" if self.origin_invariant else "plain"
+
+
+@dataclass
+class AutoencoderRun:
+    """An autoencoder run on the normalised intensities (MSE loss)."""
+
+    name: str
+    bottleneck: int
+    n_reflections: int = 4630
+    hidden: tuple[int, ...] = ()
+    activation: str = "relu"
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    normalisation: str = "max"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its history, final metrics per split, chance levels and files."""
+
+    name: str
+    spec: dict[str, Any]
+    history: pd.DataFrame
+    metrics: dict[str, dict[str, float]]
+    chance: dict[str, float]
+    seconds: float
+    n_parameters: int
+    out_dir: Path
+    data: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    model: Any = None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-ready summary stored in ``config.json`` and the notebooks' metrics."""
+        return {"name": self.name, "run": self.spec, "data": self.data,
+                "n_parameters": self.n_parameters, "seconds": round(self.seconds, 2),
+                "epochs_run": int(len(self.history)), "metrics": self.metrics,
+                "chance": self.chance}
+
+
+# ---------------------------------------------------------------------------------------------
+# History on disk
+# ---------------------------------------------------------------------------------------------
+
+def _history_callback(path: Path) -> Any:
+    import keras
+
+    class HistoryCSV(keras.callbacks.Callback):
+        """Rewrite ``history.csv`` atomically after every epoch (loss, metrics, seconds)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[dict[str, float]] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            row = {"epoch": epoch + 1}
+            row.update({k: float(v) for k, v in (logs or {}).items()})
+            row["seconds"] = time.perf_counter() - self._start
+            self.rows.append(row)
+            atomic.write_text(path, pd.DataFrame(self.rows).to_csv(index=False))
+
+    return HistoryCSV()
+
+
+def read_history(out_dir: str | Path) -> pd.DataFrame:
+    """The per-epoch history of a finished run folder."""
+    return pd.read_csv(Path(out_dir) / "history.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+def _predict(model: Any, x: np.ndarray) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
+
+
+def evaluate_sign_model(model: Any, batches: ReflectionBatches,
+                        hkl: np.ndarray) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Metrics of ``model`` on a split (inference mode), with the split's signs and weights.
+
+    Returns (means over structures of :func:`lib.phase_losses.evaluate_predictions`'s
+    metrics, true signs (n, m) int8, weights (n, m) float32).
+    """
+    n = batches.n_reflections
+    sums: dict[str, float] = {}
+    signs, weights = [], []
+    count = 0
+    for x, y in batches.iter_unshuffled():
+        logits = _predict(model, x)
+        sign = np.where(y[:, :n] > 0.5, 1, -1).astype(np.int8)
+        w = y[:, n:]
+        scores = phase_losses.evaluate_predictions(logits, sign, hkl, w)
+        for k, v in scores.items():
+            sums[k] = sums.get(k, 0.0) + v * len(x)
+        count += len(x)
+        signs.append(sign)
+        weights.append(w)
+    return ({k: v / count for k, v in sums.items()}, np.concatenate(signs),
+            np.concatenate(weights))
+
+
+def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, target: str,
+             weight_type: str, normalisation: str, shuffle: bool, seed: int) -> ReflectionBatches:
+    return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
+                             target=target, weight_type=weight_type,
+                             normalisation=normalisation, shuffle=shuffle, seed=seed,
+                             in_memory=data.in_memory)
+
+
+def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, Any]) -> None:
+    import keras
+
+    with atomic.atomic_path(out_dir / "model.keras") as tmp:
+        model.save(tmp)
+    config = dict(record)
+    config.update(extra)
+    config["model"] = {"layers": phase_models.layer_table(model)}
+    config["backend"] = keras.backend.backend()
+    config["packages"] = package_versions()
+    atomic.write_json(out_dir / "config.json", config)
+
+
+def _compile_and_fit(model: Any, loss: Any, metrics: list[Any], train: ReflectionBatches,
+                     val: ReflectionBatches, epochs: int, learning_rate: float, out_dir: Path,
+                     verbose: int) -> pd.DataFrame:
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
+                  metrics=metrics)
+    history = _history_callback(out_dir / "history.csv")
+    model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, callbacks=[history])
+    return pd.DataFrame(history.rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sign runs (notebooks 02–04)
+# ---------------------------------------------------------------------------------------------
+
+def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose: int = 0,
+                     chance_trials: int = 10, keep_model: bool = True) -> RunResult:
+    """Train the sign MLP of ``run`` on ``data``; save history, model and config; evaluate.
+
+    The final metrics are evaluated after training in inference mode on every split; the chance
+    levels are measured on the test split with ``chance_trials`` random predictions.
+    """
+    phase_losses.check_weight_type(run.weight_type)
+    out_dir = Path(out_root) / run.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hkl = index_set(4630)[: run.n_reflections]
+    deterministic = seed_everything(run.seed)
+    start = time.perf_counter()
+    common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size, target="sign",
+                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed)
+    train = _batches(data, "train", shuffle=True, **common)
+    val = _batches(data, "validation", shuffle=False, **common)
+    model = phase_models.build_sign_mlp(run.n_reflections, depth=run.depth, width=run.width,
+                                        dropout=run.dropout, batch_norm=run.batch_norm,
+                                        name=run.name)
+    loss = phase_losses.make_sign_loss(hkl, origin_invariant=run.origin_invariant)
+    history = _compile_and_fit(model, loss, phase_losses.keras_metrics(hkl), train, val,
+                               run.epochs, run.learning_rate, out_dir, verbose)
+    fit_seconds = time.perf_counter() - start
+    metrics: dict[str, dict[str, float]] = {}
+    chance: dict[str, float] = {}
+    for split in SPLITS:
+        batches = train if split == "train" else val if split == "validation" else \
+            _batches(data, "test", shuffle=False, **common)
+        metrics[split], signs, weights = evaluate_sign_model(model, batches, hkl)
+        if split == "test":
+            chance = phase_losses.chance_levels(
+                signs, hkl, None if run.weight_type == "none" else weights,
+                n_trials=chance_trials, seed=run.seed)
+        batches.close()
+    spec = dataclasses.asdict(run)
+    result = RunResult(name=run.name, spec=spec, history=history, metrics=metrics,
+                       chance=chance, seconds=time.perf_counter() - start,
+                       n_parameters=phase_models.count_parameters(model), out_dir=out_dir,
+                       data=data.describe(),
+                       extra={"fit_seconds": round(fit_seconds, 2),
+                              "deterministic_ops": deterministic},
+                       model=model if keep_model else None)
+    _save(model, out_dir, result.record(), result.extra)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Autoencoder runs (notebook 05)
+# ---------------------------------------------------------------------------------------------
+
+def reconstruction_errors(model_or_fn: Any, batches: ReflectionBatches) -> dict[str, Any]:
+    """Squared reconstruction error of the normalised intensities on a split.
+
+    ``model_or_fn`` is a Keras model or a function x → reconstruction (e.g. PCA).  Returns the
+    mean squared error over all structures and reflections (``mse``), and per reflection (report
+    order): mean squared error (``per_reflection_mse``), mean intensity (``mean_intensity``)
+    and mean squared intensity (``mean_square_intensity``), all of normalised intensities.
+    """
+    n = batches.n_reflections
+    sq = np.zeros(n)
+    mean_i = np.zeros(n)
+    mean_i2 = np.zeros(n)
+    count = 0
+    for x, _ in batches.iter_unshuffled():
+        recon = _predict(model_or_fn, x) if hasattr(model_or_fn, "layers") else \
+            np.asarray(model_or_fn(x), dtype=np.float64)
+        x64 = x.astype(np.float64)
+        sq += ((recon - x64) ** 2).sum(axis=0)
+        mean_i += x64.sum(axis=0)
+        mean_i2 += (x64**2).sum(axis=0)
+        count += len(x)
+    per = sq / count
+    return {"mse": float(per.mean()), "per_reflection_mse": per,
+            "mean_intensity": mean_i / count, "mean_square_intensity": mean_i2 / count}
+
+
+def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
+                      verbose: int = 0, keep_model: bool = False) -> RunResult:
+    """Train the autoencoder of ``run``; save history, model and config; reconstruction errors.
+
+    ``RunResult.metrics[split]["mse"]`` is the final MSE per split; ``RunResult.extra`` holds
+    the test split's per-reflection errors (arrays, not written to the config JSON).
+    """
+    out_dir = Path(out_root) / run.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    deterministic = seed_everything(run.seed)
+    start = time.perf_counter()
+    common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size,
+                  target="intensity", weight_type="none", normalisation=run.normalisation,
+                  seed=run.seed)
+    train = _batches(data, "train", shuffle=True, **common)
+    val = _batches(data, "validation", shuffle=False, **common)
+    model = phase_models.build_autoencoder(run.n_reflections, run.bottleneck,
+                                           hidden=run.hidden, activation=run.activation,
+                                           name=run.name)
+    history = _compile_and_fit(model, "mse", [], train, val, run.epochs, run.learning_rate,
+                               out_dir, verbose)
+    fit_seconds = time.perf_counter() - start
+    metrics, errors = {}, {}
+    for split in SPLITS:
+        batches = train if split == "train" else val if split == "validation" else \
+            _batches(data, "test", shuffle=False, **common)
+        errors[split] = reconstruction_errors(model, batches)
+        metrics[split] = {"mse": errors[split]["mse"]}
+        batches.close()
+    result = RunResult(name=run.name, spec=dataclasses.asdict(run), history=history,
+                       metrics=metrics, chance={}, seconds=time.perf_counter() - start,
+                       n_parameters=phase_models.count_parameters(model), out_dir=out_dir,
+                       data=data.describe(),
+                       extra={"fit_seconds": round(fit_seconds, 2),
+                              "deterministic_ops": deterministic},
+                       model=model if keep_model else None)
+    _save(model, out_dir, result.record(), result.extra)
+    result.extra["test_errors"] = errors["test"]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+def results_table(results: Iterable[RunResult], columns: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per sign run: its description, final accuracies per split and chance levels.
+
+    ``columns`` adds spec fields (e.g. ``"depth"``, ``"width"``) in front of the metrics.
+    """
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"run": r.name}
+        for c in columns:
+            row[c] = r.spec.get(c, r.data.get(c))
+        row["n_train"] = r.data["sizes"]["train"]
+        row["loss"] = "origin-invariant" if r.spec.get("origin_invariant") else "plain"
+        for split in SPLITS:
+            m = r.metrics.get(split, {})
+            short = {"train": "train", "validation": "val", "test": "test"}[split]
+            row[f"{short}_acc"] = m.get("accuracy")
+            row[f"{short}_origin_acc"] = m.get("origin_accuracy")
+        row["chance_acc"] = r.chance.get("accuracy")
+        row["chance_origin_acc"] = r.chance.get("origin_accuracy")
+        row["test_weighted_acc"] = r.metrics.get("test", {}).get("weighted_accuracy")
+        row["chance_weighted_acc"] = r.chance.get("weighted_accuracy")
+        row["seconds"] = round(r.seconds, 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def overfitting_gap(result: RunResult, metric: str = "accuracy") -> float:
+    """Final training minus validation value of ``metric`` (inference mode): the overfitting."""
+    return float(result.metrics["train"][metric] - result.metrics["validation"][metric])
+
+
+def json_ready(obj: Any) -> Any:
+    """Round floats to 6 decimals and turn NumPy values into JSON types, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return round(float(obj), 6)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def load_config(out_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a run folder."""
+    return json.loads((Path(out_dir) / "config.json").read_text(encoding="utf-8"))
