@@ -9,3 +9,11 @@ metrics      the per-notebook metrics JSON
 """
 
 __version__ = "0.1.0"
+
+# cctbx's boost.python runtime must be loaded before pandas + matplotlib (or PIL/kiwisolver)
+# in the same process: loaded after them, ``from cctbx import crystal`` segfaults (libstdc++
+# symbol clash).  Importing it here, first, costs ~40 ms and makes any import order safe.
+try:  # pragma: no cover - cctbx is a dependency, but keep lib importable without it
+    import boost_adaptbx.boost.python  # noqa: F401
+except ImportError:
+    pass
