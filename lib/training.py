@@ -197,11 +197,12 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
     """Metrics of ``model`` on a split (inference mode), with the split's signs and weights.
 
     Returns (means over structures of :func:`lib.phase_losses.evaluate_predictions`'s
-    metrics, true signs (n, m) int8, weights (n, m) float32).
+    metrics plus the standard errors ``accuracy_se`` and ``origin_accuracy_se`` and
+    ``n_structures``; true signs (n, m) int8; weights (n, m) float32).
     """
     n = batches.n_reflections
     sums: dict[str, float] = {}
-    signs, weights = [], []
+    signs, weights, per_plain, per_origin = [], [], [], []
     count = 0
     for x, y in batches.iter_unshuffled():
         logits = _predict(model, x)
@@ -210,11 +211,19 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
         scores = phase_losses.evaluate_predictions(logits, sign, hkl, w)
         for k, v in scores.items():
             sums[k] = sums.get(k, 0.0) + v * len(x)
+        pred = np.where(logits > 0, 1, -1)
+        per_plain.append(phase_losses.sign_accuracy(pred, sign))
+        per_origin.append(phase_losses.origin_aware_accuracy(pred, sign, hkl))
         count += len(x)
         signs.append(sign)
         weights.append(w)
-    return ({k: v / count for k, v in sums.items()}, np.concatenate(signs),
-            np.concatenate(weights))
+    out = {k: v / count for k, v in sums.items()}
+    # Standard errors of the mean accuracies over structures (the spread between structures).
+    for key, per in (("accuracy_se", per_plain), ("origin_accuracy_se", per_origin)):
+        values = np.concatenate(per)
+        out[key] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    out["n_structures"] = count
+    return out, np.concatenate(signs), np.concatenate(weights)
 
 
 def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, target: str,
