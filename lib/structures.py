@@ -320,12 +320,14 @@ def _space_group_type_number(symbol: str) -> int:
 
 
 def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it1992",
-                  to_reference_setting: bool = True) -> CifReadResult:
+                  to_reference_setting: bool = True, max_u_equiv: float = 1.0) -> CifReadResult:
     """Read the structures of one CIF, keeping those of space-group type ``space_group``.
 
     Each data block that cannot be used is listed in ``skipped`` with its reason: not a CIF
     (or truncated / malformed), no atoms, atoms of unknown type ('?' or not in the
-    ``table`` of scattering factors), another space group.  Never raises for bad content.
+    ``table`` of scattering factors), another space group, or an implausible displacement
+    parameter (U_iso/U_eq above ``max_u_equiv`` Å², typically B given as U or a unit
+    error).  Never raises for bad content.
     """
     import iotbx.cif
     from cctbx import sgtbx
@@ -403,6 +405,14 @@ def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it19
             result.skipped.append(SkippedFile(
                 label, f"atoms of unknown type: {', '.join(repr(b) for b in bad_types)}"))
             continue
+        u_eq = np.asarray(xs.extract_u_iso_or_u_equiv())
+        if u_eq.size and (not np.all(np.isfinite(u_eq)) or u_eq.max() > max_u_equiv):
+            worst = int(np.nanargmax(np.where(np.isfinite(u_eq), u_eq, np.inf)))
+            label_atom = xs.scatterers()[worst].label
+            result.skipped.append(SkippedFile(
+                label, f"implausible displacement parameter: U_eq = {u_eq[worst]:.3g} Å² of "
+                       f"atom {label_atom} (> {max_u_equiv} Å²)"))
+            continue
         if to_reference_setting:
             cb = sgi.change_of_basis_op_to_reference_setting()
             if not cb.is_identity_op():
@@ -427,7 +437,8 @@ def cif_files(folder: str | Path, pattern: str = "*.cif") -> list[Path]:
 
 def read_cif_structures(folder: str | Path | Sequence[str | Path], space_group: str = "P-1",
                         pattern: str = "*.cif", table: str = "it1992",
-                        to_reference_setting: bool = True) -> CifReadResult:
+                        to_reference_setting: bool = True,
+                        max_u_equiv: float = 1.0) -> CifReadResult:
     """Read every CIF of ``folder`` (or a list of files) with iotbx; keep space-group type
     ``space_group`` (any setting/origin; moved to the reference setting so the inversion
     centre of P-1 is at the origin).
@@ -446,7 +457,8 @@ def read_cif_structures(folder: str | Path | Sequence[str | Path], space_group: 
     out = CifReadResult()
     for path in files:
         one = read_cif_file(path, space_group=space_group, table=table,
-                            to_reference_setting=to_reference_setting)
+                            to_reference_setting=to_reference_setting,
+                            max_u_equiv=max_u_equiv)
         out.structures.extend(one.structures)
         out.skipped.extend(one.skipped)
     return out

@@ -1,0 +1,296 @@
+"""The HDF5 data-set builder: layout, provenance, reuse, Dask, atomic write and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from lib import dataset
+from lib.reflections import index_set
+from lib.structure_factors import calculate
+from lib.structures import STREAM_EXPERIMENTAL, GeneratorParameters, generate_structure
+
+GEN = GeneratorParameters(atoms_min=6, atoms_max=14)
+
+
+def _build(path, n=24, chunk_size=10, **kw):
+    kw.setdefault("progress", False)
+    return dataset.build_generated(path, "calculated", n, seed=7, generator=GEN,
+                                   chunk_size=chunk_size, **kw)
+
+
+@pytest.fixture(scope="module")
+def calculated(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ds") / "calculated.h5"
+    result = _build(path)
+    assert result.n_structures == 24 and not result.reused and result.computed_chunks == 3
+    return path
+
+
+def test_layout_follows_the_contract(calculated: Path):
+    with dataset.open_dataset(calculated) as f:
+        assert f.attrs["kind"] == "calculated"
+        assert not f.attrs["simulated"]
+        assert f.attrs["complete"]
+        assert f.attrs["n_structures"] == 24
+        assert f["hkl"].shape == (4630, 3) and f["hkl"].dtype == np.int32
+        assert np.array_equal(f["hkl"][:], index_set(4630))
+        for name, dtype in [("intensity", np.float32), ("intensity_calc", np.float32),
+                            ("amplitude", np.float32), ("sign", np.int8)]:
+            assert f[name].shape == (24, 4630), name
+            assert f[name].dtype == dtype, name
+        assert f["intensity"].chunks[0] == 10           # chunk rows = chunk_size
+        assert f["cell"].shape == (24, 6) and f["cell"].dtype == np.float64
+        assert f["source_id"].shape == (24,)
+        prov = json.loads(f.attrs["provenance"])
+    assert prov["parameters"]["seed"] == 7
+    assert prov["parameters"]["generator"]["atoms_max"] == 14
+    assert prov["packages"]["cctbx-base"] != "absent"
+    assert prov["kind"] == "calculated"
+
+
+def test_values_match_cctbx_for_each_structure(calculated: Path):
+    data = dataset.load_arrays(calculated, ("intensity", "intensity_calc", "amplitude", "sign",
+                                            "cell", "source_id"))
+    hkl = index_set(4630)
+    for i in (0, 13, 23):
+        xs = generate_structure(GEN, 7, i)
+        sf = calculate(xs, hkl)
+        assert np.allclose(data["intensity"][i], sf.intensity, rtol=1e-5,
+                           atol=1e-6 * sf.intensity.max())
+        strong = sf.amplitude > 1e-4 * sf.amplitude.max()
+        assert np.array_equal(data["sign"][i][strong], sf.sign[strong])
+        assert np.allclose(data["cell"][i], xs.unit_cell().parameters())
+        assert data["source_id"][i] == f"gen:7:0:{i}"
+    assert np.array_equal(data["intensity"], data["intensity_calc"])
+    assert np.allclose(data["amplitude"] ** 2, data["intensity"], rtol=1e-5)
+
+
+def test_load_arrays_slices_and_errors(calculated: Path, tmp_path: Path):
+    small = dataset.load_arrays(calculated, n_reflections=709, n_structures=5)
+    assert small["intensity"].shape == (5, 709) and small["sign"].shape == (5, 709)
+    assert dataset.load_arrays(calculated, ("hkl",), n_reflections=709)["hkl"].shape == (709, 3)
+    with pytest.raises(dataset.DatasetError, match="no field 'phase'"):
+        dataset.load_arrays(calculated, ("phase",))
+    with pytest.raises(dataset.DatasetError, match="holds 24 structures"):
+        dataset.load_arrays(calculated, n_structures=25)
+    missing = tmp_path / "nothing.h5"
+    with pytest.raises(dataset.DatasetError, match="nothing.h5.*does not exist"):
+        dataset.load_arrays(missing)
+    # a truncated / interrupted file: no complete=True attribute
+    broken = tmp_path / "broken.h5"
+    with h5py.File(broken, "w") as f:
+        f.create_dataset("intensity", data=np.zeros((2, 4630), np.float32))
+    with pytest.raises(dataset.DatasetError, match="broken.h5.*incomplete"):
+        dataset.open_dataset(broken)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all")
+    with pytest.raises(dataset.DatasetError, match="junk.h5.*not a readable HDF5"):
+        dataset.load_arrays(junk)
+
+
+def test_dataset_path():
+    path = dataset.dataset_path("smoke", "calculated")
+    assert path.name == "calculated.h5" and path.parent.name == "data"
+    with pytest.raises(ValueError, match="kind"):
+        dataset.dataset_path("smoke", "measured")
+
+
+def test_reuse_when_parameters_match_and_rebuild_when_they_differ(calculated: Path, tmp_path):
+    again = _build(calculated)
+    assert again.reused and again.n_structures == 24
+    # another chunk size gives the same data (structures are seeded per index)
+    other = tmp_path / "calculated.h5"
+    _build(other, chunk_size=7)
+    a = dataset.load_arrays(calculated, ("intensity", "sign"))
+    b = dataset.load_arrays(other, ("intensity", "sign"))
+    assert np.array_equal(a["intensity"], b["intensity"])
+    assert np.array_equal(a["sign"], b["sign"])
+    # changed parameters: rebuilt, in place
+    changed = _build(other, chunk_size=7, n=12)
+    assert not changed.reused and changed.n_structures == 12
+    assert np.array_equal(dataset.load_arrays(other, ("intensity",))["intensity"],
+                          a["intensity"][:12])
+
+
+def test_parallel_dask_build_equals_in_process_build(calculated: Path, tmp_path: Path):
+    path = tmp_path / "calculated.h5"
+    result = _build(path, n_workers=2)
+    assert result.n_structures == 24
+    a = dataset.load_arrays(calculated, ("intensity", "sign", "source_id"))
+    b = dataset.load_arrays(path, ("intensity", "sign", "source_id"))
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+
+
+def test_simulated_experimental_set(tmp_path: Path):
+    path = tmp_path / "experimental.h5"
+    meas = dataset.measurement_parameters(completeness=0.9)
+    result = dataset.build_generated(path, "experimental", 12, seed=7, generator=GEN,
+                                     measurement=meas, chunk_size=5, progress=False)
+    assert result.n_structures == 12
+    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "sign", "source_id"))
+    with dataset.open_dataset(path) as f:
+        assert f.attrs["kind"] == "experimental" and f.attrs["simulated"]
+        assert not isinstance(f.get("intensity_calc", getlink=True), h5py.SoftLink)
+    missing = np.isnan(data["intensity"])
+    assert 0.05 < missing.mean() < 0.15
+    assert not np.isnan(data["intensity_calc"]).any()
+    assert data["source_id"][0] == f"gen:7:{STREAM_EXPERIMENTAL}:0"
+    for i in range(12):   # measured ∝ calculated (scale, B, noise): strongly correlated
+        ok = ~missing[i]
+        assert np.corrcoef(data["intensity"][i][ok], data["intensity_calc"][i][ok])[0, 1] > 0.8
+    with pytest.raises(ValueError, match="measurement"):
+        dataset.build_generated(path, "experimental", 3, seed=1, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic write and resume
+# ---------------------------------------------------------------------------------------------
+
+_SLOW_BUILD = textwrap.dedent("""
+    import sys, time
+    from lib import dataset
+    from lib.structures import GeneratorParameters
+
+    original = dataset.compute_generated_chunk
+
+    def slow(*args):
+        out = original(*args)
+        time.sleep(0.4)
+        return out
+
+    dataset.compute_generated_chunk = slow
+    dataset.build_generated(sys.argv[1], "calculated", 60, seed=7,
+                            generator=GeneratorParameters(atoms_min=6, atoms_max=14),
+                            chunk_size=5, progress=False)
+""")
+
+
+def test_resume_after_kill_9(tmp_path: Path, calculated: Path):
+    path = tmp_path / "calculated.h5"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(path)],
+                            cwd=Path(__file__).resolve().parent.parent)
+    partial = dataset.partial_dir(path)
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            if len(list(partial.glob("chunk_*.npz"))) >= 3:
+                break
+            assert proc.poll() is None, "the build finished or failed before it was killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not path.exists()                      # nothing half-written under the real name
+    with pytest.raises(dataset.DatasetError):
+        dataset.open_dataset(path)
+    done_before = len(list(partial.glob("chunk_*.npz")))
+    assert done_before >= 3
+    result = dataset.build_generated(path, "calculated", 60, seed=7, generator=GEN,
+                                     chunk_size=5, progress=False)
+    assert result.resumed_chunks == done_before
+    assert result.computed_chunks == 12 - done_before
+    assert not partial.exists()
+    fresh = dataset.load_arrays(calculated, ("intensity", "sign"))
+    resumed = dataset.load_arrays(path, ("intensity", "sign"), n_structures=24)
+    assert np.array_equal(fresh["intensity"], resumed["intensity"])
+    assert np.array_equal(fresh["sign"], resumed["sign"])
+
+
+def test_stale_temporary_damaged_partial_and_truncated_target(tmp_path: Path):
+    path = tmp_path / "calculated.h5"
+    # a truncated target from some earlier crash, a stale temporary file of an interrupted
+    # assembly, a damaged chunk and a partial folder of another request
+    path.write_bytes(b"\x89HDF\r\n\x1a\n truncated")
+    stale = tmp_path / ".calculated.abcd1234.tmp.h5"
+    stale.write_bytes(b"half an HDF5 file")
+    result = _build(path, n=10, chunk_size=5)
+    assert result.n_structures == 10 and not stale.exists()
+    # a partial folder left by another request, with a damaged chunk: wiped, not reused
+    folder = dataset.partial_dir(path)
+    folder.mkdir()
+    (folder / "request.json").write_text(json.dumps({"key": "another request"}))
+    (folder / "chunk_000000.npz").write_bytes(b"garbage")
+    rebuilt = _build(path, n=10, chunk_size=5, force=True)
+    assert rebuilt.resumed_chunks == 0 and rebuilt.n_structures == 10
+    assert dataset.is_complete(path)
+
+
+def _interrupted_build(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that dies (exception) in its third chunk, leaving two finished chunks."""
+    original = dataset.compute_generated_chunk
+
+    def dies_in_chunk_2(spec, chunk, start, stop):
+        if chunk == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        return original(spec, chunk, start, stop)
+
+    monkeypatch.setattr(dataset, "compute_generated_chunk", dies_in_chunk_2)
+    with pytest.raises(KeyboardInterrupt):
+        _build(path, n=20, chunk_size=5)
+    monkeypatch.setattr(dataset, "compute_generated_chunk", original)
+    assert not path.exists()
+    assert len(list(dataset.partial_dir(path).glob("chunk_*.npz"))) == 2
+
+
+def test_interrupted_build_resumes_and_damaged_chunk_is_recomputed(
+        tmp_path: Path, calculated: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "calculated.h5"
+    _interrupted_build(path, monkeypatch)
+    resumed = _build(path, n=20, chunk_size=5)
+    assert resumed.resumed_chunks == 2 and resumed.computed_chunks == 2
+    ref = dataset.load_arrays(calculated, ("intensity",), n_structures=20)["intensity"]
+    assert np.array_equal(dataset.load_arrays(path, ("intensity",))["intensity"], ref)
+    path.unlink()
+    _interrupted_build(path, monkeypatch)
+    (dataset.partial_dir(path) / "chunk_000001.npz").write_bytes(b"PK\x03\x04 damaged")
+    again = _build(path, n=20, chunk_size=5)
+    assert again.resumed_chunks == 1 and again.computed_chunks == 3
+    assert np.array_equal(dataset.load_arrays(path, ("intensity",))["intensity"], ref)
+
+
+def test_experimental_set_from_real_measured_data(shared_data: Path, tmp_path: Path):
+    folder = shared_data / "experimental"
+    if not folder.is_dir():
+        pytest.skip("experimental folder is absent")
+    path = tmp_path / "experimental.h5"
+    result = dataset.build_experimental_from_measured(path, folder, progress=False)
+    assert result.n_structures >= 5
+    assert any("inversion centre" in s.reason for s in result.skipped)
+    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
+    with dataset.open_dataset(path) as f:
+        assert not f.attrs["simulated"]
+    for i in range(result.n_structures):
+        ok = np.isfinite(data["intensity"][i])
+        assert ok.sum() > 100
+        r = np.corrcoef(data["intensity"][i][ok], data["intensity_calc"][i][ok])[0, 1]
+        assert r > 0.9, data["source_id"][i]
+
+
+def test_calculated_set_from_real_cifs(shared_data: Path, tmp_path: Path):
+    folder = shared_data / "cod_structures" / "p-1"
+    if not folder.is_dir():
+        pytest.skip("cod_structures/p-1 is absent")
+    path = tmp_path / "calculated.h5"
+    result = dataset.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
+                                                progress=False)
+    assert result.n_structures == 6
+    data = dataset.load_arrays(path, ("intensity", "sign", "source_id"))
+    assert all(s.endswith(".cif") for s in data["source_id"])
+    assert set(np.unique(data["sign"])) == {-1, 1}
+    again = dataset.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
+                                               progress=False)
+    assert again.reused
