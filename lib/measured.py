@@ -714,3 +714,64 @@ def read_measured_folder(folder: str | Path, min_pearson: float | None = None,
             continue
         out.append(data)
     return out, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# Data sets for the comparison of §3.1: real ones on an index set, or simulated ones
+# ---------------------------------------------------------------------------------------------
+
+
+def restrict_to_index_set(data: MeasuredData, reflection_set: str | int) -> tuple[np.ndarray,
+                                                                                   np.ndarray]:
+    """(I_meas, I_calc) of one data set on the report's index set, or on all its reflections.
+
+    ``reflection_set``: ``"all"`` (every unique measured reflection), or 4630 / 709 (the
+    report's P-1 index sets of :mod:`lib.reflections`; unmeasured reflections are dropped).
+    """
+    if str(reflection_set).lower() == "all":
+        return data.i_meas.copy(), data.i_calc.copy()
+    from .reflections import index_set
+
+    on = data.on_index_set(index_set(int(reflection_set)))
+    ok = np.isfinite(on["i_meas"])
+    return on["i_meas"][ok], on["i_calc"][ok]
+
+
+def simulate_data_sets(n_files: int, seed: int, generator: Any = None,
+                       measurement: dict[str, Any] | None = None,
+                       n_reflections: int = 4630) -> list[MeasuredData]:
+    """``n_files`` simulated data sets: random P-1 structures, simulated measurement.
+
+    Structures from :func:`lib.structures.generate_structure` (``generator``: a
+    ``GeneratorParameters``; default parameters when None; the experimental random stream),
+    |F_calc|² on the report's index set, then :func:`simulate_measurement` with
+    ``measurement`` (keys ``scale_range``, ``b_max``, ``noise``, ``completeness``).
+    Unmeasured reflections are dropped, as in a real file.  ``radiation`` is "simulated".
+    """
+    from . import structures
+    from .reflections import index_set
+    from .structure_factors import calculate
+
+    params = generator if generator is not None else structures.GeneratorParameters()
+    meas = {"scale_range": (0.5, 50.0), "b_max": 3.0, "noise": 0.03, "completeness": 0.95}
+    meas.update(measurement or {})
+    hkl = index_set(n_reflections)
+    out = []
+    for i in range(n_files):
+        xs = structures.generate_structure(params, seed, i, stream=structures.STREAM_EXPERIMENTAL)
+        sf = calculate(xs, hkl)
+        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(101, i)))
+        i_meas = simulate_measurement(sf.intensity, sf.stol2, rng,
+                                      scale_range=tuple(meas["scale_range"]),
+                                      b_max=float(meas["b_max"]), noise=float(meas["noise"]),
+                                      completeness=float(meas["completeness"]))
+        ok = np.isfinite(i_meas)
+        out.append(MeasuredData(
+            source_id=f"simulated_{i:05d}", space_group="P -1",
+            unit_cell=tuple(float(v) for v in xs.unit_cell().parameters()),
+            hkl=hkl[ok].astype(np.int32), i_meas=i_meas[ok],
+            sigma=np.full(int(ok.sum()), np.nan), i_calc=sf.intensity[ok], f_calc=sf.f[ok],
+            stol2=sf.stol2[ok], d_spacing=1.0 / (2.0 * np.sqrt(sf.stol2[ok])),
+            radiation="simulated", reflection_format="simulated (lib.measured."
+            "simulate_measurement)", n_records=int(ok.sum())))
+    return out

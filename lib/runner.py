@@ -61,6 +61,41 @@ def kernel_name() -> str:
     return "python3"
 
 
+def cctbx_preload() -> str | None:
+    """Path of the libstdc++ bundled with the cctbx-base wheel, when there is one.
+
+    A Jupyter kernel loads the system libstdc++ (through pyzmq) before any notebook code; the
+    cctbx wheel then loads its own, newer copy with RTLD_GLOBAL and crashes the kernel on the
+    first cctbx import ("Kernel died").  Preloading the bundled copy (LD_PRELOAD) makes it the
+    first one, as when cctbx is imported first in a plain Python process.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("boost_adaptbx")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    site = Path(list(spec.submodule_search_locations)[0]).parent
+    found = sorted((site / "cctbx_base.libs").glob("libstdc++*.so*"))
+    return str(found[0]) if found else None
+
+
+class _KernelEnvironment:
+    """Context manager: put :func:`cctbx_preload` on LD_PRELOAD for kernels started inside."""
+
+    def __enter__(self) -> "_KernelEnvironment":
+        self.old = os.environ.get("LD_PRELOAD")
+        lib = cctbx_preload() if sys.platform.startswith("linux") else None
+        if lib and lib not in (self.old or "").split():
+            os.environ["LD_PRELOAD"] = f"{lib} {self.old}" if self.old else lib
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.old is None:
+            os.environ.pop("LD_PRELOAD", None)
+        else:
+            os.environ["LD_PRELOAD"] = self.old
+
+
 def execute_notebook(source: Path, profile: str, parameters: dict[str, Any] | None = None,
                      output: Path | None = None, log_output: bool = False) -> Path:
     """Convert ``source`` with jupytext and execute it with papermill under ``profile``.
@@ -92,9 +127,10 @@ def execute_notebook(source: Path, profile: str, parameters: dict[str, Any] | No
             params[key] = value
     tmp = output.with_name(f".{output.stem}.running.ipynb")
     try:
-        pm.execute_notebook(str(src_ipynb), str(tmp), parameters=params,
-                            kernel_name=kernel_name(), cwd=str(config.NOTEBOOKS_DIR),
-                            log_output=log_output, progress_bar=False)
+        with _KernelEnvironment():
+            pm.execute_notebook(str(src_ipynb), str(tmp), parameters=params,
+                                kernel_name=kernel_name(), cwd=str(config.NOTEBOOKS_DIR),
+                                log_output=log_output, progress_bar=False)
     finally:
         if tmp.exists():
             os.replace(tmp, output)
