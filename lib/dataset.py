@@ -12,6 +12,7 @@ Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<
 ``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
 ``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
 ``source_id``       (n,)      str     ``gen:<seed>:<stream>:<index>`` or the CIF file name
+``n_atoms``         (n,)      int32   atoms in the asymmetric unit (extra, beyond the contract)
 root attributes: ``kind``, ``simulated``, ``n_structures``, ``provenance`` (JSON: the
 requested parameters, seed, package versions, build time, skipped files), ``complete``.
 
@@ -56,7 +57,7 @@ KINDS: tuple[str, ...] = ("calculated", "experimental")
 #: Per-reflection fields (n_structures, n_reflections).
 REFLECTION_FIELDS: tuple[str, ...] = ("intensity", "intensity_calc", "amplitude", "sign")
 #: Per-structure fields.
-STRUCTURE_FIELDS: tuple[str, ...] = ("cell", "source_id")
+STRUCTURE_FIELDS: tuple[str, ...] = ("cell", "source_id", "n_atoms")
 #: Version of the file layout (part of the provenance: a change forces a rebuild).
 FORMAT_VERSION: int = 1
 #: Random stream of the simulated measurement (distinct from the structures' streams).
@@ -193,7 +194,7 @@ def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
 
     hkl = reflections.index_set(spec["n_reflections"])
     measurement = spec.get("measurement")
-    f_rows, cells, kept_ids, meas, skipped = [], [], [], [], []
+    f_rows, cells, kept_ids, meas, skipped, n_atoms = [], [], [], [], [], []
     for xs, sid, index in zip(structures, ids, indices):
         try:
             sf = sfm.calculate(xs, hkl, algorithm=spec["algorithm"], table=spec["table"])
@@ -205,6 +206,7 @@ def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
         f_rows.append(sf.f.real.astype(np.float32))
         cells.append(xs.unit_cell().parameters())
         kept_ids.append(sid)
+        n_atoms.append(xs.scatterers().size())
         if measurement is not None:
             meas.append(_simulate(sf.intensity, sf.stol2, spec["seed"], index, measurement)
                         .astype(np.float32))
@@ -213,6 +215,7 @@ def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
         "f": np.asarray(f_rows, dtype=np.float32).reshape(len(f_rows), n_refl),
         "cell": np.asarray(cells, dtype=np.float64).reshape(len(cells), 6),
         "source_id": np.asarray(kept_ids, dtype=str),
+        "n_atoms": np.asarray(n_atoms, dtype=np.int32),
         "skipped": json.dumps(skipped),
     }
     if measurement is not None:
@@ -262,19 +265,6 @@ def _save_chunk(folder: Path, chunk: int, result: dict[str, Any]) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
     return target
-
-
-def _load_chunk(folder: Path, chunk: int) -> dict[str, Any] | None:
-    target = _chunk_file(folder, chunk)
-    if not target.exists():
-        return None
-    try:
-        with np.load(target, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except Exception:  # a damaged file: recompute the chunk
-        log.warning("damaged partial chunk %s: recomputing it", target)
-        target.unlink(missing_ok=True)
-        return None
 
 
 def _chunk_ok(folder: Path, chunk: int) -> bool:
@@ -340,6 +330,8 @@ class BuildResult:
     computed_chunks: int = 0
     resumed_chunks: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
+    #: seconds spent computing structure factors (of the original build when reused)
+    compute_seconds: float = float("nan")
 
     @property
     def file_bytes(self) -> int:
@@ -451,6 +443,7 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
             d_cell = f.create_dataset("cell", (n, 6), dtype="f8", chunks=(rows, 6))
             d_id = f.create_dataset("source_id", (n,), dtype=h5py.string_dtype(),
                                     chunks=(rows,))
+            d_atoms = f.create_dataset("n_atoms", (n,), dtype="i4", chunks=(rows,))
             row = 0
             for chunk in range(n_chunks):
                 with np.load(_chunk_file(folder, chunk), allow_pickle=False) as z:
@@ -470,6 +463,7 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
                     d_sign[sl] = np.where(fr < 0, -1, 1).astype(np.int8)
                     d_cell[sl] = z["cell"]
                     d_id[sl] = [str(s) for s in z["source_id"]]
+                    d_atoms[sl] = z["n_atoms"]
                     row += m
             provenance = {
                 "kind": kind,
@@ -508,7 +502,8 @@ def _build(path: str | os.PathLike[str], kind: str, simulated: bool,
         old_skipped = [SkippedFile(**s) for s in prov.get("skipped", [])]
         return BuildResult(path=path, kind=kind, n_structures=n,
                            seconds=time.perf_counter() - start, reused=True,
-                           skipped=old_skipped)
+                           skipped=old_skipped,
+                           compute_seconds=float(prov.get("compute_seconds", float("nan"))))
     key = hashlib.sha256(json.dumps({"parameters": parameters, "chunk_size": chunk_size,
                                      "format": FORMAT_VERSION}, sort_keys=True)
                          .encode()).hexdigest()
@@ -523,13 +518,18 @@ def _build(path: str | os.PathLike[str], kind: str, simulated: bool,
     with tqdm(total=n_planned, initial=done_rows, desc=f"{kind} structures", unit="str",
               disable=not progress, mininterval=1.0) as bar:
         _run_tasks(todo, folder, n_workers, dask_address, bar)
+    compute_seconds = time.perf_counter() - start
     all_skipped = list(skipped)
+    extra = {**extra, "compute_seconds": compute_seconds, "n_workers": int(n_workers),
+             "dask_address": dask_address, "computed_chunks": len(todo),
+             "resumed_chunks": len(done)}
     n = _assemble(path, folder, len(tasks), kind, simulated, parameters, chunk_size,
                   extra, all_skipped)
     shutil.rmtree(folder, ignore_errors=True)
     return BuildResult(path=path, kind=kind, n_structures=n,
                        seconds=time.perf_counter() - start, computed_chunks=len(todo),
-                       resumed_chunks=len(done), skipped=all_skipped)
+                       resumed_chunks=len(done), skipped=all_skipped,
+                       compute_seconds=compute_seconds)
 
 
 def _chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -650,6 +650,7 @@ def compute_measured_chunk(spec: dict[str, Any], chunk: int,
                                      dtype=np.float32).reshape(len(rows), n_refl),
         "cell": np.asarray([r["cell"] for r in rows], dtype=np.float64).reshape(len(rows), 6),
         "source_id": np.asarray([r["source_id"] for r in rows], dtype=str),
+        "n_atoms": np.asarray([r["n_atoms"] for r in rows], dtype=np.int32),
         "skipped": json.dumps([]),
     }
 
@@ -704,7 +705,8 @@ def measured_rows(experimental_dir: str | os.PathLike[str],
                                                          "index set"))
             continue
         rows.append({"source_id": d.source_id, "f": sf.f.real, "i_meas": i_meas,
-                     "cell": xs.unit_cell().parameters()})
+                     "cell": xs.unit_cell().parameters(),
+                     "n_atoms": xs.scatterers().size()})
         for p in {d.structure_path, d.reflections_path} - {""}:
             st = Path(p).stat()
             files.append([str(Path(p).relative_to(folder.resolve()))
