@@ -1,0 +1,338 @@
+"""Measured intensities: readers of real files, the bad-input corpus, the simulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib.measured import (MeasuredData, MeasuredDataError, read_measured,
+                          read_measured_folder, restrict_to_index_set, simulate_measurement,
+                          simulate_measurement_details)
+
+SCALE = 7.5  # the synthetic files' measured scale: I_meas = SCALE * |F_calc|^2
+
+
+# ---------------------------------------------------------------------------------------------
+# A synthetic data set written by the tests (no shared data needed)
+# ---------------------------------------------------------------------------------------------
+
+
+def _synthetic_structure():
+    from cctbx import sgtbx
+    from cctbx.array_family import flex
+    from cctbx.development import random_structure
+
+    state = random.getstate()
+    random.seed(7)
+    flex.set_random_seed(7)
+    try:
+        xs = random_structure.xray_structure(
+            sgtbx.space_group_info("P 1 21/c 1"), elements=["C"] * 6 + ["O"] * 2,
+            min_distance=1.2, volume_per_atom=18, u_iso=0.02)
+    finally:
+        random.setstate(state)
+    return xs
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Structure CIF text, its F_calc on a d_min = 1 Å set, and the three reflection formats."""
+    xs = _synthetic_structure()
+    out = io.StringIO()
+    xs.as_cif_simple(out=out, data_name="synthetic")
+    cif = out.getvalue()
+    fc = xs.structure_factors(d_min=1.0, algorithm="direct").f_calc()
+    i_calc = fc.as_intensity_array()
+    i_meas = i_calc.customized_copy(data=i_calc.data() * SCALE,
+                                    sigmas=i_calc.data() * 0 + 1.0)
+    # COD-style reflection CIF: the calculated column holds junk (all 1.0): never read it
+    rows = [f"{h:4d}{k:4d}{l:4d} {1.0:10.2f} {v:12.3f} {1.0:8.2f} o"
+            for (h, k, l), v in zip(i_meas.indices(), i_meas.data())]
+    refl_cif = (f"data_synthetic\n_symmetry_space_group_name_H-M 'P 1 21/c 1'\n"
+                + "".join(f"_cell_length_{n} {v:.4f}\n" for n, v in
+                          zip("abc", xs.unit_cell().parameters()[:3]))
+                + "".join(f"_cell_angle_{n} {v:.3f}\n" for n, v in
+                          zip(("alpha", "beta", "gamma"), xs.unit_cell().parameters()[3:]))
+                + "loop_\n_refln_index_h\n_refln_index_k\n_refln_index_l\n"
+                  "_refln_F_squared_calc\n_refln_F_squared_meas\n_refln_F_squared_sigma\n"
+                  "_refln_observed_status\n" + "\n".join(rows) + "\n")
+    hklf_out = io.StringIO()
+    i_meas.export_as_shelx_hklf(file_object=hklf_out, normalise_if_format_overflow=True)
+    hklf = hklf_out.getvalue()
+    embedded = cif + "\n_shelx_hkl_file\n;\n" + hklf + ";\n"
+    root = tmp_path_factory.mktemp("synthetic")
+    sets = {}
+    for name, files in {"cif_pair": {"structure.cif": cif, "reflections.hkl": refl_cif},
+                        "hklf_pair": {"structure.cif": cif, "reflections.hkl": hklf},
+                        "embedded": {"structure_with_hkl.cif": embedded}}.items():
+        folder = root / name
+        folder.mkdir()
+        for fname, text in files.items():
+            (folder / fname).write_text(text)
+        sets[name] = folder
+    return {"xs": xs, "cif": cif, "refl_cif": refl_cif, "hklf": hklf, "embedded": embedded,
+            "n_unique": i_calc.size(), "sets": sets, "root": root}
+
+
+@pytest.mark.parametrize("kind", ["cif_pair", "hklf_pair", "embedded"])
+def test_synthetic_formats_read_measured_column(synthetic: dict, kind: str) -> None:
+    data = read_measured(synthetic["sets"][kind])
+    assert isinstance(data, MeasuredData)
+    assert data.source_id == kind
+    assert data.n_reflections == synthetic["n_unique"]
+    assert data.hkl.shape == (data.n_reflections, 3) and data.hkl.dtype == np.int32
+    assert data.radiation == "x-ray"
+    assert "21/c" in data.space_group
+    # the measured column, not the junk calculated one: I_meas = SCALE * |F_calc|^2
+    assert data.pearson_r > 0.9999
+    ratio = np.median(data.i_meas[data.i_calc > 1] / data.i_calc[data.i_calc > 1])
+    if kind == "cif_pair":
+        assert ratio == pytest.approx(SCALE, rel=1e-3)
+    assert np.all(data.stol2 > 0)
+    np.testing.assert_allclose(data.d_spacing, 1 / (2 * np.sqrt(data.stol2)), rtol=1e-9)
+    np.testing.assert_allclose(data.i_calc, np.abs(data.f_calc) ** 2)
+
+
+def test_folder_reader_reads_all_formats(synthetic: dict) -> None:
+    data, skipped = read_measured_folder(synthetic["root"])
+    assert sorted(d.source_id for d in data) == ["cif_pair", "embedded", "hklf_pair"]
+    assert skipped == []
+
+
+def test_index_set_restriction(synthetic: dict) -> None:
+    data = read_measured(synthetic["sets"]["cif_pair"])
+    y, x = restrict_to_index_set(data, 709)
+    assert 0 < len(y) <= 709
+    # the CIF rounds the model (cell to 0.001 Å), so F_calc agrees to ~1 %
+    np.testing.assert_allclose(y, SCALE * x, rtol=0.03, atol=0.5)
+    y_all, _ = restrict_to_index_set(data, "all")
+    assert len(y_all) == data.n_reflections
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad-input corpus
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_set(root: Path, name: str, files: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    for fname, text in files.items():
+        (folder / fname).write_text(text)
+    return folder
+
+
+def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
+    """Bad data sets: name → (folder, the file the error must name, a word of the reason)."""
+    cif, refl_cif, hklf = s["cif"], s["refl_cif"], s["hklf"]
+    lines = hklf.splitlines()
+    no_atoms = cif.split("loop_\n  _atom_site_label")[0]
+    cases = {
+        "truncated_cif": ({"structure.cif": cif[: len(cif) // 2] + "\nloop_\n",
+                           "reflections.hkl": hklf}, "structure.cif", "truncated"),
+        "truncated_cif_mid_row": ({"structure.cif": cif.rstrip()[:-30], "reflections.hkl": hklf},
+                                  "structure.cif", "truncated"),
+        "truncated_refl_cif": ({"structure.cif": cif,
+                                "reflections.hkl": refl_cif[: len(refl_cif) - 25]},
+                               "reflections.hkl", "truncated"),
+        "truncated_hklf": ({"structure.cif": cif,
+                            "reflections.hkl": "\n".join(lines[:40]) + "\n" + lines[40][:15]},
+                           "reflections.hkl", "truncated"),
+        "non_numeric_hkl": ({"structure.cif": cif,
+                             "reflections.hkl": "\n".join(lines[:10] + ["   1   2 abc   10.00"
+                                                                       "    1.00"]
+                                                          + lines[10:]) + "\n"},
+                            "reflections.hkl", "line 11"),
+        "empty_hkl": ({"structure.cif": cif, "reflections.hkl": ""},
+                      "reflections.hkl", "empty"),
+        "no_meas_column": ({"structure.cif": cif,
+                            "reflections.hkl": refl_cif.replace("_refln_F_squared_meas",
+                                                                "_refln_F_squared_other")},
+                           "reflections.hkl", "missing columns"),
+        "no_atoms": ({"structure.cif": no_atoms, "reflections.hkl": hklf},
+                     "structure.cif", "without atoms"),
+        "no_reflections": ({"structure.cif": cif}, "structure.cif", "no reflections"),
+        "wrong_space_group": ({"structure.cif": cif,
+                               "reflections.hkl": refl_cif.replace("'P 1 21/c 1'", "'P -1'")},
+                              "reflections.hkl", "wrong space group"),
+    }
+    out = {}
+    for name, (files, culprit, word) in cases.items():
+        folder = _write_set(root, name, files)
+        out[name] = (folder / culprit, word)
+    return out
+
+
+def test_bad_inputs_name_file_and_reason(synthetic: dict, tmp_path: Path) -> None:
+    corpus = _bad_corpus(tmp_path, synthetic)
+    for name, (culprit, word) in corpus.items():
+        with pytest.raises(MeasuredDataError) as info:
+            read_measured(culprit.parent)
+        message = str(info.value)
+        assert str(culprit) in message, (name, message)
+        assert word.lower() in message.lower(), (name, message)
+        assert info.value.path == culprit
+
+
+def test_folder_reader_goes_on_and_lists_skipped(synthetic: dict, tmp_path: Path) -> None:
+    corpus = _bad_corpus(tmp_path, synthetic)
+    _write_set(tmp_path, "good", {"structure.cif": synthetic["cif"],
+                                  "reflections.hkl": synthetic["refl_cif"]})
+    data, skipped = read_measured_folder(tmp_path)
+    assert [d.source_id for d in data] == ["good"]
+    assert len(skipped) == len(corpus)
+    reasons = dict(skipped)
+    for culprit, word in corpus.values():
+        assert word.lower() in reasons[str(culprit)].lower()
+
+
+def test_empty_folder_and_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(MeasuredDataError, match="empty folder"):
+        read_measured_folder(tmp_path)
+    with pytest.raises(MeasuredDataError, match="no such file"):
+        read_measured(tmp_path / "absent")
+
+
+def test_min_pearson_skips_mismatched_model(synthetic: dict, tmp_path: Path) -> None:
+    xs = _synthetic_structure()
+    xs.shake_sites_in_place(rms_difference=0.6)  # a wrong model for these data
+    out = io.StringIO()
+    xs.as_cif_simple(out=out, data_name="synthetic")
+    _write_set(tmp_path, "wrong_model", {"structure.cif": out.getvalue(),
+                                         "reflections.hkl": synthetic["refl_cif"]})
+    data, skipped = read_measured_folder(tmp_path, min_pearson=0.95)
+    assert data == [] and "Pearson" in skipped[0][1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data from ../shared/data (skipped when absent)
+# ---------------------------------------------------------------------------------------------
+
+
+def _manifest(shared: Path) -> dict[str, dict[str, str]]:
+    with open(shared / "manifest.csv", newline="") as fh:
+        return {row["id"]: row for row in csv.DictReader(fh) if row["category"] == "experimental"}
+
+
+@pytest.mark.parametrize("set_id, fmt, radiation", [
+    ("cod_2016452", "_refln_F_squared_meas", "x-ray"),   # COD CIF reflections
+    ("cod_2100301", "_refln_F_meas", "neutron"),          # F_meas → F², neutron lengths
+    ("nsa2_thpp", "HKLF 4", "x-ray"),                     # SHELX .hkl
+    ("cctbx_thpp", "HKLF 4", "x-ray"),                    # unmerged SHELX .hkl
+    ("finalcif_SH2185_Cu", "_shelx_hkl_file", "x-ray"),   # embedded in the CIF
+])
+def test_real_data_reproduce_manifest(shared_data: Path, set_id: str, fmt: str,
+                                      radiation: str) -> None:
+    row = _manifest(shared_data)[set_id]
+    data = read_measured(shared_data / "experimental" / set_id)
+    assert fmt in data.reflection_format
+    assert data.radiation == radiation
+    assert data.n_records == int(row["n_refl_records"])
+    assert data.pearson_r >= 0.96
+    assert data.pearson_r == pytest.approx(float(row["pearson_r_F2"]), abs=2e-3)
+    assert data.d_min == pytest.approx(float(row["d_min"]), abs=2e-3)
+    assert np.all(np.isfinite(data.i_meas)) and np.all(data.sigma >= 0)
+
+
+def test_real_folder_reads_every_set(shared_data: Path) -> None:
+    data, skipped = read_measured_folder(shared_data / "experimental", min_pearson=0.96)
+    manifest = _manifest(shared_data)
+    assert skipped == []
+    assert sorted(d.source_id for d in data) == sorted(manifest)
+    for d in data:
+        assert d.pearson_r == pytest.approx(float(manifest[d.source_id]["pearson_r_F2"]),
+                                            abs=2e-3), d.source_id
+
+
+def test_neutron_needs_neutron_lengths(shared_data: Path) -> None:
+    """With X-ray form factors the neutron set correlates badly (manifest: r = 0.55)."""
+    import lib.measured as measured
+
+    folder = shared_data / "experimental" / "cod_2100301"
+    old = measured.NEUTRON_TABLE
+    measured.NEUTRON_TABLE = measured.XRAY_TABLE
+    try:
+        xray = read_measured(folder)
+    finally:
+        measured.NEUTRON_TABLE = old
+    assert xray.pearson_r < 0.8 < read_measured(folder).pearson_r
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator of measurement
+# ---------------------------------------------------------------------------------------------
+
+
+def _calc(n_files: int = 200, n_refl: int = 2000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    i_calc = rng.exponential(100.0, size=(n_files, n_refl))  # Wilson acentric intensities
+    stol2 = rng.uniform(0.0, 0.25, size=n_refl)
+    return i_calc, stol2
+
+
+def test_simulator_shapes_and_determinism() -> None:
+    i_calc, stol2 = _calc(5, 300)
+    a = simulate_measurement(i_calc, stol2, np.random.default_rng(3))
+    b = simulate_measurement(i_calc, stol2, np.random.default_rng(3))
+    assert a.shape == i_calc.shape and a.dtype == np.float64
+    np.testing.assert_array_equal(a, b)
+    one = simulate_measurement(i_calc[0], stol2, np.random.default_rng(3))
+    assert one.shape == (300,)
+
+
+def test_simulator_scale_and_b_factor() -> None:
+    i_calc, stol2 = _calc(50, 4000)
+    sim = simulate_measurement_details(i_calc, stol2, np.random.default_rng(1),
+                                       scale_range=(2.0, 20.0), b_max=3.0, noise=0.0,
+                                       completeness=1.0)
+    assert np.all((sim.scale >= 2.0) & (sim.scale <= 20.0))
+    assert np.all((sim.b_factor >= 0.0) & (sim.b_factor <= 3.0))
+    expected = sim.scale[:, None] * i_calc * np.exp(-2 * sim.b_factor[:, None] * stol2)
+    np.testing.assert_allclose(sim.intensity, expected, rtol=1e-12)
+    # B recovered from the log-ratio's slope against stol2 (Wilson-plot style)
+    slope = np.polyfit(stol2, np.log(sim.intensity[0] / i_calc[0]), 1)[0]
+    assert -slope / 2 == pytest.approx(sim.b_factor[0], abs=1e-9)
+    # no B: the ratio is the scale exactly
+    flat = simulate_measurement_details(i_calc, stol2, np.random.default_rng(1), b_max=0.0,
+                                        noise=0.0, completeness=1.0)
+    np.testing.assert_allclose(flat.intensity / i_calc, flat.scale[:, None] + 0 * i_calc)
+
+
+def test_simulator_noise_is_counting_like() -> None:
+    i_calc, stol2 = _calc(1, 200_000)
+    noise = 0.05
+    sim = simulate_measurement_details(i_calc, stol2, np.random.default_rng(2),
+                                       scale_range=(1.0, 1.0), b_max=0.0, noise=noise,
+                                       completeness=1.0)
+    resid = sim.intensity[0] - i_calc[0]
+    mean_i = i_calc[0].mean()
+    z = resid / (noise * np.sqrt(i_calc[0] * mean_i))
+    assert np.std(z) == pytest.approx(1.0, abs=0.01)
+    assert abs(np.mean(z)) < 0.01
+    # relative error larger for weak reflections than for strong ones (Poisson-like)
+    weak, strong = i_calc[0] < 0.2 * mean_i, i_calc[0] > 3 * mean_i
+    assert np.std(resid[weak] / i_calc[0][weak]) > 3 * np.std(resid[strong] / i_calc[0][strong])
+
+
+def test_simulator_completeness() -> None:
+    i_calc, stol2 = _calc(20, 5000)
+    for completeness in (1.0, 0.95, 0.5):
+        out = simulate_measurement(i_calc, stol2, np.random.default_rng(4),
+                                   completeness=completeness)
+        assert np.mean(np.isfinite(out)) == pytest.approx(completeness, abs=0.01)
+
+
+def test_simulator_rejects_bad_parameters() -> None:
+    i_calc, stol2 = _calc(2, 10)
+    rng = np.random.default_rng(0)
+    for kwargs in ({"scale_range": (0.0, 1.0)}, {"b_max": -1.0}, {"noise": -0.1},
+                   {"completeness": 0.0}, {"completeness": 1.5}):
+        with pytest.raises(ValueError):
+            simulate_measurement(i_calc, stol2, rng, **kwargs)
+    with pytest.raises(ValueError, match="stol2"):
+        simulate_measurement(i_calc, -stol2 - 1, rng)
