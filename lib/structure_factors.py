@@ -72,7 +72,7 @@ def stol2(unit_cell, hkl: np.ndarray) -> np.ndarray:
 
     uc = unit_cell if isinstance(unit_cell, uctbx.ext.unit_cell) else uctbx.unit_cell(
         tuple(float(v) for v in unit_cell))
-    return np.asarray(uc.stol_sq(flex_miller_indices(hkl)), dtype=np.float64)
+    return uc.stol_sq(flex_miller_indices(hkl)).as_numpy_array()
 
 
 def structure_factors(xs, hkl: np.ndarray, algorithm: str = DEFAULT_ALGORITHM,
@@ -86,7 +86,8 @@ def structure_factors(xs, hkl: np.ndarray, algorithm: str = DEFAULT_ALGORITHM,
     xs.scattering_type_registry(table=table)
     ms = miller_set(xs, hkl)
     f_calc = ms.structure_factors_from_scatterers(xs, algorithm=algorithm).f_calc()
-    return np.asarray(f_calc.data(), dtype=np.complex128)
+    real, imag = f_calc.data().parts()   # flex → numpy without a Python-level loop
+    return real.as_numpy_array() + 1j * imag.as_numpy_array()
 
 
 def inversion_centre_at_origin(xs) -> bool:

@@ -1,0 +1,79 @@
+"""Throughput of the data-set builder vs a plain one-structure-at-a-time cctbx loop.
+
+    python benchmarks/bench_structure_factors.py                 # short: 400 structures, 2 workers
+    python benchmarks/bench_structure_factors.py --n 2000 --workers 16 --chunk-size 100
+
+Both paths generate random P-1 structures (``lib.structures.generate_structure``) and compute
+F on the report's 4630 reflections with cctbx's direct summation.  The plain loop keeps the
+results in memory; the builder (``lib.dataset.build_generated``) runs chunks on a Dask
+LocalCluster of ``--workers`` processes (in-process when 1), saves them, and assembles the
+HDF5 file.  Printed: structures per second of each, their ratio, and the projection to the
+report's 150,000 structures.  A ratio, not a timed test: the target is that the builder scales
+with the workers (ratio ≈ workers on an idle machine) and that 150,000 × 4630 is feasible on a
+16-core node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lib import dataset
+from lib.reflections import index_set
+from lib.structure_factors import calculate
+from lib.structures import GeneratorParameters, generate_structure
+
+
+def plain_loop(n: int, seed: int, generator: GeneratorParameters) -> float:
+    """Structures per second of a plain loop: generate, compute F, keep |F|² and sign."""
+    hkl = index_set(4630)
+    intensity = np.empty((n, len(hkl)), np.float32)
+    sign = np.empty((n, len(hkl)), np.int8)
+    start = time.perf_counter()
+    for i in range(n):
+        sf = calculate(generate_structure(generator, seed, i), hkl)
+        intensity[i] = sf.intensity
+        sign[i] = sf.sign
+    return n / (time.perf_counter() - start)
+
+
+def builder(n: int, seed: int, generator: GeneratorParameters, workers: int,
+            chunk_size: int) -> tuple[float, float]:
+    """Structures per second of the builder: (compute only, end to end incl. HDF5 and cluster)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = dataset.build_generated(Path(tmp) / "calculated.h5", "calculated", n, seed,
+                                         generator=generator, chunk_size=chunk_size,
+                                         n_workers=workers, progress=False)
+        return n / result.compute_seconds, n / result.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=400, help="structures (default 400)")
+    parser.add_argument("--workers", type=int, default=2, help="Dask worker processes")
+    parser.add_argument("--chunk-size", type=int, default=25)
+    parser.add_argument("--atoms-max", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    generator = GeneratorParameters(atoms_max=args.atoms_max)
+    plain = plain_loop(args.n, args.seed, generator)
+    compute, end_to_end = builder(args.n, args.seed, generator, args.workers, args.chunk_size)
+    print(f"structures: {args.n}, atoms per asymmetric unit {generator.atoms_min}-"
+          f"{generator.atoms_max}, 4630 reflections, direct summation (cctbx)")
+    print(f"plain cctbx loop (1 process):      {plain:8.1f} structures/s")
+    print(f"builder, {args.workers} worker(s), compute:     {compute:8.1f} structures/s")
+    print(f"builder, end to end (HDF5, Dask):   {end_to_end:8.1f} structures/s")
+    print(f"ratio builder/plain: compute {compute / plain:.2f}, end to end "
+          f"{end_to_end / plain:.2f} (ideal ≈ {args.workers})")
+    per_worker = compute / args.workers
+    print(f"projection: 150,000 structures on 16 workers ≈ "
+          f"{150_000 / (16 * per_worker) / 60:.1f} min (at {per_worker:.1f} structures/s per "
+          f"worker measured here)")
+
+
+if __name__ == "__main__":
+    main()
