@@ -158,13 +158,16 @@ per_file.round(4)
 # ## Figures 1–5
 #
 # Log–log scatter of measured against calculated intensity for up to `n_files_plot` files
-# (one colour per file; non-positive intensities, which a log axis cannot show, are left out
+# (chosen to span the range of raw scales; one colour per file; non-positive intensities, which a log axis cannot show, are left out
 # of the plot but not of the numbers).  Fig 1 shows the raw intensities with each file's
 # least-squares line; Figs 2–5 show them after each normalisation with the line y = x; the
 # right panel gives every file's slope s_f and the CV across files.
 
 # %%
-plot_index = list(range(min(cfg.n_files_plot, len(ids))))
+# files drawn: spread evenly over the range of raw slopes (arbitrary scales), all when few
+order = np.argsort(comparison.slopes["none"])
+picks = np.unique(np.linspace(0, len(ids) - 1, min(cfg.n_files_plot, len(ids))).round())
+plot_index = sorted(int(order[int(k)]) for k in picks)
 colours = plt.cm.tab20(np.linspace(0, 1, max(len(plot_index), 2)))
 FIGURES = {
     "none": ("fig01_measured_vs_calculated", "measured vs calculated intensity"),
