@@ -202,19 +202,28 @@ _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 06_xrd_classification (report 2) ------------------------------------------------------
     "06_xrd_classification": {
         "seed": 20240611,
-        "n_per_system": 600,           # synthetic pyxtal structures per crystal system
-        "mp_csv": "shared",            # MP-20 CSV; "shared" = ../shared/data/mp20_subset
+        "n_per_system": 400,           # synthetic pyxtal structures per crystal system
+        "max_atoms": 24,               # atoms per conventional cell aimed at (MP-20: <= 20)
+        "max_attempts": 10,            # pyxtal attempts (new composition each) per structure
+        "mp_csv": "shared",            # MP-20 CSV; "shared" = ../shared/data/mp20_subset; "" = none
+        "mp_limit": 0,                 # MP structures used (seeded subset); 0 = all
         "two_theta_min": 0.0,          # degrees
         "two_theta_max": 90.0,         # degrees
-        "n_points": 4500,              # 2θ grid points
-        "sigma": 5.0,                  # Gaussian smoothing, grid points
+        "n_points": 4500,              # 2θ grid points (0.02° step)
+        "sigma": 5.0,                  # Gaussian smoothing, grid points (report: 5)
         "symprec": 0.1,                # Å, SpacegroupAnalyzer tolerance
-        "image_size": 96,              # MobileNetV2 input (pixels)
-        "epochs_cnn": 30,
-        "epochs_mobilenet": 10,
+        "engine": "fast",              # peak lists: "fast" (vectorised) or "pymatgen"
+        "image_size": 64,              # MobileNetV2 input (pixels); ImageNet needs 96-224
+        "epochs_cnn": 15,
+        "epochs_mobilenet": 12,
         "batch_size": 64,
-        "augment": True,
-        "n_workers": 2,
+        "learning_rate": 1e-3,
+        "cnn_dense": "2300,1150",      # dense layers of the 1D CNN (Park et al. 2017)
+        "test_fraction": 0.2,          # held-out structures (grouped by composition)
+        "validation_fraction": 0.1,
+        "augment": True,               # measurement-like augmentation of the training set
+        "augment_copies": 1,           # augmented copies per training pattern
+        "n_workers": 2,                # processes for pattern generation
     },
 }
 
@@ -231,9 +240,9 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                            "batch_size": 32},
         "05_autoencoders": {"epochs": 2, "n_structures": 200, "bottlenecks": "50,100",
                             "smoothing_window": 10, "batch_size": 32},
-        "06_xrd_classification": {"n_per_system": 8, "n_points": 900, "image_size": 32,
-                                  "epochs_cnn": 1, "epochs_mobilenet": 1, "batch_size": 16,
-                                  "n_workers": 1},
+        "06_xrd_classification": {"n_per_system": 10, "n_points": 900, "image_size": 32,
+                                  "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
+                                  "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
     },
     "default": {},
     "full": {
@@ -248,7 +257,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "05_autoencoders": {"epochs": 100, "n_structures": 150_000, "batch_size": 256},
         "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
                                   "epochs_mobilenet": 30, "image_size": 128,
-                                  "n_workers": 16},
+                                  "augment_copies": 3, "batch_size": 128, "n_workers": 16},
     },
 }
 

@@ -1,1 +1,9 @@
-"""Report 2: crystal system from powder XRD (patterns, data sets, models, classify CLI)."""
+"""Report 2: crystal system from powder XRD (patterns, data sets, models, classify CLI).
+
+Modules: ``patterns`` (peak lists, the 2θ grid, smoothing, images, labels), ``structures``
+(pyxtal random crystals, MP-20 CSV, optional matminer / Materials Project API loaders),
+``dataset`` (parallel generation, HDF5 cache, grouped splits), ``augment`` (measurement-like
+augmentation), ``models`` (MobileNetV2, 1D CNN, training, bundles), ``evaluate`` (the report's
+table), ``classify`` (the command ``python -m lib.xrd classify``).  TensorFlow is imported
+only by ``models`` and ``classify``.
+"""

@@ -1,0 +1,375 @@
+"""Pattern data sets: generated in parallel over processes, cached to HDF5 with provenance.
+
+:func:`synthetic_dataset` (random pyxtal crystals, balanced over the 7 crystal systems) and
+:func:`mp_dataset` (real structures from an MP-20-layout CSV) return an :class:`XRDData`.  Both
+cache to ``<data_dir>/xrd_<kind>_<key>.h5``, where ``key`` hashes what decides the structures
+and their peaks (seed, counts, symprec, engine, source file); the 2θ grid and the smoothing are
+applied when loading, from the stored peak lists, so changing them never regenerates data.
+
+HDF5 layout (written atomically: temporary name, then rename; root attr ``complete`` = True):
+
+- ``peak_two_theta``, ``peak_intensity`` — variable-length float32 per structure (2θ in degrees,
+  intensity with maximum 100; Cu Kα, 2θ 0–90°)
+- ``pattern`` (n, n_points) float32 — the smoothed, normalised vectors on the grid of the run
+  that wrote the file (grid and σ in attrs ``grid``, ``sigma``)
+- ``space_group`` int16, ``crystal_system`` int8 (index into ``CRYSTAL_SYSTEMS``) — labels from
+  SpacegroupAnalyzer with ``symprec`` (attrs)
+- ``space_group_reference`` int16 — the space group asked of pyxtal, or the CSV's
+  ``spacegroup.number``
+- ``structure_id``, ``formula`` (reduced), ``cif`` — str; ``n_atoms`` int32
+- attrs: ``kind``, ``simulated`` (patterns are always simulated; True), ``n_structures``,
+  ``failures`` (JSON list of {id, reason}), ``provenance`` (JSON), ``complete``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .. import atomic
+from .patterns import CRYSTAL_SYSTEMS, Grid, peaks, render, symmetry_labels
+from .structures import StructureSpec, random_crystal, read_mp_csv, structure_from_cif, \
+    synthetic_specs
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class XRDData:
+    """Patterns and labels of one data set (rows = structures)."""
+
+    patterns: np.ndarray                 # (n, n_points) float32, [0, 1]
+    peak_two_theta: list[np.ndarray]     # degrees
+    peak_intensity: list[np.ndarray]     # max 100
+    space_group: np.ndarray              # (n,) int
+    crystal_system: np.ndarray           # (n,) int, index into CRYSTAL_SYSTEMS
+    space_group_reference: np.ndarray    # (n,) int
+    structure_id: np.ndarray             # (n,) str
+    formula: np.ndarray                  # (n,) str
+    n_atoms: np.ndarray                  # (n,) int
+    grid: Grid
+    sigma: float
+    failures: list[dict[str, str]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.space_group)
+
+    @property
+    def crystal_system_names(self) -> np.ndarray:
+        return np.array(CRYSTAL_SYSTEMS)[self.crystal_system]
+
+    def subset(self, index: np.ndarray) -> "XRDData":
+        """Rows ``index`` of the data set."""
+        idx = np.asarray(index)
+        return XRDData(self.patterns[idx], [self.peak_two_theta[i] for i in idx],
+                       [self.peak_intensity[i] for i in idx], self.space_group[idx],
+                       self.crystal_system[idx], self.space_group_reference[idx],
+                       self.structure_id[idx], self.formula[idx], self.n_atoms[idx],
+                       self.grid, self.sigma, self.failures, self.provenance, self.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers (run in child processes: module-level, import only pymatgen / pyxtal)
+# ---------------------------------------------------------------------------------------------
+
+def _record(structure: Any, sid: str, reference: int, symprec: float, engine: str,
+            ) -> dict[str, Any]:
+    labels = symmetry_labels(structure, symprec=symprec)
+    tt, inten = peaks(structure, engine=engine)
+    if len(tt) == 0:
+        raise ValueError("no reflection between 0 and 90° 2θ")
+    return {"id": sid, "ok": True, "two_theta": tt.astype(np.float32),
+            "intensity": inten.astype(np.float32), "space_group": labels["space_group"],
+            "crystal_system": CRYSTAL_SYSTEMS.index(labels["crystal_system"]),
+            "reference": int(reference), "formula": structure.composition.reduced_formula,
+            "n_atoms": len(structure), "cif": structure.to(fmt="cif")}
+
+
+def _synthetic_chunk(specs: Sequence[StructureSpec], max_atoms: int, max_attempts: int,
+                     symprec: float, engine: str, id_prefix: str) -> list[dict[str, Any]]:
+    warnings.simplefilter("ignore")
+    out = []
+    for spec in specs:
+        sid = f"{id_prefix}{spec.index:06d}"
+        structure, reason = random_crystal(spec, max_atoms=max_atoms, max_attempts=max_attempts)
+        if structure is None:
+            out.append({"id": sid, "ok": False, "reason": reason})
+            continue
+        try:
+            out.append(_record(structure, sid, spec.space_group, symprec, engine))
+        except Exception as exc:
+            out.append({"id": sid, "ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    return out
+
+
+def _mp_chunk(rows: Sequence[tuple[str, str, int]], symprec: float, engine: str,
+              ) -> list[dict[str, Any]]:
+    warnings.simplefilter("ignore")
+    out = []
+    for material_id, cif, reference in rows:
+        try:
+            structure = structure_from_cif(cif, name=str(material_id))
+            out.append(_record(structure, str(material_id), reference, symprec, engine))
+        except Exception as exc:
+            out.append({"id": str(material_id), "ok": False,
+                        "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    return out
+
+
+def run_parallel(func: Callable[..., list[dict]], chunks: Sequence[Sequence[Any]],
+                 n_workers: int, desc: str, progress: bool = True,
+                 **kwargs: Any) -> list[dict[str, Any]]:
+    """Apply ``func(chunk, **kwargs)`` to every chunk over ``n_workers`` processes (spawned, so
+    safe inside a kernel that has started TensorFlow threads), with a tqdm progress bar counting
+    structures.  ``n_workers`` = 1 runs in this process.  Results keep the chunks' order."""
+    from tqdm import tqdm
+
+    total = sum(len(c) for c in chunks)
+    bar = tqdm(total=total, desc=desc, unit="structure", disable=not progress, mininterval=2.0)
+    results: list[list[dict]] = [[] for _ in chunks]
+    try:
+        if n_workers <= 1:
+            for i, chunk in enumerate(chunks):
+                results[i] = func(chunk, **kwargs)
+                bar.update(len(chunk))
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+                futures = {pool.submit(func, chunk, **kwargs): i for i, chunk in enumerate(chunks)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    bar.update(len(chunks[i]))
+    finally:
+        bar.close()
+    return [r for chunk in results for r in chunk]
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# HDF5 cache
+# ---------------------------------------------------------------------------------------------
+
+def cache_key(params: dict[str, Any]) -> str:
+    """Short hash of the parameters that decide a data set's structures and peaks."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def write_dataset(path: str | Path, records: list[dict[str, Any]], kind: str,
+                  params: dict[str, Any], grid: Grid, sigma: float,
+                  seconds: float | None = None) -> Path:
+    """Write the successful ``records`` (and the failures, as an attr) to HDF5, atomically."""
+    import h5py
+
+    from ..metrics import package_versions
+
+    good = [r for r in records if r["ok"]]
+    failures = [{"id": r["id"], "reason": r["reason"]} for r in records if not r["ok"]]
+    patterns = np.stack([render(r["two_theta"], r["intensity"], grid, sigma) for r in good]) \
+        .astype(np.float32) if good else np.zeros((0, grid.n_points), np.float32)
+    provenance = {"params": params, "format_version": FORMAT_VERSION,
+                  "radiation": "CuKa (1.54184 Å)", "two_theta_range": [0.0, 90.0],
+                  "packages": package_versions(("numpy", "scipy", "pymatgen", "pyxtal", "spglib",
+                                                "h5py")),
+                  "n_failed": len(failures), "seconds": seconds,
+                  "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path = Path(path)
+    with atomic.atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            vf = h5py.vlen_dtype(np.float32)
+            st = h5py.string_dtype()
+            n = len(good)
+            d = h5.create_dataset("peak_two_theta", (n,), dtype=vf)
+            e = h5.create_dataset("peak_intensity", (n,), dtype=vf)
+            for i, r in enumerate(good):
+                d[i] = r["two_theta"]
+                e[i] = r["intensity"]
+            h5.create_dataset("pattern", data=patterns, compression="gzip", compression_opts=4,
+                              chunks=(max(1, min(n, 256)), grid.n_points) if n else None)
+            h5.create_dataset("space_group", data=np.array([r["space_group"] for r in good],
+                                                           np.int16))
+            h5.create_dataset("crystal_system", data=np.array([r["crystal_system"] for r in good],
+                                                              np.int8))
+            h5.create_dataset("space_group_reference",
+                              data=np.array([r["reference"] for r in good], np.int16))
+            h5.create_dataset("n_atoms", data=np.array([r["n_atoms"] for r in good], np.int32))
+            for name, key in (("structure_id", "id"), ("formula", "formula"), ("cif", "cif")):
+                h5.create_dataset(name, data=np.array([r[key] for r in good], dtype=object),
+                                  dtype=st)
+            h5.attrs["kind"] = kind
+            h5.attrs["simulated"] = True
+            h5.attrs["n_structures"] = n
+            h5.attrs["crystal_systems"] = json.dumps(list(CRYSTAL_SYSTEMS))
+            h5.attrs["grid"] = json.dumps(grid.to_dict())
+            h5.attrs["sigma"] = float(sigma)
+            h5.attrs["symprec"] = float(params.get("symprec", float("nan")))
+            h5.attrs["failures"] = json.dumps(failures)
+            h5.attrs["provenance"] = json.dumps(provenance, default=str)
+            h5.attrs["complete"] = True
+    return path
+
+
+def load_dataset(path: str | Path, grid: Grid | None = None, sigma: float | None = None,
+                 ) -> XRDData:
+    """Read a pattern data set; re-render the patterns from the peaks when ``grid``/``sigma``
+    differ from the file's.  Clear error naming the file when missing or incomplete."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"XRD data set {path}: no such file")
+    with h5py.File(path, "r") as h5:
+        if not h5.attrs.get("complete", False):
+            raise ValueError(f"XRD data set {path}: incomplete (no 'complete' flag); delete it")
+        file_grid = Grid.from_dict(json.loads(h5.attrs["grid"]))
+        file_sigma = float(h5.attrs["sigma"])
+        tt = [np.asarray(a, float) for a in h5["peak_two_theta"][...]]
+        inten = [np.asarray(a, float) for a in h5["peak_intensity"][...]]
+        grid = grid or file_grid
+        sigma = file_sigma if sigma is None else float(sigma)
+        if grid == file_grid and sigma == file_sigma:
+            patterns = h5["pattern"][...]
+        else:
+            patterns = np.stack([render(a, b, grid, sigma) for a, b in zip(tt, inten)]) \
+                .astype(np.float32) if tt else np.zeros((0, grid.n_points), np.float32)
+
+        def strings(name: str) -> np.ndarray:
+            return np.array([s.decode() if isinstance(s, bytes) else s for s in h5[name][...]],
+                            dtype=object)
+
+        return XRDData(patterns=patterns, peak_two_theta=tt, peak_intensity=inten,
+                       space_group=h5["space_group"][...].astype(int),
+                       crystal_system=h5["crystal_system"][...].astype(int),
+                       space_group_reference=h5["space_group_reference"][...].astype(int),
+                       structure_id=strings("structure_id"), formula=strings("formula"),
+                       n_atoms=h5["n_atoms"][...].astype(int), grid=grid, sigma=sigma,
+                       failures=json.loads(h5.attrs["failures"]),
+                       provenance=json.loads(h5.attrs["provenance"]), path=path)
+
+
+def read_cifs(path: str | Path, ids: Iterable[str] | None = None) -> dict[str, str]:
+    """The CIF strings of a data set (all, or those of ``ids``)."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        sid = [s.decode() if isinstance(s, bytes) else s for s in h5["structure_id"][...]]
+        wanted = None if ids is None else set(ids)
+        out = {}
+        for i, s in enumerate(sid):
+            if wanted is None or s in wanted:
+                c = h5["cif"][i]
+                out[s] = c.decode() if isinstance(c, bytes) else c
+        return out
+
+
+def _cached(path: Path, params: dict[str, Any], grid: Grid, sigma: float) -> XRDData | None:
+    if not path.is_file():
+        return None
+    try:
+        data = load_dataset(path, grid, sigma)
+    except Exception:
+        return None
+    if data.provenance.get("params") != json.loads(json.dumps(params, default=str)):
+        return None
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# The two data sets
+# ---------------------------------------------------------------------------------------------
+
+def synthetic_dataset(data_dir: str | Path, n_per_system: int, seed: int, grid: Grid,
+                      sigma: float = 5.0, symprec: float = 0.1, max_atoms: int = 24,
+                      max_attempts: int = 10, engine: str = "fast", n_workers: int = 1,
+                      chunk_size: int = 16, progress: bool = True, refresh: bool = False,
+                      ) -> XRDData:
+    """Random pyxtal crystals, ``n_per_system`` per crystal system over all 230 space groups;
+    their patterns and labels, generated in parallel and cached to HDF5."""
+    params = {"kind": "synthetic", "generator": "pyxtal.from_random", "n_per_system": n_per_system,
+              "seed": seed, "symprec": symprec, "max_atoms": max_atoms,
+              "max_attempts": max_attempts, "engine": engine}
+    path = Path(data_dir) / f"xrd_synthetic_{cache_key(params)}.h5"
+    if not refresh and (data := _cached(path, params, grid, sigma)) is not None:
+        return data
+    specs = synthetic_specs(n_per_system, seed)
+    start = time.perf_counter()
+    records = run_parallel(_synthetic_chunk, _chunks(specs, chunk_size), n_workers,
+                           "pyxtal + XRD", progress, max_atoms=max_atoms,
+                           max_attempts=max_attempts, symprec=symprec, engine=engine,
+                           id_prefix=f"pyxtal-{seed}-")
+    seconds = time.perf_counter() - start
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    write_dataset(path, records, "synthetic", params, grid, sigma, seconds)
+    return load_dataset(path, grid, sigma)
+
+
+def mp_dataset(csv_path: str | Path, data_dir: str | Path, grid: Grid, sigma: float = 5.0,
+               symprec: float = 0.1, limit: int = 0, seed: int = 0, engine: str = "fast",
+               n_workers: int = 1, chunk_size: int = 32, progress: bool = True,
+               refresh: bool = False) -> XRDData:
+    """Patterns and labels of the real structures of an MP-20-layout CSV, cached to HDF5.
+
+    Rows whose CIF cannot be parsed or simulated are skipped and listed in ``failures``.
+    """
+    csv_path = Path(csv_path)
+    stat = csv_path.stat() if csv_path.is_file() else None
+    params = {"kind": "mp", "csv": str(csv_path.resolve()),
+              "csv_size": stat.st_size if stat else None, "limit": limit, "seed": seed,
+              "symprec": symprec, "engine": engine}
+    path = Path(data_dir) / f"xrd_mp_{cache_key(params)}.h5"
+    if not refresh and (data := _cached(path, params, grid, sigma)) is not None:
+        return data
+    df = read_mp_csv(csv_path, limit=limit, seed=seed)
+    rows = [(str(r["material_id"]), r["cif"], int(r["spacegroup.number"]))
+            for _, r in df.iterrows()]
+    start = time.perf_counter()
+    records = run_parallel(_mp_chunk, _chunks(rows, chunk_size), n_workers, "MP + XRD", progress,
+                           symprec=symprec, engine=engine)
+    seconds = time.perf_counter() - start
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    write_dataset(path, records, "mp", params, grid, sigma, seconds)
+    return load_dataset(path, grid, sigma)
+
+
+def group_split(data: XRDData, test_fraction: float, validation_fraction: float, seed: int,
+                ) -> dict[str, np.ndarray]:
+    """Train / validation / test row indices sharing no structure and no composition.
+
+    Rows are grouped by reduced formula (so two random crystals of the same composition, or
+    augmented copies of one structure, never straddle a split) and stratified by crystal system
+    with scikit-learn's StratifiedGroupKFold.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n = len(data)
+    groups = data.formula.astype(str)
+    y = data.crystal_system
+
+    def split(index: np.ndarray, fraction: float, rs: int) -> tuple[np.ndarray, np.ndarray]:
+        k = max(2, int(round(1 / fraction)))
+        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=rs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rest, held = next(cv.split(np.zeros(len(index)), y[index], groups[index]))
+        return index[rest], index[held]
+
+    train_val, test = split(np.arange(n), test_fraction, seed)
+    train, val = split(train_val, validation_fraction / max(1e-9, 1 - test_fraction), seed + 1)
+    return {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
