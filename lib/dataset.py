@@ -405,8 +405,11 @@ def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int
 
     with _dask_client(n_workers, dask_address) as client:
         futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
-        for _, (chunk, result) in as_completed(futures, with_results=True):
+        finished = as_completed(futures, with_results=True)
+        del futures   # hold no reference: each result is freed on the cluster once saved
+        for future, (chunk, result) in finished:
             _save_chunk(folder, chunk, result)
+            future.release()
             bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
 
 
@@ -487,12 +490,37 @@ def _build(path: str | os.PathLike[str], kind: str, simulated: bool,
            parameters: dict[str, Any], tasks: list[tuple[Callable, tuple]], n_planned: int,
            chunk_size: int, n_workers: int, dask_address: str, progress: bool,
            skipped: list[SkippedFile], force: bool, extra: dict[str, Any]) -> BuildResult:
-    from tqdm.auto import tqdm
-
     if kind not in KINDS:
         raise ValueError(f"unknown data-set kind {kind!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(path):
+        return _build_locked(path, kind, simulated, parameters, tasks, n_planned, chunk_size,
+                             n_workers, dask_address, progress, skipped, force, extra)
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """An exclusive lock on ``.<name>.lock`` beside ``path`` while a build runs: a second
+    build of the same file waits, then finds it complete and reuses it.  The OS drops the
+    lock when its process dies (even by kill -9)."""
+    import fcntl
+
+    lock_path = path.parent / f".{path.name}.lock"
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, Any],
+                  tasks: list[tuple[Callable, tuple]], n_planned: int, chunk_size: int,
+                  n_workers: int, dask_address: str, progress: bool,
+                  skipped: list[SkippedFile], force: bool, extra: dict[str, Any]) -> BuildResult:
+    from tqdm.auto import tqdm
+
     parameters = _canonical(parameters)
     start = time.perf_counter()
     if not force and stored_parameters(path) == parameters:
