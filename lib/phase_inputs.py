@@ -96,6 +96,23 @@ def available_structures(n_total: int, test_fraction: float) -> int:
     return n_total - max(1, round(test_fraction * n_total))
 
 
+def clip_sizes(requested: list[int], available: int) -> tuple[list[int], list[str]]:
+    """Data-set sizes that fit in ``available`` structures, and a note for each one clipped.
+
+    Sizes above ``available`` become ``available``; duplicates are dropped; order is kept.
+    """
+    used: list[int] = []
+    notes: list[str] = []
+    for size in requested:
+        size = int(size)
+        if size > available:
+            notes.append(f"size {size:,} asked, {available:,} available (clipped)")
+            size = available
+        if size not in used:
+            used.append(size)
+    return used, notes
+
+
 def n_structures_in(path: str | Path) -> int:
     """Number of structures (rows) of a data set file."""
     from .dataset import open_dataset

@@ -166,8 +166,10 @@ def chance_levels(true_sign: np.ndarray, hkl: np.ndarray, weights: np.ndarray | 
     """Scores of random sign predictions (each sign ±1 with probability ½) on ``true_sign``.
 
     Returns the mean over ``n_trials`` random predictions of the plain, weighted, origin-aware
-    and weighted origin-aware accuracy, the accuracy of always predicting +1, and the loss of the
-    uninformative prediction P(+) = ½ (ln 2, the same for every weight and shift).
+    and weighted origin-aware accuracy, the accuracy of always predicting +1 (on all reflections
+    and on the seminvariants, h, k, l all even), the accuracy of one random guess on the
+    seminvariants, and the loss of the uninformative prediction P(+) = ½ (ln 2, the same for
+    every weight and shift).
     """
     true_sign = np.atleast_2d(true_sign)
     rng = np.random.default_rng(seed)
@@ -187,18 +189,42 @@ def chance_levels(true_sign: np.ndarray, hkl: np.ndarray, weights: np.ndarray | 
         out["weighted_origin_accuracy"] = out["origin_accuracy"]
     out["always_positive_accuracy"] = float(sign_accuracy(np.ones_like(true_sign),
                                                           true_sign).mean())
+    semi = seminvariant_mask(hkl)
+    if semi.any():
+        guess = np.where(rng.random(true_sign[:, semi].shape) < 0.5, 1, -1)
+        out["seminvariant_accuracy"] = float(sign_accuracy(guess, true_sign[:, semi]).mean())
+        out["always_positive_seminvariant_accuracy"] = float(
+            sign_accuracy(np.ones_like(true_sign[:, semi]), true_sign[:, semi]).mean())
     out["loss"] = UNINFORMATIVE_LOSS
     out["n_trials"] = n_trials
     return out
 
 
+def seminvariant_mask(hkl: np.ndarray) -> np.ndarray:
+    """Reflections whose sign no origin shift of P-1 changes: h, k, l all even.
+
+    These are the structure seminvariants of P-1 (about 1/8 of the reflections); every other
+    reflection's sign depends on which of the 8 inversion centres is the origin.
+    """
+    return np.all(np.asarray(hkl) % 2 == 0, axis=1)
+
+
 def evaluate_predictions(logits: np.ndarray, true_sign: np.ndarray, hkl: np.ndarray,
                          weights: np.ndarray | None = None) -> dict[str, float]:
-    """Every metric of a sign model's logits on a set of structures (means over structures)."""
+    """Every metric of a sign model's logits on a set of structures (means over structures).
+
+    ``seminvariant_accuracy`` is the plain accuracy on the reflections with h, k, l all even
+    (:func:`seminvariant_mask`), the only ones whose sign a plain loss can learn without knowing
+    the origin.
+    """
     logits = np.asarray(logits, dtype=np.float64)
     prob = 1.0 / (1.0 + np.exp(-logits))
     pred = np.where(logits > 0, 1, -1)
+    semi = seminvariant_mask(hkl)
+    semi_acc = (float(sign_accuracy(pred[..., semi], np.asarray(true_sign)[..., semi]).mean())
+                if semi.any() else float("nan"))
     return {
+        "seminvariant_accuracy": semi_acc,
         "loss": float(binary_cross_entropy(prob, true_sign, weights).mean()),
         "origin_invariant_loss": float(
             origin_invariant_cross_entropy(prob, true_sign, hkl, weights).mean()),

@@ -78,9 +78,20 @@ def verdict(status: str, claim: str, evidence: str) -> str:
     return f"- **{status}** — {claim}: {evidence}"
 
 
-def above_chance(value: float, chance: float, se: float, n_se: float = 2.0) -> bool:
-    """Whether an accuracy is more than ``n_se`` standard errors above its chance level."""
-    return bool(value - chance > n_se * max(se, 1e-12))
+#: Smallest accuracy above chance (absolute) that the verdicts call a real gain: one point.
+PRACTICAL_MARGIN: float = 0.01
+
+
+def above_chance(value: float, chance: float, se: float, n_se: float = 2.0,
+                 margin: float = PRACTICAL_MARGIN) -> bool:
+    """Whether an accuracy is above its chance level, statistically *and* practically.
+
+    Statistically: more than ``n_se`` standard errors (spread over structures) above it;
+    practically: by at least ``margin`` (a large test set makes 0.502 "significant", but a
+    sign accuracy of 50.2 % is still a coin for a crystallographer).
+    """
+    diff = value - chance
+    return bool(diff > n_se * max(se, 1e-12) and diff >= margin)
 
 
 def format_table(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

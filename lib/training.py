@@ -34,6 +34,9 @@ from .phase_inputs import ReflectionBatches, RowRange
 from .reflections import index_set
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+#: Runs of at most this many training steps in all run eagerly: for them, tracing the
+#: training graph (seconds) costs more than it saves (the smoke profile's runs).
+EAGER_MAX_STEPS: int = 120
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,8 +240,12 @@ def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, ta
 def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, Any]) -> None:
     import keras
 
+    # Save a weights-only copy: the architecture and trained weights, without the optimizer's
+    # state (twice the weights again) and without the custom loss (described in config.json).
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
     with atomic.atomic_path(out_dir / "model.keras") as tmp:
-        model.save(tmp)
+        clone.save(tmp)
     config = dict(record)
     config.update(extra)
     config["model"] = {"layers": phase_models.layer_table(model)}
@@ -252,8 +259,9 @@ def _compile_and_fit(model: Any, loss: Any, metrics: list[Any], train: Reflectio
                      verbose: int) -> pd.DataFrame:
     import keras
 
+    eager = epochs * len(train) <= EAGER_MAX_STEPS
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
-                  metrics=metrics)
+                  metrics=metrics, run_eagerly=eager)
     history = _history_callback(out_dir / "history.csv")
     model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, callbacks=[history])
     return pd.DataFrame(history.rows)

@@ -1,0 +1,438 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 — Learning signs from intensities: experimental vs calculated data (report 1, §3.2–3.3, Figs 6–14)
+#
+# In P-1 every structure factor is real, so its phase is 0 or π: a **sign**.  The report asked
+# whether a multilayer perceptron (MLP) can read the signs of the structure factors from the
+# intensities I = |F|² alone.  It fed the normalised intensities of the report's reflections
+# to an MLP with one output per reflection (the probability that F > 0) and trained it with
+# binary cross-entropy:
+#
+# - on the **experimental** set, a 3-hidden-layer MLP as wide as the input (architecture:
+#   Fig 6): training accuracy rose while validation accuracy and loss did not follow — the
+#   network **overfitted** and did not generalise (Figs 7–8);
+# - on the **calculated** set with the 709 reflections of h²+k²+l² < 50, one against three
+#   hidden layers of 709 units (Figs 9–10), and data sets of 7,000, 50,000 and 150,000
+#   structures for one and for three layers (Figs 11–14): more data narrowed the gap between
+#   training and validation, but validation accuracy stayed near 50 %, the accuracy of a coin.
+#
+# This notebook repeats those experiments and adds what the report lacked:
+#
+# 1. **Origin awareness.**  P-1 has 8 equivalent origins (the inversion centres at p/2,
+#    p ∈ {0,1}³); moving the origin multiplies the sign of F(h) by (−1)^(h·p).  The signs of
+#    a structure are therefore defined only up to these 8 shifts, and only the reflections
+#    with h, k, l all even (the *structure seminvariants*, about 1/8 of them) keep their sign
+#    whatever the origin.  A plain loss asks the network to guess which origin the data set
+#    happened to use — impossible from intensities — so we also report the **origin-aware
+#    accuracy** (best over the 8 shifts) and the accuracy on the seminvariants.
+# 2. **Chance levels measured**, not assumed: random signs score 0.5 in plain accuracy but
+#    more in origin-aware accuracy (the best of 8 guesses); every accuracy is shown next to
+#    its chance level.
+# 3. **The origin-invariant loss** (the minimum over the 8 shifts of the loss, as PhAI does
+#    for P2₁/c): does it change the overfitting?
+# 4. A held-out **test** block of structures, never seen in training or model choice.
+#
+# The model input is the intensities normalised per structure by their maximum
+# (`lib.phase_inputs`); definitions of the losses and metrics are in `lib/phase_losses.py`.
+
+# %%
+from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
+from lib import dataset, phase_inputs, phase_losses, phase_models, phase_plots, training
+
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+# %% tags=["parameters"]
+profile = "default"
+# None = take it from the profile
+seed = None
+epochs_experimental = None
+epochs = None
+batch_size = None
+n_reflections_experimental = None
+n_reflections = None
+dataset_sizes = None
+validation_fraction = None
+test_fraction = None
+learning_rate = None
+normalisation = None
+
+# %%
+cfg = config.notebook_config(
+    "02_experimental_vs_calculated", profile, seed=seed,
+    epochs_experimental=epochs_experimental, epochs=epochs, batch_size=batch_size,
+    n_reflections_experimental=n_reflections_experimental, n_reflections=n_reflections,
+    dataset_sizes=dataset_sizes, validation_fraction=validation_fraction,
+    test_fraction=test_fraction, learning_rate=learning_rate, normalisation=normalisation)
+print(cfg.table())
+requested_sizes = config.int_list(cfg.dataset_sizes, "dataset_sizes")
+REPORT_SIZES = [7_000, 50_000, 150_000]
+started = time.perf_counter()
+print("Keras backend:", training.backend_name())
+
+# %% [markdown]
+# ## The data sets
+#
+# Both files come from `00_data` (`lib.dataset`).  The experimental set holds measured
+# intensities (real ones when `00_data` was given real data, simulated measurements
+# otherwise: the output says which) with the signs of F_calc from each structure's model; the
+# calculated set holds |F_calc|² of random P-1 structures.  The last `test_fraction` of each
+# file is the test block; a data-set size *N* means the first *N* structures of the file,
+# of which the last `validation_fraction` are the validation split.
+
+# %%
+def describe(path):
+    with dataset.open_dataset(path) as f:
+        attrs = dict(f.attrs)
+        n = int(f["sign"].shape[0])
+    return {"path": str(path), "n_structures": n, "simulated": bool(attrs.get("simulated", True)),
+            "kind": str(attrs.get("kind", "?"))}
+
+
+exp_info = describe(dataset.dataset_path(profile, "experimental"))
+calc_info = describe(dataset.dataset_path(profile, "calculated"))
+exp_tag = "simulated measurements" if exp_info["simulated"] else "real measurements"
+calc_tag = "simulated (random P-1 structures)" if calc_info["simulated"] else "real structures"
+available = phase_inputs.available_structures(calc_info["n_structures"], cfg.test_fraction)
+sizes, size_notes = phase_inputs.clip_sizes(requested_sizes, available)
+scaled_down = sizes != REPORT_SIZES
+print(f"experimental set: {exp_info['n_structures']} structures, {exp_tag}")
+print(f"calculated set:   {calc_info['n_structures']} structures, {calc_tag}; "
+      f"{available} available for training + validation")
+print("data-set sizes used:", sizes, "| report:", REPORT_SIZES)
+for note in size_notes:
+    print("  note:", note)
+if scaled_down:
+    print(f"  This run is SCALED DOWN from the report's sizes {REPORT_SIZES} "
+          f"(profile {profile!r}); conclusions about size trends are about these sizes.")
+
+# %%
+def data_spec(info, n_structures, label):
+    splits = phase_inputs.split_rows(info["n_structures"], n_structures,
+                                     cfg.validation_fraction, cfg.test_fraction)
+    return training.DataSpec(path=info["path"], splits=splits, label=label)
+
+
+results = {}
+
+
+def run(spec, data, keep_model=False):
+    result = training.train_sign_model(spec, data, cfg.models_dir, keep_model=keep_model)
+    results[spec.name] = result
+    m = result.metrics
+    print(f"{spec.name:<34} {result.seconds:6.1f} s  acc train/val/test "
+          f"{m['train']['accuracy']:.3f}/{m['validation']['accuracy']:.3f}/"
+          f"{m['test']['accuracy']:.3f}  origin-aware val {m['validation']['origin_accuracy']:.3f} "
+          f"(chance {result.chance['accuracy']:.3f} / {result.chance['origin_accuracy']:.3f})")
+    return result
+
+
+common = dict(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
+              normalisation=cfg.normalisation)
+
+# %% [markdown]
+# ## The experimental set: a 3-layer MLP as wide as the input (Figs 6–8)
+#
+# Three hidden layers of as many units as there are input reflections, ReLU, and one sign
+# logit per reflection.  Fig 6 is drawn from the trained model's own layers.
+
+# %%
+n_exp = cfg.n_reflections_experimental
+exp_data = data_spec(exp_info, None, f"experimental ({exp_tag})")
+for invariant in (False, True):
+    run(training.SignRun(name=f"experimental_3x{n_exp}_{'invariant' if invariant else 'plain'}",
+                         n_reflections=n_exp, depth=3, width=n_exp, epochs=cfg.epochs_experimental,
+                         origin_invariant=invariant, **common), exp_data,
+        keep_model=not invariant)
+exp_plain = results[f"experimental_3x{n_exp}_plain"]
+exp_inv = results[f"experimental_3x{n_exp}_invariant"]
+
+# %%
+fig, ax = plt.subplots(figsize=(10, 3.2))
+phase_models.draw_architecture(
+    exp_plain.model, ax,
+    title=f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
+          f"sign logits ({exp_plain.n_parameters:,} parameters)")
+figures.save_figure(fig, "fig06_mlp_architecture",
+                    f"Architecture of the sign MLP trained on the experimental set: {n_exp} "
+                    "normalised intensities in, 3 hidden ReLU layers as wide as the input, one "
+                    "sign logit per reflection out; drawn from the trained Keras model.", cfg)
+plt.show()
+display(pd.DataFrame(phase_models.layer_table(exp_plain.model)))
+
+# %%
+fig = phase_plots.accuracy_figure(
+    {"3-layer MLP": exp_plain.history}, exp_plain.chance,
+    f"Fig 7 — experimental set ({exp_tag}), {n_exp} reflections: sign accuracy per epoch")
+figures.save_figure(fig, "fig07_experimental_accuracy",
+                    f"Training (dashed) and validation (solid) sign accuracy per epoch of the "
+                    f"3-layer MLP on the experimental set ({exp_tag}); left plain, right "
+                    "origin-aware (best of the 8 P-1 origin shifts); dotted: chance level "
+                    "measured on random signs.", cfg)
+plt.show()
+fig = phase_plots.loss_figure({"3-layer MLP": exp_plain.history},
+                              f"Fig 8 — experimental set ({exp_tag}): loss per epoch",
+                              chance=phase_losses.UNINFORMATIVE_LOSS)
+figures.save_figure(fig, "fig08_experimental_loss",
+                    f"Training (dashed) and validation (solid) binary cross-entropy per epoch "
+                    f"of the 3-layer MLP on the experimental set ({exp_tag}); dotted: ln 2, the "
+                    "loss of predicting P(F>0) = 1/2.", cfg)
+plt.show()
+
+# %% [markdown]
+# The same network trained with the origin-invariant loss: the curves below show the plain
+# and origin-aware accuracies of that run (Fig 7b; not in the report).
+
+# %%
+fig = phase_plots.accuracy_figure(
+    {"plain loss": exp_plain.history, "origin-invariant loss": exp_inv.history},
+    exp_plain.chance,
+    f"Fig 7b — experimental set ({exp_tag}): plain vs origin-invariant loss")
+figures.save_figure(fig, "fig07b_experimental_accuracy_origin_invariant_loss",
+                    "Sign accuracy per epoch on the experimental set for the plain loss and the "
+                    "origin-invariant loss (minimum over the 8 P-1 origin shifts); left plain, "
+                    "right origin-aware accuracy; dotted: measured chance levels.", cfg)
+plt.show()
+
+# %% [markdown]
+# ## The calculated set, 709 reflections: one vs three hidden layers and the data-set size (Figs 9–14)
+#
+# Hidden layers of 709 units (as wide as the input), one or three of them, on the calculated
+# set of the data-set sizes listed above; every configuration is trained once with the plain
+# loss and once with the origin-invariant loss.
+
+# %%
+n_calc = cfg.n_reflections
+for size in sizes:
+    calc_data = data_spec(calc_info, size, f"calculated ({calc_tag}), {size} structures")
+    for depth in (1, 3):
+        for invariant in (False, True):
+            name = f"calculated_{size}_{depth}x{n_calc}_{'invariant' if invariant else 'plain'}"
+            run(training.SignRun(name=name, n_reflections=n_calc, depth=depth, width=n_calc,
+                                 epochs=cfg.epochs, origin_invariant=invariant, **common),
+                calc_data)
+
+
+def calc_run(size, depth, invariant=False):
+    return results[f"calculated_{size}_{depth}x{n_calc}_{'invariant' if invariant else 'plain'}"]
+
+
+largest = sizes[-1]
+calc_chance = calc_run(largest, 1).chance
+
+# %%
+hist = {"1 hidden layer": calc_run(largest, 1).history,
+        "3 hidden layers": calc_run(largest, 3).history}
+fig = phase_plots.accuracy_figure(
+    hist, calc_chance, f"Fig 9 — calculated set ({calc_tag}), {n_calc} reflections, "
+                       f"{largest:,} structures: 1 vs 3 hidden layers")
+figures.save_figure(fig, "fig09_calculated_1_vs_3_layers_accuracy",
+                    f"Sign accuracy per epoch on the calculated set ({calc_tag}, {n_calc} "
+                    f"reflections, {largest} structures) for 1 and 3 hidden layers of {n_calc} "
+                    "units; training dashed, validation solid; left plain, right origin-aware; "
+                    "dotted: measured chance.", cfg)
+plt.show()
+fig = phase_plots.loss_figure(hist, f"Fig 10 — calculated set ({calc_tag}), {largest:,} "
+                                    "structures: loss, 1 vs 3 hidden layers",
+                              chance=phase_losses.UNINFORMATIVE_LOSS)
+figures.save_figure(fig, "fig10_calculated_1_vs_3_layers_loss",
+                    f"Binary cross-entropy per epoch on the calculated set ({calc_tag}, "
+                    f"{largest} structures), 1 vs 3 hidden layers; dotted: ln 2.", cfg)
+plt.show()
+
+# %%
+for depth, (fig_acc, fig_loss) in {1: (11, 12), 3: (13, 14)}.items():
+    layers = "1 hidden layer" if depth == 1 else "3 hidden layers"
+    hist = {f"{size:,} structures": calc_run(size, depth).history for size in sizes}
+    fig = phase_plots.accuracy_figure(
+        hist, calc_chance, f"Fig {fig_acc} — calculated set ({calc_tag}), {layers}: "
+                           "data-set size")
+    figures.save_figure(fig, f"fig{fig_acc}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
+                             "_accuracy",
+                        f"Sign accuracy per epoch for data-set sizes {sizes} (report: "
+                        f"{REPORT_SIZES}) with {layers} of {n_calc} units on the calculated set "
+                        f"({calc_tag}); training dashed, validation solid; dotted: chance.", cfg)
+    plt.show()
+    fig = phase_plots.loss_figure(hist, f"Fig {fig_loss} — calculated set ({calc_tag}), "
+                                        f"{layers}: loss vs data-set size",
+                                  chance=phase_losses.UNINFORMATIVE_LOSS)
+    figures.save_figure(fig, f"fig{fig_loss}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
+                             "_loss",
+                        f"Binary cross-entropy per epoch for data-set sizes {sizes} with "
+                        f"{layers} on the calculated set ({calc_tag}); dotted: ln 2.", cfg)
+    plt.show()
+
+# %% [markdown]
+# ## Every run: final accuracies and chance levels
+#
+# Accuracies evaluated after training in inference mode on each split; `chance_*` are
+# measured on the test split with random signs (10 draws).  `gap` = training − validation
+# accuracy, the overfitting.
+
+# %%
+table = training.results_table(results.values(), columns=("depth", "width", "n_reflections"))
+table["gap"] = table["train_acc"] - table["val_acc"]
+table["gap_origin"] = table["train_origin_acc"] - table["val_origin_acc"]
+table["test_seminv_acc"] = [r.metrics["test"]["seminvariant_accuracy"] for r in results.values()]
+table["chance_seminv_pos"] = [r.chance.get("always_positive_seminvariant_accuracy")
+                              for r in results.values()]
+display(phase_plots.format_table(table))
+
+# %% [markdown]
+# ## Does the origin-invariant loss change the overfitting?
+#
+# For every configuration, the overfitting gap (training − validation origin-aware accuracy)
+# with the plain loss and with the origin-invariant loss (Fig 14b; not in the report).
+
+# %%
+pairs = []
+for name, r in results.items():
+    if name.endswith("_plain"):
+        inv = results[name[: -len("_plain")] + "_invariant"]
+        pairs.append({
+            "configuration": name[: -len("_plain")],
+            "gap_plain": training.overfitting_gap(r, "origin_accuracy"),
+            "gap_invariant": training.overfitting_gap(inv, "origin_accuracy"),
+            "val_origin_acc_plain": r.metrics["validation"]["origin_accuracy"],
+            "val_origin_acc_invariant": inv.metrics["validation"]["origin_accuracy"],
+            "test_origin_acc_plain": r.metrics["test"]["origin_accuracy"],
+            "test_origin_acc_invariant": inv.metrics["test"]["origin_accuracy"],
+            "chance_origin_acc": r.chance["origin_accuracy"],
+        })
+pairs = pd.DataFrame(pairs)
+display(phase_plots.format_table(pairs))
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+x = np.arange(len(pairs))
+axes[0].bar(x - 0.2, pairs["gap_plain"], 0.4, label="plain loss")
+axes[0].bar(x + 0.2, pairs["gap_invariant"], 0.4, label="origin-invariant loss")
+axes[0].set_ylabel("train − validation origin-aware accuracy")
+axes[0].set_title("overfitting gap", fontsize=10)
+axes[1].bar(x - 0.2, pairs["test_origin_acc_plain"], 0.4, label="plain loss")
+axes[1].bar(x + 0.2, pairs["test_origin_acc_invariant"], 0.4, label="origin-invariant loss")
+axes[1].axhline(float(pairs["chance_origin_acc"].mean()), color="0.4", ls=":",
+                label="chance (best of 8 random)")
+axes[1].set_ylabel("test origin-aware accuracy")
+axes[1].set_ylim(min(0.45, float(pairs[["test_origin_acc_plain",
+                                        "test_origin_acc_invariant"]].min().min()) - 0.01), None)
+axes[1].set_title("generalisation", fontsize=10)
+for ax in axes:
+    ax.set_xticks(x)
+    ax.set_xticklabels(pairs["configuration"], rotation=30, ha="right", fontsize=7)
+    ax.legend(fontsize=7)
+fig.suptitle(f"Fig 14b — plain vs origin-invariant loss (experimental: {exp_tag}; "
+             f"calculated: {calc_tag})", fontsize=11)
+fig.tight_layout()
+figures.save_figure(fig, "fig14b_origin_invariant_loss_overfitting",
+                    "Overfitting gap (training − validation origin-aware accuracy) and test "
+                    "origin-aware accuracy of every configuration trained with the plain and "
+                    "with the origin-invariant loss; dotted: chance level (best of 8 random).",
+                    cfg)
+plt.show()
+
+# %% [markdown]
+# ## Does this run support the report?
+#
+# Each claim is judged from this run's numbers.  "Above chance" means more than two standard
+# errors (spread of the per-structure accuracy over the validation structures) **and** at
+# least one percentage point above the chance level measured on random signs; "overfits"
+# means a training − validation accuracy gap above 0.05.
+
+# %%
+def judge_overfit(r, label):
+    val = r.metrics["validation"]
+    gap = training.overfitting_gap(r)
+    generalises = phase_plots.above_chance(val["accuracy"], r.chance["accuracy"],
+                                           val["accuracy_se"])
+    evidence = (f"{label}: train {r.metrics['train']['accuracy']:.3f}, validation "
+                f"{val['accuracy']:.3f} ± {val['accuracy_se']:.3f} (chance "
+                f"{r.chance['accuracy']:.3f}), gap {gap:+.3f}")
+    if generalises:
+        return "not supported", evidence + " — validation accuracy is above chance"
+    if gap > 0.05:
+        return "supported", evidence
+    return "inconclusive at this scale", evidence + " — no clear gap yet (few epochs/structures)"
+
+
+verdicts = {}
+lines = []
+status, ev = judge_overfit(exp_plain, "experimental, 3 layers")
+verdicts["experimental_overfits"] = status
+lines.append(phase_plots.verdict(status, "the MLP overfits the experimental set and does not "
+                                 "generalise (Figs 7–8)", ev))
+for depth in (1, 3):
+    status, ev = judge_overfit(calc_run(largest, depth), f"calculated, {depth} layer(s), "
+                                                          f"{largest:,} structures")
+    verdicts[f"calculated_{depth}_layers_no_generalisation"] = status
+    lines.append(phase_plots.verdict(status, f"{depth} hidden layer(s) of 709 units overfit the "
+                                     "calculated set without generalising (Figs 9–10)", ev))
+for depth in (1, 3):
+    gaps = [training.overfitting_gap(calc_run(s, depth)) for s in sizes]
+    val_best = max(calc_run(s, depth).metrics["validation"]["accuracy"] for s in sizes)
+    big = calc_run(largest, depth)
+    generalises = phase_plots.above_chance(big.metrics["validation"]["accuracy"],
+                                           big.chance["accuracy"],
+                                           big.metrics["validation"]["accuracy_se"])
+    ev = (f"{depth} layer(s): gap {', '.join(f'{g:+.3f}' for g in gaps)} for sizes "
+          f"{', '.join(f'{s:,}' for s in sizes)}; best validation accuracy {val_best:.3f} "
+          f"(chance {big.chance['accuracy']:.3f})")
+    if len(sizes) < 2:
+        status = "inconclusive at this scale"
+        ev += " — a single size"
+    elif gaps[-1] < gaps[0] and not generalises:
+        status = "supported"
+    elif generalises:
+        status = "not supported"
+        ev += " — with the most data the validation accuracy is above chance"
+    else:
+        status = "not supported" if gaps[-1] - gaps[0] > 0.02 else "inconclusive at this scale"
+        ev += " — the gap does not shrink with more data"
+    verdicts[f"dataset_size_{depth}_layers"] = status
+    lines.append(phase_plots.verdict(status, "more data narrows the overfitting gap but "
+                                     "validation accuracy stays at chance (Figs 11–14)", ev))
+mean_change = float((pairs["gap_invariant"] - pairs["gap_plain"]).mean())
+inv_above = [phase_plots.above_chance(results[c + "_invariant"].metrics["test"]["origin_accuracy"],
+                                      results[c + "_invariant"].chance["origin_accuracy"],
+                                      results[c + "_invariant"].metrics["test"]["origin_accuracy_se"])
+             for c in pairs["configuration"]]
+origin_answer = (f"mean change of the origin-aware gap with the origin-invariant loss "
+                 f"{mean_change:+.3f} over {len(pairs)} configurations; test origin-aware "
+                 f"accuracy above its chance level in {sum(inv_above)} of {len(inv_above)}")
+lines.append(f"- **origin-invariant loss (new question)** — {origin_answer}")
+display(Markdown("\n".join(lines)))
+
+# %%
+elapsed = time.perf_counter() - started
+metrics.write_metrics(cfg, training.json_ready({
+    "data": {"experimental": exp_info, "calculated": calc_info,
+             "experimental_simulated": exp_info["simulated"],
+             "calculated_simulated": calc_info["simulated"],
+             "dataset_sizes_requested": requested_sizes, "dataset_sizes_used": sizes,
+             "report_dataset_sizes": REPORT_SIZES, "scaled_down": scaled_down,
+             "size_notes": size_notes, "normalisation": cfg.normalisation,
+             "n_reflections_experimental": n_exp, "n_reflections_calculated": n_calc},
+    "chance": {"calculated_test": calc_chance, "experimental_test": exp_plain.chance},
+    "runs": {name: r.record() for name, r in results.items()},
+    "table": table.to_dict(orient="records"),
+    "origin_invariant_vs_plain": pairs.to_dict(orient="records"),
+    "origin_invariant_mean_gap_change": mean_change,
+    "verdicts": verdicts,
+    "backend": training.backend_name(),
+    "seconds": elapsed,
+}))
+print(f"notebook 02 done in {elapsed:.0f} s")
