@@ -587,7 +587,8 @@ def read_measured(path: str | Path, reflections: str | Path | None = None,
         if matrix is not None:
             from cctbx.array_family import flex
 
-            hkl = np.rint(np.array(obs.indices(), dtype=float).reshape(-1, 3) @ matrix)
+            # SHELXL: h' = R h (h'_i = Σ_j r_ij h_j), r11 r12 … r33 given row by row
+            hkl = np.rint(np.array(obs.indices(), dtype=float).reshape(-1, 3) @ matrix.T)
             obs = obs.customized_copy(indices=flex.miller_index(
                 [tuple(int(v) for v in row) for row in hkl]))
         where = structure_path

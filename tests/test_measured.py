@@ -336,3 +336,24 @@ def test_simulator_rejects_bad_parameters() -> None:
             simulate_measurement(i_calc, stol2, rng, **kwargs)
     with pytest.raises(ValueError, match="stol2"):
         simulate_measurement(i_calc, -stol2 - 1, rng)
+
+
+def test_embedded_hklf_transformation_matrix(synthetic: dict, tmp_path: Path) -> None:
+    """HKLF 4 with a matrix in _shelx_res_file: indices transformed as SHELXL does (h' = R h)."""
+    rows = []
+    for line in synthetic["hklf"].splitlines():
+        h, k, l = (int(line[i:i + 4]) for i in (0, 4, 8))
+        if (h, k, l) == (0, 0, 0):
+            break
+        rows.append(f"{k:4d}{l:4d}{h:4d}{line[12:]}")  # file holds (k, l, h)
+    hkl_text = "\n".join(rows) + "\n   0   0   0    0.00    0.00\n"
+    res = "TITL x\nHKLF 4 1 0 0 1 1 0 0 0 1 0\nEND\n"  # R maps (k, l, h) back to (h, k, l)
+    text = (synthetic["cif"] + "\n_shelx_res_file\n;\n" + res + ";\n"
+            + "_shelx_hkl_file\n;\n" + hkl_text + ";\n")
+    folder = _write_set(tmp_path, "transformed", {"structure_with_hkl.cif": text})
+    data = read_measured(folder)
+    assert data.pearson_r > 0.9999 and data.n_reflections == synthetic["n_unique"]
+    bad = text.replace("HKLF 4 1 0 0 1", "HKLF 5 1 0 0 1")
+    folder5 = _write_set(tmp_path, "hklf5", {"structure_with_hkl.cif": bad})
+    with pytest.raises(MeasuredDataError, match="HKLF 5"):
+        read_measured(folder5)
