@@ -171,9 +171,10 @@ _SLOW_BUILD = textwrap.dedent("""
         return out
 
     dataset.compute_generated_chunk = slow
-    dataset.build_generated(sys.argv[1], "calculated", 60, seed=7,
-                            generator=GeneratorParameters(atoms_min=6, atoms_max=14),
-                            chunk_size=5, progress=False)
+    r = dataset.build_generated(sys.argv[1], "calculated", 60, seed=7,
+                                generator=GeneratorParameters(atoms_min=6, atoms_max=14),
+                                chunk_size=5, progress=False)
+    print("REUSED" if r.reused else "BUILT")
 """)
 
 
@@ -294,3 +295,17 @@ def test_calculated_set_from_real_cifs(shared_data: Path, tmp_path: Path):
     again = dataset.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
                                                progress=False)
     assert again.reused
+
+
+def test_two_concurrent_builds_of_the_same_file(tmp_path: Path):
+    """The second build waits for the first (file lock), then reuses its complete file."""
+    path = tmp_path / "calculated.h5"
+    procs = [subprocess.Popen([sys.executable, "-c", _SLOW_BUILD.replace("60", "10"),
+                               str(path)], cwd=Path(__file__).resolve().parent.parent,
+                              stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sorted(outs) == ["BUILT", "REUSED"]
+    assert dataset.is_complete(path) and not dataset.partial_dir(path).exists()
+    assert dataset.load_arrays(path, ("intensity",))["intensity"].shape == (10, 4630)
