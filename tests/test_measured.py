@@ -219,6 +219,7 @@ def _manifest(shared: Path) -> dict[str, dict[str, str]]:
         return {row["id"]: row for row in csv.DictReader(fh) if row["category"] == "experimental"}
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("set_id, fmt, radiation", [
     ("cod_2016452", "_refln_F_squared_meas", "x-ray"),   # COD CIF reflections
     ("cod_2100301", "_refln_F_meas", "neutron"),          # F_meas → F², neutron lengths
@@ -239,6 +240,7 @@ def test_real_data_reproduce_manifest(shared_data: Path, set_id: str, fmt: str,
     assert np.all(np.isfinite(data.i_meas)) and np.all(data.sigma >= 0)
 
 
+@pytest.mark.shared_data
 def test_real_folder_reads_every_set(shared_data: Path) -> None:
     data, skipped = read_measured_folder(shared_data / "experimental", min_pearson=0.96)
     manifest = _manifest(shared_data)
@@ -249,6 +251,7 @@ def test_real_folder_reads_every_set(shared_data: Path) -> None:
                                             abs=2e-3), d.source_id
 
 
+@pytest.mark.shared_data
 def test_neutron_needs_neutron_lengths(shared_data: Path) -> None:
     """With X-ray form factors the neutron set correlates badly (manifest: r = 0.55)."""
     import lib.measured as measured

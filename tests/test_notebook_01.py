@@ -32,6 +32,7 @@ def _check_common(m: dict[str, Any]) -> None:
 
 
 @pytest.mark.notebook
+@pytest.mark.shared_data
 def test_notebook_01_real_data(run_notebook: Callable[..., dict[str, Any]],
                                shared_data: Path) -> None:
     m = run_notebook("01_normalisation")
