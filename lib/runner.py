@@ -79,6 +79,33 @@ def cctbx_preload() -> str | None:
     return str(found[0]) if found else None
 
 
+def install_kernel(name: str = KERNEL_NAME) -> Path:
+    """Install (or refresh) the Jupyter kernelspec ``name`` for this environment's Python.
+
+    The spec goes into the environment (``--sys-prefix``), runs ``sys.executable`` and carries
+    :func:`cctbx_preload` in its ``env``, so cctbx imports safely in JupyterLab as under
+    papermill.  Returns the kernelspec folder.
+    """
+    import json
+
+    from ipykernel.kernelspec import install
+
+    folder = Path(install(kernel_name=name, display_name="Python (phases-and-patterns)",
+                          prefix=sys.prefix))
+    spec_path = folder / "kernel.json"
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    lib = cctbx_preload() if sys.platform.startswith("linux") else None
+    env = dict(spec.get("env", {}))
+    if lib:
+        env["LD_PRELOAD"] = lib
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    spec["env"] = env
+    from . import atomic
+
+    atomic.write_json(spec_path, spec)
+    return folder
+
+
 class _KernelEnvironment:
     """Context manager: put :func:`cctbx_preload` on LD_PRELOAD for kernels started inside."""
 

@@ -3,8 +3,9 @@
 # - If a virtual or conda environment is active and already has the project installed, use it.
 # - Otherwise create .venv (needs Python >= 3.11) and `pip install -e ".[dev]"` into it; the
 #   install is redone only when pyproject.toml changes (a stamp in .venv records its hash).
-# - Install the Jupyter kernelspec "phases-and-patterns" into the environment, so papermill
-#   runs the notebooks with this environment's Python whatever other kernels the user has.
+# - Install the Jupyter kernelspec "phases-and-patterns" into the environment, so papermill and
+#   JupyterLab run the notebooks with this environment's Python whatever other kernels the
+#   user has (lib.runner.install_kernel).
 # Exports PY (the environment's python) and the variables the study needs headless.
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,12 +48,10 @@ else
     fi
 fi
 
-# The kernel papermill uses: this environment's Python.
-if ! "$PY" -c "from jupyter_client.kernelspec import KernelSpecManager as K; import sys; \
-sys.exit(0 if 'phases-and-patterns' in K().find_kernel_specs() else 1)" 2>/dev/null; then
-    "$PY" -m ipykernel install --sys-prefix --name phases-and-patterns \
-        --display-name "Python (phases-and-patterns)" >/dev/null
-fi
+# The kernel papermill and JupyterLab use: this environment's Python, with cctbx's bundled
+# libstdc++ preloaded (without it the first cctbx import kills a Jupyter kernel).
+"$PY" -c "from lib.runner import install_kernel; install_kernel()" >/dev/null || {
+    echo "env: error: could not install the Jupyter kernel 'phases-and-patterns'" >&2; exit 2; }
 
 export PY
 export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
