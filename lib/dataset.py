@@ -330,8 +330,10 @@ class BuildResult:
     computed_chunks: int = 0
     resumed_chunks: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
-    #: seconds spent computing structure factors (of the original build when reused)
+    #: seconds spent computing structure factors (of the original build when reused),
+    #: including ``startup_seconds`` spent starting or connecting to the Dask cluster
     compute_seconds: float = float("nan")
+    startup_seconds: float = 0.0
 
     @property
     def file_bytes(self) -> int:
@@ -391,19 +393,24 @@ def _dask_client(n_workers: int, dask_address: str):
 
 
 def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int,
-               dask_address: str, bar) -> None:
-    """Run chunk tasks, saving each result atomically as soon as it arrives."""
+               dask_address: str, bar) -> float:
+    """Run chunk tasks, saving each result atomically as soon as it arrives.
+
+    Returns the seconds spent starting (or connecting to) the Dask cluster.
+    """
     if not tasks:
-        return
+        return 0.0
     if n_workers <= 1 and not dask_address:
         for fn, args in tasks:
             chunk, result = fn(*args)
             _save_chunk(folder, chunk, result)
             bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
-        return
+        return 0.0
     from dask.distributed import as_completed
 
+    start = time.perf_counter()
     with _dask_client(n_workers, dask_address) as client:
+        startup = time.perf_counter() - start
         futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
         finished = as_completed(futures, with_results=True)
         del futures   # hold no reference: each result is freed on the cluster once saved
@@ -411,6 +418,7 @@ def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int
             _save_chunk(folder, chunk, result)
             future.release()
             bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
+    return startup
 
 
 def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: bool,
@@ -531,7 +539,8 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
         return BuildResult(path=path, kind=kind, n_structures=n,
                            seconds=time.perf_counter() - start, reused=True,
                            skipped=old_skipped,
-                           compute_seconds=float(prov.get("compute_seconds", float("nan"))))
+                           compute_seconds=float(prov.get("compute_seconds", float("nan"))),
+                           startup_seconds=float(prov.get("cluster_startup_seconds", 0.0)))
     key = hashlib.sha256(json.dumps({"parameters": parameters, "chunk_size": chunk_size,
                                      "format": FORMAT_VERSION}, sort_keys=True)
                          .encode()).hexdigest()
@@ -545,10 +554,11 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
             done_rows += int(z["f"].shape[0]) + len(json.loads(str(z["skipped"])))
     with tqdm(total=n_planned, initial=done_rows, desc=f"{kind} structures", unit="str",
               disable=not progress, mininterval=1.0) as bar:
-        _run_tasks(todo, folder, n_workers, dask_address, bar)
+        startup_seconds = _run_tasks(todo, folder, n_workers, dask_address, bar)
     compute_seconds = time.perf_counter() - start
     all_skipped = list(skipped)
-    extra = {**extra, "compute_seconds": compute_seconds, "n_workers": int(n_workers),
+    extra = {**extra, "compute_seconds": compute_seconds,
+             "cluster_startup_seconds": startup_seconds, "n_workers": int(n_workers),
              "dask_address": dask_address, "computed_chunks": len(todo),
              "resumed_chunks": len(done)}
     n = _assemble(path, folder, len(tasks), kind, simulated, parameters, chunk_size,
@@ -557,7 +567,7 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
     return BuildResult(path=path, kind=kind, n_structures=n,
                        seconds=time.perf_counter() - start, computed_chunks=len(todo),
                        resumed_chunks=len(done), skipped=all_skipped,
-                       compute_seconds=compute_seconds)
+                       compute_seconds=compute_seconds, startup_seconds=startup_seconds)
 
 
 def _chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
