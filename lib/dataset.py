@@ -242,6 +242,24 @@ def compute_structures_chunk(spec: dict[str, Any], chunk: int, start: int,
     return chunk, _rows_from_structures(structures, ids, indices, spec, strict=False)
 
 
+def compute_cif_chunk(spec: dict[str, Any], chunk: int,
+                      files: list[str]) -> tuple[int, dict[str, Any]]:
+    """Task: read CIF files (iotbx), keep space-group type ``spec["space_group"]``, compute
+    the structure factors; unusable files come back in ``skipped`` with their reasons."""
+    from .structures import read_cif_file
+
+    structures, ids, skipped = [], [], []
+    for name in files:
+        one = read_cif_file(name, space_group=spec["space_group"], table=spec["table"])
+        structures += [s.structure for s in one.structures]
+        ids += [s.source_id for s in one.structures]
+        skipped += [{"path": s.path, "reason": s.reason} for s in one.skipped]
+    out = _rows_from_structures(structures, ids, list(range(len(ids))), spec, strict=False)
+    out["skipped"] = json.dumps(skipped + json.loads(out["skipped"]))
+    out["n_inputs"] = np.int64(len(files))
+    return chunk, out
+
+
 # ---------------------------------------------------------------------------------------------
 # Partial results
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +410,13 @@ def _dask_client(n_workers: int, dask_address: str):
         cluster.close()
 
 
+def _n_inputs(result: dict[str, Any]) -> int:
+    """Inputs (structures or files) a chunk result accounts for."""
+    if "n_inputs" in result:
+        return int(result["n_inputs"])
+    return len(result["source_id"]) + len(json.loads(str(result["skipped"])))
+
+
 def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int,
                dask_address: str, bar) -> float:
     """Run chunk tasks, saving each result atomically as soon as it arrives.
@@ -404,7 +429,7 @@ def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int
         for fn, args in tasks:
             chunk, result = fn(*args)
             _save_chunk(folder, chunk, result)
-            bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
+            bar.update(_n_inputs(result))
         return 0.0
     from dask.distributed import as_completed
 
@@ -417,14 +442,15 @@ def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int
         for future, (chunk, result) in finished:
             _save_chunk(folder, chunk, result)
             future.release()
-            bar.update(len(result["source_id"]) + len(json.loads(str(result["skipped"]))))
+            bar.update(_n_inputs(result))
     return startup
 
 
 def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: bool,
               parameters: dict[str, Any], chunk_size: int, extra: dict[str, Any],
-              skipped: list[SkippedFile]) -> int:
-    """Write the HDF5 file from the partial chunks (temporary name, then rename)."""
+              skipped: list[SkippedFile], max_rows: int | None = None) -> int:
+    """Write the HDF5 file from the partial chunks (temporary name, then rename); keep at
+    most ``max_rows`` structures (the first ones)."""
     import h5py
 
     hkl = reflections.index_set(parameters["n_reflections"])
@@ -435,8 +461,11 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
             counts.append(int(z["f"].shape[0]))
             skipped.extend(SkippedFile(**s) for s in json.loads(str(z["skipped"])))
     n = int(sum(counts))
+    if max_rows is not None:
+        n = min(n, int(max_rows))
     if n == 0:
-        raise DatasetError(f"{path}: no structure left to write (all {len(skipped)} skipped)")
+        raise DatasetError(f"{path}: no structure left to write (all {len(skipped)} inputs "
+                           f"skipped: " + "; ".join(str(s) for s in skipped[:5]) + ")")
     rows = max(1, min(chunk_size, n))
     chunks_2d = (rows, min(COLUMN_CHUNK, n_refl))
     with atomic.atomic_path(path) as tmp:
@@ -457,24 +486,26 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
             d_atoms = f.create_dataset("n_atoms", (n,), dtype="i4", chunks=(rows,))
             row = 0
             for chunk in range(n_chunks):
+                if row >= n:
+                    break
                 with np.load(_chunk_file(folder, chunk), allow_pickle=False) as z:
-                    fr = z["f"]
-                    m = fr.shape[0]
+                    m = min(int(z["f"].shape[0]), n - row)
                     if m == 0:
                         continue
+                    fr = z["f"][:m]
                     sl = slice(row, row + m)
                     amp = np.abs(fr)
                     i_calc = np.square(fr, dtype=np.float32)
                     if kind == "calculated":
                         d_int[sl] = i_calc
                     else:
-                        d_int[sl] = z["intensity_meas"]
+                        d_int[sl] = z["intensity_meas"][:m]
                         d_calc[sl] = i_calc
                     d_amp[sl] = amp
                     d_sign[sl] = np.where(fr < 0, -1, 1).astype(np.int8)
-                    d_cell[sl] = z["cell"]
-                    d_id[sl] = [str(s) for s in z["source_id"]]
-                    d_atoms[sl] = z["n_atoms"]
+                    d_cell[sl] = z["cell"][:m]
+                    d_id[sl] = [str(v) for v in z["source_id"][:m]]
+                    d_atoms[sl] = z["n_atoms"][:m]
                     row += m
             provenance = {
                 "kind": kind,
@@ -483,9 +514,14 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
                 "packages": package_versions(),
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "n_skipped": len(skipped),
-                "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
+                # the first 100 here (HDF5 attributes must stay small); all of them in the
+                # data sets skipped_path / skipped_reason
+                "skipped": [{"path": s.path, "reason": s.reason} for s in skipped[:100]],
                 **extra,
             }
+            text = h5py.string_dtype()
+            f.create_dataset("skipped_path", data=[s.path for s in skipped], dtype=text)
+            f.create_dataset("skipped_reason", data=[s.reason for s in skipped], dtype=text)
             f.attrs["kind"] = kind
             f.attrs["simulated"] = bool(simulated)
             f.attrs["n_structures"] = n
@@ -497,14 +533,16 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
 def _build(path: str | os.PathLike[str], kind: str, simulated: bool,
            parameters: dict[str, Any], tasks: list[tuple[Callable, tuple]], n_planned: int,
            chunk_size: int, n_workers: int, dask_address: str, progress: bool,
-           skipped: list[SkippedFile], force: bool, extra: dict[str, Any]) -> BuildResult:
+           skipped: list[SkippedFile], force: bool, extra: dict[str, Any],
+           max_rows: int | None = None) -> BuildResult:
     if kind not in KINDS:
         raise ValueError(f"unknown data-set kind {kind!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _build_lock(path):
         return _build_locked(path, kind, simulated, parameters, tasks, n_planned, chunk_size,
-                             n_workers, dask_address, progress, skipped, force, extra)
+                             n_workers, dask_address, progress, skipped, force, extra,
+                             max_rows)
 
 
 @contextlib.contextmanager
@@ -526,7 +564,8 @@ def _build_lock(path: Path):
 def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, Any],
                   tasks: list[tuple[Callable, tuple]], n_planned: int, chunk_size: int,
                   n_workers: int, dask_address: str, progress: bool,
-                  skipped: list[SkippedFile], force: bool, extra: dict[str, Any]) -> BuildResult:
+                  skipped: list[SkippedFile], force: bool, extra: dict[str, Any],
+                  max_rows: int | None = None) -> BuildResult:
     from tqdm.auto import tqdm
 
     parameters = _canonical(parameters)
@@ -535,7 +574,9 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
         with open_dataset(path) as f:
             n = int(f.attrs["n_structures"])
             prov = json.loads(f.attrs["provenance"])
-        old_skipped = [SkippedFile(**s) for s in prov.get("skipped", [])]
+            old_skipped = [SkippedFile(p, r) for p, r in
+                           zip(f["skipped_path"].asstr()[()], f["skipped_reason"].asstr()[()])] \
+                if "skipped_path" in f else [SkippedFile(**s) for s in prov.get("skipped", [])]
         return BuildResult(path=path, kind=kind, n_structures=n,
                            seconds=time.perf_counter() - start, reused=True,
                            skipped=old_skipped,
@@ -551,7 +592,8 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
     done_rows = 0
     for i in done:
         with np.load(_chunk_file(folder, i), allow_pickle=False) as z:
-            done_rows += int(z["f"].shape[0]) + len(json.loads(str(z["skipped"])))
+            done_rows += _n_inputs({k: z[k] for k in ("source_id", "skipped", "n_inputs")
+                                    if k in z.files})
     with tqdm(total=n_planned, initial=done_rows, desc=f"{kind} structures", unit="str",
               disable=not progress, mininterval=1.0) as bar:
         startup_seconds = _run_tasks(todo, folder, n_workers, dask_address, bar)
@@ -562,7 +604,7 @@ def _build_locked(path: Path, kind: str, simulated: bool, parameters: dict[str, 
              "dask_address": dask_address, "computed_chunks": len(todo),
              "resumed_chunks": len(done)}
     n = _assemble(path, folder, len(tasks), kind, simulated, parameters, chunk_size,
-                  extra, all_skipped)
+                  extra, all_skipped, max_rows)
     shutil.rmtree(folder, ignore_errors=True)
     return BuildResult(path=path, kind=kind, n_structures=n,
                        seconds=time.perf_counter() - start, computed_chunks=len(todo),
@@ -650,32 +692,52 @@ def build_from_structures(path: str | os.PathLike[str], kind: str,
                   {"input_skipped": len(skipped)})
 
 
+def file_fingerprint(files: Sequence[Path], root: Path | None = None) -> str:
+    """SHA-256 over (name, size, modification time) of ``files``: changes when any file does."""
+    digest = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        name = str(p.relative_to(root)) if root is not None else str(p)
+        digest.update(f"{name}\t{st.st_size}\t{int(st.st_mtime)}\n".encode())
+    return digest.hexdigest()
+
+
 def build_calculated_from_cifs(path: str | os.PathLike[str], cif_dir: str | os.PathLike[str],
                                n_structures: int | None = None, space_group: str = "P-1",
-                               **kwargs: Any) -> BuildResult:
-    """Calculated data set from a folder of real CIFs (CCDC export, COD, Acta Cryst E).
+                               seed: int = 0, chunk_size: int = 256, n_workers: int = 1,
+                               dask_address: str = "", progress: bool = True,
+                               n_reflections: int = reflections.N_FULL,
+                               table: str = "it1992", algorithm: str = "direct",
+                               pattern: str = "*.cif", force: bool = False) -> BuildResult:
+    """Calculated data set from a folder of real CIFs (a CSD export, the COD, Acta Cryst E).
 
-    Keeps the structures of space-group type ``space_group`` (first ``n_structures`` in
-    file-name order); every skipped file is listed with its reason in the result and in the
-    file's provenance.
+    The files are read in the workers (iotbx), in chunks of ``chunk_size`` files, in
+    file-name order; structures of space-group type ``space_group`` (any setting; moved to
+    the reference setting, inversion centre at the origin) are kept — the first
+    ``n_structures`` of them (all when ``None``).  Every file or block left out is listed
+    with its reason (``BuildResult.skipped``; data sets ``skipped_path``/``skipped_reason``).
+    A missing or empty folder raises a clear error.
     """
-    from .structures import read_cif_structures
+    from .structures import _space_group_type_number, cif_files
 
-    kept, skipped = read_cif_structures(cif_dir, space_group=space_group,
-                                        table=kwargs.get("table", "it1992"))
-    if n_structures is not None:
-        kept = kept[:n_structures]
-    files = []
-    for s in kept:
-        st = s.path.stat()
-        files.append([s.source_id, st.st_size, int(st.st_mtime)])
-    source = {"cif_dir": str(Path(cif_dir).resolve()), "space_group": space_group,
-              "files": files}
-    if not kept:
+    folder = Path(cif_dir).resolve()
+    files = cif_files(folder, pattern)
+    _space_group_type_number(space_group)
+    spec = {"seed": int(seed), "n_reflections": int(n_reflections), "table": table,
+            "algorithm": algorithm, "measurement": None, "space_group": space_group}
+    parameters = {"format_version": FORMAT_VERSION, "source": "cif_dir",
+                  "cif_dir": str(folder), "pattern": pattern, "n_files": len(files),
+                  "files_sha256": file_fingerprint(files, folder),
+                  "n_structures": None if n_structures is None else int(n_structures), **spec}
+    bounds = _chunk_bounds(len(files), chunk_size)
+    tasks = [(compute_cif_chunk, (spec, i, [str(f) for f in files[s:e]]))
+             for i, (s, e) in enumerate(bounds)]
+    try:
+        return _build(path, "calculated", False, parameters, tasks, len(files), chunk_size,
+                      n_workers, dask_address, progress, [], force, {}, n_structures)
+    except DatasetError as error:
         raise ValueError(f"no usable {space_group} structure in {str(cif_dir)!r}: "
-                         + "; ".join(str(s) for s in skipped[:10]))
-    return build_from_structures(path, "calculated", [(s.source_id, s.structure) for s in kept],
-                                 source, skipped=skipped, **kwargs)
+                         f"{error}") from None
 
 
 def compute_measured_chunk(spec: dict[str, Any], chunk: int,

@@ -310,6 +310,44 @@ class CifReadResult:
         return iter((self.structures, self.skipped))
 
 
+def cif_loop_problem(text: str) -> str | None:
+    """A ``loop_`` that iotbx's parser cannot survive, or ``None``.
+
+    iotbx (2025.11) crashes the process (segmentation fault) on a ``loop_`` without data
+    names or with data names but no values — typical of a truncated file — so such text
+    must never reach it.  Returns a description naming the line.
+    """
+    tokens: list[tuple[int, str]] = []
+    in_text_field = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(";"):
+            if not in_text_field:
+                tokens.append((number, ";"))   # a text field is one value
+            in_text_field = not in_text_field
+            continue
+        if in_text_field:
+            continue
+        for word in line.split():
+            if word.startswith("#"):
+                break
+            tokens.append((number, word))
+    for i, (number, word) in enumerate(tokens):
+        if word.lower() != "loop_":
+            continue
+        j = i + 1
+        while j < len(tokens) and tokens[j][1].startswith("_"):
+            j += 1
+        if j == i + 1:
+            return f"line {number}: loop_ without data names"
+        if j == len(tokens):
+            return f"line {number}: loop_ with data names but no values at the end of the " \
+                   f"file (truncated?)"
+        follower = tokens[j][1].lower()
+        if follower == "loop_" or follower.startswith(("data_", "save_", "global_")):
+            return f"line {number}: loop_ with data names but no values"
+    return None
+
+
 def _space_group_type_number(symbol: str) -> int:
     from cctbx import sgtbx
 
@@ -342,6 +380,10 @@ def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it19
         return result
     if not text.strip():
         result.skipped.append(SkippedFile(str(path), "empty file"))
+        return result
+    problem = cif_loop_problem(text)
+    if problem:   # iotbx's parser would crash the process on it
+        result.skipped.append(SkippedFile(str(path), f"truncated or malformed CIF: {problem}"))
         return result
     try:
         model = iotbx.cif.reader(input_string=text, raise_if_errors=True).model()

@@ -309,3 +309,41 @@ def test_two_concurrent_builds_of_the_same_file(tmp_path: Path):
     assert sorted(outs) == ["BUILT", "REUSED"]
     assert dataset.is_complete(path) and not dataset.partial_dir(path).exists()
     assert dataset.load_arrays(path, ("intensity",))["intensity"].shape == (10, 4630)
+
+
+def test_calculated_set_from_a_bad_cif_folder(tmp_path: Path):
+    """Bad files are skipped with their reasons (read in the workers); empty folder → error."""
+    import io
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for i in range(3):
+        out = io.StringIO()
+        generate_structure(GEN, 1, i).as_cif_simple(out=out)
+        (folder / f"good_{i}.cif").write_text(out.getvalue())
+        if i == 0:
+            (folder / "bad_truncated.cif").write_text(out.getvalue()[:700])
+    (folder / "bad_no_atoms.cif").write_text("data_x\n_cell_length_a 5\n")
+    path = tmp_path / "calculated.h5"
+    result = dataset.build_calculated_from_cifs(path, folder, chunk_size=2, progress=False)
+    assert result.n_structures == 3
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert set(reasons) == {"bad_truncated.cif", "bad_no_atoms.cif"}
+    assert "no atoms" in reasons["bad_no_atoms.cif"]
+    with h5py.File(path) as f:
+        assert sorted(Path(p).name for p in f["skipped_path"].asstr()[()]) == \
+            ["bad_no_atoms.cif", "bad_truncated.cif"]
+    ids = dataset.load_arrays(path, ("source_id",))["source_id"]
+    assert list(ids) == ["good_0.cif", "good_1.cif", "good_2.cif"]
+    first_two = dataset.build_calculated_from_cifs(tmp_path / "two.h5", folder, n_structures=2,
+                                                   chunk_size=2, progress=False)
+    assert first_two.n_structures == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="empty"):
+        dataset.build_calculated_from_cifs(tmp_path / "x.h5", empty, progress=False)
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "junk.cif").write_text("this is not a CIF {")
+    with pytest.raises(ValueError, match="junk.cif"):
+        dataset.build_calculated_from_cifs(tmp_path / "y.h5", only_bad, progress=False)

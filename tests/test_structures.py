@@ -134,6 +134,9 @@ def bad_corpus(tmp_path: Path) -> Path:
     lines[first_atom] = "  " + "  ".join(parts)
     (folder / "g_unknown_type.cif").write_text("\n".join(lines) + "\n")
     (folder / "h_empty.cif").write_text("")
+    # truncated right after the loop's data names: iotbx would crash the process on it
+    cut = good.index("_atom_site_type_symbol") + 10
+    (folder / "i_truncated_in_loop_header.cif").write_text(good[:cut])
     (folder / "z_good_too.cif").write_text(_cif_text(generate_structure(PARAMS, seed=1,
                                                                         index=1)))
     return folder
@@ -145,7 +148,8 @@ def test_reader_skips_bad_files_with_reasons_and_goes_on(bad_corpus: Path):
     reasons = {Path(s.path.split("#")[0]).name: s.reason for s in skipped}
     assert set(reasons) == {"b_truncated.cif", "c_truncated_quote.cif", "d_no_atoms.cif",
                             "e_wrong_space_group.cif", "f_not_a_cif.cif",
-                            "g_unknown_type.cif", "h_empty.cif"}
+                            "g_unknown_type.cif", "h_empty.cif",
+                            "i_truncated_in_loop_header.cif"}
     assert "truncated" in reasons["b_truncated.cif"] or "malformed" in reasons["b_truncated.cif"]
     assert "malformed" in reasons["c_truncated_quote.cif"]
     assert "no atoms" in reasons["d_no_atoms.cif"]
@@ -155,6 +159,7 @@ def test_reader_skips_bad_files_with_reasons_and_goes_on(bad_corpus: Path):
     assert "unknown type" in reasons["g_unknown_type.cif"] and "'?'" in \
         reasons["g_unknown_type.cif"]
     assert "empty" in reasons["h_empty.cif"]
+    assert "truncated" in reasons["i_truncated_in_loop_header.cif"]
     # each skipped entry names its file
     for s in skipped:
         assert str(bad_corpus) in s.path
