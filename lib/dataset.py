@@ -21,9 +21,11 @@ reflections (the report's small set) touches only the first column of chunks.
 
 Building
 --------
-Work is split into chunks of ``chunk_size`` structures.  Each chunk is computed by a task —
-in-process when ``n_workers == 1`` (no cluster), otherwise on a Dask cluster (a
-``LocalCluster`` of ``n_workers`` processes, or an existing cluster at ``dask_address``) —
+Work is split into chunks of ``chunk_size`` structures (or CIF files, which the workers
+read).  Each chunk is computed by a task — in-process when ``n_workers == 1`` (no cluster),
+otherwise on a Dask cluster (a ``LocalCluster`` of ``n_workers`` processes, or an existing
+cluster at ``dask_address``, whose workers must have this project installed and, for CIF
+folders, see the same file system) —
 and its result is saved atomically to ``.<kind>.partial/chunk_NNNNNN.npz`` beside the
 target.  When every chunk is there, the HDF5 file is assembled under a temporary name and
 renamed onto ``<kind>.h5``; the partial folder is then removed.  After an interruption (even

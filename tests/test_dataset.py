@@ -347,3 +347,18 @@ def test_calculated_set_from_a_bad_cif_folder(tmp_path: Path):
     (only_bad / "junk.cif").write_text("this is not a CIF {")
     with pytest.raises(ValueError, match="junk.cif"):
         dataset.build_calculated_from_cifs(tmp_path / "y.h5", only_bad, progress=False)
+
+
+def test_build_from_given_structures_with_simulated_measurement(tmp_path: Path):
+    structures = [(f"s{i}", generate_structure(GEN, 3, i)) for i in range(4)]
+    path = tmp_path / "experimental.h5"
+    result = dataset.build_from_structures(path, "experimental", structures,
+                                           source={"note": "test"}, seed=3,
+                                           measurement=dataset.measurement_parameters(),
+                                           chunk_size=3, progress=False)
+    assert result.n_structures == 4
+    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
+    assert list(data["source_id"]) == ["s0", "s1", "s2", "s3"]
+    assert np.isnan(data["intensity"]).any() and not np.isnan(data["intensity_calc"]).any()
+    with pytest.raises(ValueError, match="no structures"):
+        dataset.build_from_structures(path, "calculated", [], source={})
