@@ -139,19 +139,3 @@ def shift_structure_origin(xs, parity: np.ndarray | tuple[int, int, int]):
     parts = [f"{axis}+1/2" if v else axis for axis, v in zip("xyz", p)]
     cb_op = sgtbx.change_of_basis_op(",".join(parts))
     return xs.change_basis(cb_op)
-
-
-def batch(structures, hkl: np.ndarray, algorithm: str = DEFAULT_ALGORITHM,
-          table: str = DEFAULT_TABLE) -> dict[str, np.ndarray]:
-    """Structure factors of many structures: a dict of (n_structures, n_reflections) arrays
-    ``f_real`` (float64: Re F, real for P-1), ``stol2``, and ``cell`` (n, 6)."""
-    n = len(structures)
-    f_real = np.empty((n, len(hkl)), dtype=np.float64)
-    s2 = np.empty((n, len(hkl)), dtype=np.float64)
-    cells = np.empty((n, 6), dtype=np.float64)
-    for i, xs in enumerate(structures):
-        sf = calculate(xs, hkl, algorithm=algorithm, table=table)
-        f_real[i] = sf.f.real
-        s2[i] = sf.stol2
-        cells[i] = xs.unit_cell().parameters()
-    return {"f_real": f_real, "stol2": s2, "cell": cells}
