@@ -364,6 +364,9 @@ def group_split(data: XRDData, test_fraction: float, validation_fraction: float,
 
     def split(index: np.ndarray, fraction: float, rs: int) -> tuple[np.ndarray, np.ndarray]:
         k = max(2, int(round(1 / fraction)))
+        counts = np.bincount(y[index])
+        k = min(k, max(2, int(counts.max())))      # sklearn needs one class with >= k members
+        k = min(k, len(np.unique(groups[index])))
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=rs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

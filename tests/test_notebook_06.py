@@ -1,0 +1,76 @@
+"""Smoke run of notebook 06 (report 2: crystal system from powder XRD) through papermill."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lib import config
+from lib.xrd.patterns import CRYSTAL_SYSTEMS
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def m06(run_notebook):
+    return run_notebook("06_xrd_classification")
+
+
+def test_data_sets(m06):
+    syn = m06["synthetic"]
+    assert syn["n_structures"] + syn["n_failed"] == syn["n_requested"] == 70
+    assert syn["n_structures"] >= 63
+    assert set(syn["per_crystal_system"]) == set(CRYSTAL_SYSTEMS)
+    assert all(v > 0 for v in syn["per_crystal_system"].values())
+    assert m06["symprec"] == 0.1 and m06["grid"]["n_points"] == 900
+    split = m06["split"]
+    assert sum(split.values()) == syn["n_structures"] and min(split.values()) > 0
+    if config.shared_data_dir() is not None and m06["mp"] is not None:
+        mp = m06["mp"]
+        assert mp["n_structures"] + mp["n_skipped"] == 60
+        assert mp["space_group_agrees_with_csv"] > 0.9
+
+
+def test_models_tables_and_verdict(m06):
+    mods = m06["models"]
+    assert mods["mobilenetv2"]["weights"].startswith(("imagenet", "scratch"))
+    assert mods["cnn1d"]["heads"] == ["crystal_system", "space_group"]
+    for name in ("MobileNetV2", "1D CNN"):
+        tab = m06["table"][name]["test"]
+        assert set(tab["per_class"]) == set(CRYSTAL_SYSTEMS)
+        for row in tab["per_class"].values():
+            assert all(0 <= row[k] <= 1 for k in ("precision", "recall", "f1"))
+        assert 0 <= tab["accuracy"] <= 1
+        assert sum(r["support"] for r in tab["per_class"].values()) == m06["split"]["test"]
+    for key in ("mobilenetv2", "cnn1d"):
+        assert 0 <= mods[key]["test"]["accuracy"] <= 1
+    assert 0 <= mods["cnn1d"]["test"]["space_group_accuracy"] <= 1
+    assert m06["report"]["mobilenetv2_accuracy"] == 0.54
+    assert m06["report"]["park2017_crystal_system"] == 0.9499
+    v = m06["verdict"]
+    assert v["small_scale"] is True and "inconclusive" in v["report_54"]
+    assert "54 %" in v["text"] and "94.99 %" in v["text"] and "81.7" in v["text"]
+
+
+def test_figures_bundles_and_classify(m06, runs_root):
+    figs = config.figures_dir("smoke")
+    for stem in ("xrd_fig02_materials_per_crystal_system", "xrd_fig03_crystal_system_share",
+                 "xrd_fig04_example_pattern", "xrd_fig05_confusion_matrix"):
+        assert (figs / f"{stem}.png").is_file() and (figs / f"{stem}.pdf").is_file()
+    for key, kind in (("cnn1d", "cnn1d"), ("mobilenetv2", "mobilenetv2")):
+        folder = config.models_dir("smoke") / "06_xrd_classification" / key
+        info = json.loads((folder / "bundle.json").read_text())
+        assert info["kind"] == kind and info["grid"]["n_points"] == 900
+        assert info["heads"]["crystal_system"] == list(CRYSTAL_SYSTEMS)
+    demo = m06["classify_demo"]
+    assert demo and all("crystal_system" in r for r in demo)
+    # the saved MobileNetV2 is usable by the command too
+    from lib.xrd.classify import classify_files
+
+    recs = classify_files([r["file"] for r in demo],
+                          config.models_dir("smoke") / "06_xrd_classification" / "mobilenetv2",
+                          top=7)
+    assert all(len(r["crystal_system"]) == 7 and "space_group" not in r for r in recs)
+    assert np.isclose(sum(c["p"] for c in recs[0]["crystal_system"]), 1, atol=1e-3)

@@ -1,0 +1,180 @@
+"""The classify command (python -m lib.xrd classify) on known structures and on bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from lib import config
+from lib.xrd import augment, classify, models, patterns
+from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
+
+from test_xrd_patterns import magnesium_hcp, nacl, rutile, silicon
+
+warnings.filterwarnings("ignore")
+GRID = Grid(0.0, 90.0, 900)
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    """A small 1D CNN trained in the test on augmented patterns of NaCl, Si, Mg and rutile."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    known = [(nacl(), "cubic", 225), (silicon(), "cubic", 227),
+             (magnesium_hcp(), "hexagonal", 194), (rutile(), "tetragonal", 136)]
+    peaks = [patterns.peaks(s) for s, _, _ in known]
+    aug = augment.Augmentation(zero_shift=0.1, broadening=0.1, texture=0.2, background=0.1,
+                               noise=0.02)
+    x, rows = augment.augmented_set([p[0] for p in peaks], [p[1] for p in peaks], GRID, 5.0,
+                                    aug, 40, seed=0)
+    y = {"crystal_system": np.array([CRYSTAL_SYSTEMS.index(k[1]) for k in known])[rows],
+         "space_group": np.array([k[2] - 1 for k in known])[rows]}
+    model = models.build_cnn1d(GRID.n_points, filters=16, dense=(32,), dropout=0.1)
+    models.train(model, x, y, x[::7], {k: v[::7] for k, v in y.items()}, epochs=12,
+                 batch_size=16, learning_rate=2e-3, seed=0, verbose=0)
+    folder = tmp_path_factory.mktemp("model") / "tiny_cnn"
+    models.save_bundle(model, folder, "cnn1d", GRID, 5.0, None, {"test": True})
+    return folder
+
+
+def write_profile(path, structure, lo=10.0, hi=80.0, step=0.013, fwhm=0.12, background=5.0):
+    """A simulated Cu Kα scan of ``structure`` on its own grid (not the model's)."""
+    tt = np.arange(lo, hi, step)
+    sig = fwhm / 2.355
+    x, y = patterns.peaks(structure)
+    prof = background + sum(h * np.exp(-0.5 * ((tt - p) / sig) ** 2) for p, h in zip(x, y))
+    np.savetxt(path, np.column_stack([tt, prof]), header="2theta intensity", comments="")
+    return tt, prof
+
+
+def test_classify_known_structure_text_and_npy(tiny_bundle, tmp_path):
+    tt, prof = write_profile(tmp_path / "nacl.xy", nacl())
+    np.save(tmp_path / "nacl.npy", np.column_stack([tt, prof]))
+    recs = classify.classify_files([tmp_path / "nacl.xy", tmp_path / "nacl.npy"], tiny_bundle,
+                                   top=3)
+    for rec in recs:
+        assert rec["read_as"] == "profile"
+        assert rec["crystal_system"][0]["label"] == "cubic"
+        ps = [c["p"] for c in rec["crystal_system"]]
+        assert ps == sorted(ps, reverse=True) and len(ps) == 3 and sum(ps) <= 1.0001
+        assert len(rec["space_group"]) == 3 and rec["space_group"][0]["symbol"]
+    assert recs[0]["crystal_system"] == recs[1]["crystal_system"]
+
+
+def test_peak_list_is_rendered_exactly_as_in_training(tiny_bundle, tmp_path):
+    x, y = patterns.peaks(rutile())
+    np.savetxt(tmp_path / "rutile_peaks.txt", np.column_stack([x, y]), delimiter=",")
+    rec = classify.classify_files([tmp_path / "rutile_peaks.txt"], tiny_bundle, top=7)[0]
+    assert rec["read_as"] == "peaks"
+    bundle = models.load_bundle(tiny_bundle)
+    direct = models.predict(bundle.model, patterns.render(x, y, GRID, 5.0)[None].astype(np.float32))
+    got = {c["label"]: c["p"] for c in rec["crystal_system"]}
+    for i, name in enumerate(CRYSTAL_SYSTEMS):
+        assert got[name] == pytest.approx(direct["crystal_system"][0, i], abs=1e-4)
+    assert rec["crystal_system"][0]["label"] == "tetragonal"
+
+
+BAD_FILES = {
+    "empty.xy": ("", "empty"),
+    "comments_only.xy": ("# nothing here\n\n", "empty"),
+    "one_column.xy": ("10\n11\n12\n", "one column"),
+    "non_numeric.xy": ("10 5\n11 abc\n12 7\n", "line 2: non-numeric value 'abc'"),
+    "decreasing.xy": ("10 5\n12 6\n11 7\n", "2θ not increasing"),
+    "repeated.xy": ("10 5\n10 6\n11 7\n", "2θ not increasing"),
+    "nan.xy": ("10 5\n11 nan\n12 7\n", "NaN"),
+    "ragged.xy": ("10 5 1\n11 6\n", "columns"),
+    "out_of_range.xy": ("200 5\n300 6\n", "outside 0–180"),
+    "no_overlap.xy": ("100 5\n101 6\n102 7\n103 6\n", "does not overlap"),
+    "flat.xy": ("10 5\n11 5\n12 5\n13 5\n", "no signal"),
+}
+
+
+def test_each_bad_file_gets_a_clear_error_and_the_rest_are_classified(tiny_bundle, tmp_path):
+    good = tmp_path / "good.xy"
+    write_profile(good, silicon())
+    paths = [good]
+    for name, (text, _) in BAD_FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(tmp_path / name)
+    np.save(tmp_path / "one_col.npy", np.arange(10.0))
+    np.save(tmp_path / "strings.npy", np.array(["a", "b"]))
+    (tmp_path / "garbage.npy").write_bytes(b"not numpy")
+    (tmp_path / "binary.xy").write_bytes(b"\xff\xfe\x00\x81")
+    extra = {"one_col.npy": "one column", "strings.npy": "non-numeric",
+             "garbage.npy": "not a readable .npy", "binary.xy": "not a text file",
+             "missing.xy": "no such file"}
+    paths += [tmp_path / n for n in extra]
+    recs = classify.classify_files(paths, tiny_bundle)
+    assert recs[0]["file"] == str(good) and "crystal_system" in recs[0]
+    expected = {**{k: v[1] for k, v in BAD_FILES.items()}, **extra}
+    for rec in recs[1:]:
+        name = os.path.basename(rec["file"])
+        assert "error" in rec, name
+        assert expected[name] in rec["error"], (name, rec["error"])
+
+
+def test_cli_json_exit_status_and_messages(tiny_bundle, tmp_path, capsys):
+    good = tmp_path / "si.xy"
+    write_profile(good, silicon())
+    bad = tmp_path / "bad.xy"
+    bad.write_text("10\n11\n", encoding="utf-8")
+    code = classify.main(["classify", str(good), str(bad), "--model", str(tiny_bundle),
+                          "--top", "2", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    records = json.loads(out)
+    assert [r["file"] for r in records] == [str(good), str(bad)]
+    assert len(records[0]["crystal_system"]) == 2
+    assert set(records[0]["crystal_system"][0]) == {"label", "p"}
+    assert f"{bad}: one column" in err and "1 of 2 file(s) failed" in err
+    code = classify.main(["classify", str(good), "--model", str(tiny_bundle)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "crystal system:" in out and "space group:" in out
+
+
+def test_wrong_model_files(tiny_bundle, tmp_path, capsys):
+    good = tmp_path / "si.xy"
+    write_profile(good, silicon())
+    not_model = tmp_path / "notes.txt"
+    not_model.write_text("hello", encoding="utf-8")
+    empty_dir = tmp_path / "empty_dir"
+    empty_dir.mkdir()
+    bad_json = tmp_path / "bad_json"
+    bad_json.mkdir()
+    (bad_json / "bundle.json").write_text("{not json", encoding="utf-8")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "bundle.json").write_text('{"format": "something else"}', encoding="utf-8")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bundle.json").write_text((tiny_bundle / "bundle.json").read_text())
+    (broken / "model.keras").write_bytes(b"truncated")
+    cases = {not_model: "not a model bundle", empty_dir: "no bundle.json",
+             bad_json: "not valid JSON", other: "not a phases-and-patterns",
+             broken: "cannot be loaded by Keras", tmp_path / "nope": "no such file"}
+    for model, reason in cases.items():
+        code = classify.main(["classify", str(good), "--model", str(model)])
+        _, err = capsys.readouterr()
+        assert code == 2, model
+        assert reason in err and "model" in err, (model, err)
+
+
+def test_module_entry_point(tiny_bundle, tmp_path):
+    """``python -m lib.xrd classify`` in a fresh process, as a user runs it."""
+    good = tmp_path / "mg.xy"
+    write_profile(good, magnesium_hcp())
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-m", "lib.xrd", "classify", str(good), "--model",
+                           str(tiny_bundle / "model.keras"), "--json"], capture_output=True,
+                          text=True, cwd=config.ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads(proc.stdout)[0]
+    assert rec["file"] == str(good)
+    assert rec["crystal_system"][0]["label"] == "hexagonal"
