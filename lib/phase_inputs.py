@@ -113,6 +113,39 @@ def clip_sizes(requested: list[int], available: int) -> tuple[list[int], list[st
     return used, notes
 
 
+def dataset_summary(path: str | Path) -> dict[str, Any]:
+    """What a data set is, for titles and metrics: size, kind, and whether it is simulated.
+
+    ``tag`` names the data in the figures: a calculated set of generated random structures is
+    "simulated: random P-1 structures", one computed from real CIFs "real structures"; an
+    experimental set is "simulated measurements" or "real measurements".
+    """
+    import json
+
+    from .dataset import open_dataset
+
+    with open_dataset(path) as f:
+        n = int(f["sign"].shape[0])
+        kind = str(f.attrs.get("kind", "calculated"))
+        simulated_measurement = bool(f.attrs.get("simulated", False))
+        try:
+            provenance = json.loads(f.attrs.get("provenance", "{}"))
+        except (TypeError, ValueError):
+            provenance = {}
+    source = (provenance.get("parameters") or {}).get("source", "unknown")
+    generated = source == "generated"
+    if kind == "experimental":
+        simulated = simulated_measurement
+        tag = "simulated measurements" if simulated else "real measurements"
+        if generated:
+            tag += " of random P-1 structures"
+    else:
+        simulated = generated or simulated_measurement
+        tag = "simulated: random P-1 structures" if generated else "real structures"
+    return {"path": str(path), "kind": kind, "n_structures": n, "source": source,
+            "simulated": simulated, "tag": tag}
+
+
 def n_structures_in(path: str | Path) -> int:
     """Number of structures (rows) of a data set file."""
     from .dataset import open_dataset

@@ -96,18 +96,9 @@ print("Keras backend:", training.backend_name())
 # of which the last `validation_fraction` are the validation split.
 
 # %%
-def describe(path):
-    with dataset.open_dataset(path) as f:
-        attrs = dict(f.attrs)
-        n = int(f["sign"].shape[0])
-    return {"path": str(path), "n_structures": n, "simulated": bool(attrs.get("simulated", True)),
-            "kind": str(attrs.get("kind", "?"))}
-
-
-exp_info = describe(dataset.dataset_path(profile, "experimental"))
-calc_info = describe(dataset.dataset_path(profile, "calculated"))
-exp_tag = "simulated measurements" if exp_info["simulated"] else "real measurements"
-calc_tag = "simulated (random P-1 structures)" if calc_info["simulated"] else "real structures"
+exp_info = phase_inputs.dataset_summary(dataset.dataset_path(profile, "experimental"))
+calc_info = phase_inputs.dataset_summary(dataset.dataset_path(profile, "calculated"))
+exp_tag, calc_tag = exp_info["tag"], calc_info["tag"]
 available = phase_inputs.available_structures(calc_info["n_structures"], cfg.test_fraction)
 sizes, size_notes = phase_inputs.clip_sizes(requested_sizes, available)
 scaled_down = sizes != REPORT_SIZES

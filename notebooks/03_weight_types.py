@@ -84,10 +84,8 @@ started = time.perf_counter()
 
 # %%
 path = dataset.dataset_path(profile, "calculated")
-with dataset.open_dataset(path) as f:
-    n_total = int(f["sign"].shape[0])
-    simulated = bool(f.attrs.get("simulated", True))
-tag = "simulated" if simulated else "real"
+info = phase_inputs.dataset_summary(path)
+n_total, simulated, tag = info["n_structures"], info["simulated"], info["tag"]
 available = phase_inputs.available_structures(n_total, cfg.test_fraction)
 n_use = min(cfg.n_structures, available)
 if n_use < cfg.n_structures:
@@ -132,7 +130,7 @@ figures.save_figure(fig, "fig15_weight_types_accuracy",
                     f"structure to max 1) or not weighted; calculated set ({tag}); left plain, "
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
-fig = phase_plots.loss_figure(hist, f"Fig 16 — loss weighting ({tag} data): weighted "
+fig = phase_plots.loss_figure(hist, f"Fig 16 — loss weighting ({tag}): weighted "
                                     "cross-entropy per epoch",
                               chance=phase_losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig16_weight_types_loss",

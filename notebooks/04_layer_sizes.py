@@ -70,10 +70,8 @@ started = time.perf_counter()
 
 # %%
 path = dataset.dataset_path(profile, "calculated")
-with dataset.open_dataset(path) as f:
-    n_total = int(f["sign"].shape[0])
-    simulated = bool(f.attrs.get("simulated", True))
-tag = "simulated" if simulated else "real"
+info = phase_inputs.dataset_summary(path)
+n_total, simulated, tag = info["n_structures"], info["simulated"], info["tag"]
 available = phase_inputs.available_structures(n_total, cfg.test_fraction)
 n_use = min(cfg.n_structures, available)
 if n_use < cfg.n_structures:
@@ -112,7 +110,7 @@ figures.save_figure(fig, "fig17_layer_sizes_accuracy",
                     f"hidden layer of {width_list} units; calculated set ({tag}); left plain, "
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
-fig = phase_plots.loss_figure(hist, f"Fig 18 — hidden-layer width ({tag} data): loss per epoch",
+fig = phase_plots.loss_figure(hist, f"Fig 18 — hidden-layer width ({tag}): loss per epoch",
                               chance=phase_losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig18_layer_sizes_loss",
                     "Training (dashed) and validation (solid) binary cross-entropy per epoch for "

@@ -85,10 +85,8 @@ started = time.perf_counter()
 
 # %%
 path = dataset.dataset_path(profile, "calculated")
-with dataset.open_dataset(path) as f:
-    n_total = int(f["sign"].shape[0])
-    simulated = bool(f.attrs.get("simulated", True))
-tag = "simulated" if simulated else "real"
+info = phase_inputs.dataset_summary(path)
+n_total, simulated, tag = info["n_structures"], info["simulated"], info["tag"]
 available = phase_inputs.available_structures(n_total, cfg.test_fraction)
 n_use = min(cfg.n_structures, available)
 if n_use < cfg.n_structures:
@@ -180,12 +178,12 @@ axes[1].set_xlabel("bottleneck width (units / components)")
 axes[1].set_ylabel("test MSE")
 axes[1].set_title("final test error", fontsize=10)
 axes[1].legend(fontsize=7)
-fig.suptitle(f"Fig 19 — autoencoders of the {cfg.n_reflections} intensities ({tag} structures)",
+fig.suptitle(f"Fig 19 — autoencoders of the {cfg.n_reflections} intensities ({tag})",
              fontsize=11)
 fig.tight_layout()
 figures.save_figure(fig, "fig19_autoencoder_mse",
-                    f"Autoencoders of the {cfg.n_reflections} normalised intensities ({tag} "
-                    f"structures) with bottlenecks {widths}: left, training (dashed) and "
+                    f"Autoencoders of the {cfg.n_reflections} normalised intensities ({tag}) "
+                    f"with bottlenecks {widths}: left, training (dashed) and "
                     "validation (solid) MSE per epoch; right, test MSE against the bottleneck "
                     "width with PCA of the same number of components as linear reference.", cfg)
 plt.show()
@@ -211,12 +209,12 @@ sec = ax.secondary_xaxis("top", functions=(lambda i: np.interp(i, x, r2),
                                            lambda v: np.interp(v, r2, x)))
 sec.set_xlabel("R = h² + k² + l²")
 ax.legend(fontsize=7)
-ax.set_title(f"Fig 20 — per-reflection reconstruction error ({tag} structures)", fontsize=11)
+ax.set_title(f"Fig 20 — per-reflection reconstruction error ({tag})", fontsize=11)
 fig.tight_layout()
 figures.save_figure(fig, "fig20_autoencoder_error_per_reflection",
                     "Test mean squared error of each reflection's normalised intensity for every "
                     "bottleneck, reflections sorted by R = h²+k²+l² then h, k, l (top axis: R); "
-                    f"{tag} structures.", cfg)
+                    f"{tag}.", cfg)
 plt.show()
 
 window = cfg.smoothing_window
@@ -242,13 +240,13 @@ for ax in axes:
     ax.set_xlabel("reflection index, sorted by R")
     ax.legend(fontsize=7)
 fig.suptitle(f"Fig 21 — per-reflection error smoothed over {window} reflections, absolute and "
-             f"relative ({tag} structures)", fontsize=11)
+             f"relative ({tag})", fontsize=11)
 fig.tight_layout()
 figures.save_figure(fig, "fig21_autoencoder_error_smoothed",
                     f"Per-reflection test error smoothed over a {window}-reflection window, "
                     "absolute (left) and relative to the window's mean squared normalised "
                     "intensity (right), reflections sorted by R; dashed: PCA of the widest "
-                    f"width; {tag} structures.", cfg)
+                    f"width; {tag}.", cfg)
 plt.show()
 
 # %% [markdown]
