@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 
 #: Labels of the history columns.
@@ -42,6 +43,7 @@ def plot_curves(ax: Any, histories: Mapping[str, pd.DataFrame], metric: str,
     if chance is not None:
         ax.axhline(chance, color="0.4", ls=":", lw=1.2, label=f"{chance_label} ({chance:.3f})")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     if title:
         ax.set_title(title, fontsize=10)
