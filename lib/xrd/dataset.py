@@ -84,7 +84,7 @@ class XRDData:
 # ---------------------------------------------------------------------------------------------
 
 def _record(structure: Any, sid: str, reference: int, symprec: float, engine: str,
-            ) -> dict[str, Any]:
+            cif: str | None = None) -> dict[str, Any]:
     labels = symmetry_labels(structure, symprec=symprec)
     tt, inten = peaks(structure, engine=engine)
     if len(tt) == 0:
@@ -93,7 +93,7 @@ def _record(structure: Any, sid: str, reference: int, symprec: float, engine: st
             "intensity": inten.astype(np.float32), "space_group": labels["space_group"],
             "crystal_system": CRYSTAL_SYSTEMS.index(labels["crystal_system"]),
             "reference": int(reference), "formula": structure.composition.reduced_formula,
-            "n_atoms": len(structure), "cif": structure.to(fmt="cif")}
+            "n_atoms": len(structure), "cif": cif if cif is not None else structure.to(fmt="cif")}
 
 
 def _synthetic_chunk(specs: Sequence[StructureSpec], max_atoms: int, max_attempts: int,
@@ -120,7 +120,7 @@ def _mp_chunk(rows: Sequence[tuple[str, str, int]], symprec: float, engine: str,
     for material_id, cif, reference in rows:
         try:
             structure = structure_from_cif(cif, name=str(material_id))
-            out.append(_record(structure, str(material_id), reference, symprec, engine))
+            out.append(_record(structure, str(material_id), reference, symprec, engine, cif))
         except Exception as exc:
             out.append({"id": str(material_id), "ok": False,
                         "reason": f"{type(exc).__name__}: {exc}"[:300]})
@@ -130,9 +130,13 @@ def _mp_chunk(rows: Sequence[tuple[str, str, int]], symprec: float, engine: str,
 def run_parallel(func: Callable[..., list[dict]], chunks: Sequence[Sequence[Any]],
                  n_workers: int, desc: str, progress: bool = True,
                  **kwargs: Any) -> list[dict[str, Any]]:
-    """Apply ``func(chunk, **kwargs)`` to every chunk over ``n_workers`` processes (spawned, so
-    safe inside a kernel that has started TensorFlow threads), with a tqdm progress bar counting
-    structures.  ``n_workers`` = 1 runs in this process.  Results keep the chunks' order."""
+    """Apply ``func(chunk, **kwargs)`` to every chunk over ``n_workers`` processes, with a tqdm
+    progress bar counting structures.  ``n_workers`` = 1 runs in this process.  Results keep the
+    chunks' order.
+
+    Workers come from a *forkserver* that has imported pymatgen and pyxtal once: they start in
+    well under a second, and never inherit the threads of a TensorFlow already running in the
+    parent (which a plain fork could deadlock on)."""
     from tqdm import tqdm
 
     total = sum(len(c) for c in chunks)
@@ -146,7 +150,12 @@ def run_parallel(func: Callable[..., list[dict]], chunks: Sequence[Sequence[Any]
         else:
             import multiprocessing as mp
 
-            ctx = mp.get_context("spawn")
+            ctx = mp.get_context("forkserver")
+            try:
+                ctx.set_forkserver_preload(["lib.xrd.dataset", "pymatgen.core",
+                                            "pymatgen.symmetry.analyzer", "pyxtal"])
+            except Exception:  # pragma: no cover - server already running
+                pass
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
                 futures = {pool.submit(func, chunk, **kwargs): i for i, chunk in enumerate(chunks)}
                 for fut in as_completed(futures):
