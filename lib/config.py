@@ -104,6 +104,8 @@ def check_profile(profile: str) -> str:
 
 _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 00_data: the reflection data sets ---------------------------------------------------
+    # Measured: ~150 structures/s on 2 workers (cctbx direct summation, 4630 reflections), so
+    # default builds 20,000 + 2,000 in ~2.5 min; smoke in ~10 s; full ~3 min on 16 cores.
     "00_data": {
         "seed": 20240611,
         "n_calculated": 20_000,        # calculated (CCDC-like) P-1 structures
