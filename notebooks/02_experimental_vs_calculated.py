@@ -351,7 +351,7 @@ def judge_overfit(r, label):
     generalises = phase_plots.above_chance(val["accuracy"], r.chance["accuracy"],
                                            val["accuracy_se"])
     evidence = (f"{label}: train {r.metrics['train']['accuracy']:.3f}, validation "
-                f"{val['accuracy']:.3f} ± {val['accuracy_se']:.3f} (chance "
+                f"{val['accuracy']:.4f} ± {val['accuracy_se']:.4f} (chance "
                 f"{r.chance['accuracy']:.3f}), gap {gap:+.3f}")
     if generalises:
         return "not supported", evidence + " — validation accuracy is above chance"

@@ -180,8 +180,8 @@ for t, r in results.items():
     val = r.metrics["validation"]
     above[t] = phase_plots.above_chance(val["accuracy"], r.chance["accuracy"], val["accuracy_se"])
 any_above = any(above.values())
-evidence = "; ".join(f"{t}: validation {results[t].metrics['validation']['accuracy']:.3f} ± "
-                     f"{results[t].metrics['validation']['accuracy_se']:.3f}" for t in types)
+evidence = "; ".join(f"{t}: validation {results[t].metrics['validation']['accuracy']:.4f} ± "
+                     f"{results[t].metrics['validation']['accuracy_se']:.4f}" for t in types)
 evidence += f" (chance {chance['accuracy']:.3f})"
 status = "not supported" if any_above else "supported"
 verdicts["no_weighting_generalises"] = status

@@ -170,9 +170,10 @@ best_above = phase_plots.above_chance(float(best_row["val_acc"]), chance["accura
 # Is the best width distinguishable from the others? Within 2 SE of the best = tied.
 tied = [int(w) for w, v, s in zip(table["width"], table["val_acc"], table["val_acc_se"])
         if float(best_row["val_acc"]) - v <= 2 * max(s, float(best_row["val_acc_se"]))]
-evidence = (f"best validation accuracy {best_row['val_acc']:.3f} ± {best_row['val_acc_se']:.3f} "
-            f"at width {best_width} (chance {chance['accuracy']:.3f}); widths within 2 SE of "
-            f"it: {tied}; best by origin-aware accuracy: {best_origin_width}")
+evidence = (f"best validation accuracy {best_row['val_acc']:.4f} ± "
+            f"{best_row['val_acc_se']:.4f} at width {best_width} (chance "
+            f"{chance['accuracy']:.3f}); widths within 2 SE of it: {tied}; best by origin-aware "
+            f"accuracy: {best_origin_width}")
 if not best_above:
     status = "inconclusive at this scale"
     evidence += " — no width is above chance, so the best width is noise"
