@@ -525,6 +525,9 @@ if c_mp is not None:
                  f"({'a drop' if drop > 0 else 'a gain'} of {pct(abs(drop))}); for measured "
                  f"patterns (RRUFF) ~{pct(RRUFF_CS)} is the reported anchor — our MP patterns are "
                  "still simulated, so this run does not test measured data.")
+else:
+    lines.append(f"- **Transfer to real structures:** not measured (no MP-20 CSV); for measured "
+                 f"patterns (RRUFF) ~{pct(RRUFF_CS)} is the reported anchor.")
 verdict_md = "\n".join(lines)
 display(Markdown(verdict_md))
 

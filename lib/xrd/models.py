@@ -93,9 +93,15 @@ def imagenet_reachable(timeout: float = 3.0) -> bool:
 
 def build_mobilenet(image_size: int, heads: tuple[str, ...] = ("crystal_system",),
                     alpha: float = 1.0, dropout: float = 0.2, try_imagenet: bool = True,
-                    ) -> tuple[Any, str]:
+                    bn_momentum: float | None = 0.9) -> tuple[Any, str]:
     """The report's MobileNetV2 (``keras.applications``) on (image_size, image_size, 3) images,
     all layers trainable, global average pooling and one softmax per head.
+
+    ``bn_momentum``: momentum of the batch-normalisation moving averages.  Keras's MobileNetV2
+    uses 0.999, which after a few hundred training steps still remembers the initial
+    statistics, so a network trained from scratch on a few thousand images predicts one class
+    at inference although it fits the training set; 0.9 lets the averages follow.  ``None``
+    keeps Keras's value.
 
     Returns ``(model, weights_source)``: ``"imagenet"`` when the ImageNet weights could be
     loaded (from Keras's cache or downloaded), else ``"scratch: <reason>"`` (random
@@ -131,6 +137,10 @@ def build_mobilenet(image_size: int, heads: tuple[str, ...] = ("crystal_system",
         base = keras.applications.MobileNetV2(input_shape=shape, alpha=alpha, include_top=False,
                                               weights=None, pooling="avg")
     base.trainable = True
+    if bn_momentum is not None:
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = float(bn_momentum)
     inp = keras.Input(shape, name="image")
     x = base(inp)
     return keras.Model(inp, _heads(x, heads, dropout), name="mobilenetv2"), source

@@ -87,11 +87,13 @@ def _composition(group: Any, rng: np.random.Generator, max_atoms: int,
 
 
 def random_crystal(spec: StructureSpec, max_atoms: int = 24, max_attempts: int = 10,
-                   ) -> tuple[Any | None, str]:
+                   attempt_seconds: float = 5.0) -> tuple[Any | None, str]:
     """A random pyxtal crystal for ``spec`` as a pymatgen Structure, or ``(None, reason)``.
 
     pyxtal cannot place every composition in every space group; each attempt draws a new
-    composition (seeded by ``spec.seed``), at most ``max_attempts`` attempts.
+    composition (seeded by ``spec.seed``), at most ``max_attempts`` attempts, each stopped
+    after ``attempt_seconds`` (pyxtal occasionally searches for minutes; the limit needs
+    SIGALRM, i.e. Unix and the main thread, and is skipped elsewhere).
     """
     from pyxtal import pyxtal
     from pyxtal.symmetry import Group
@@ -103,7 +105,7 @@ def random_crystal(spec: StructureSpec, max_atoms: int = 24, max_attempts: int =
         species, counts = _composition(group, rng, max_atoms)
         crystal = pyxtal()
         try:
-            with warnings.catch_warnings(), _quiet():
+            with warnings.catch_warnings(), _quiet(), _time_limit(attempt_seconds):
                 warnings.simplefilter("ignore")
                 crystal.from_random(3, spec.space_group, species, counts,
                                     random_state=int(rng.integers(0, 2**31 - 1)))
@@ -116,6 +118,39 @@ def random_crystal(spec: StructureSpec, max_atoms: int = 24, max_attempts: int =
             continue
         return structure, ""
     return None, f"space group {spec.space_group}: {max_attempts} attempts failed ({reason})"
+
+
+class _AttemptTimeout(Exception):
+    pass
+
+
+class _time_limit:
+    """Raise ``_AttemptTimeout`` in the block after ``seconds`` (SIGALRM; no-op where absent)."""
+
+    def __init__(self, seconds: float) -> None:
+        import signal
+        import threading
+
+        self.seconds = seconds
+        self.active = (seconds and seconds > 0 and hasattr(signal, "SIGALRM")
+                       and threading.current_thread() is threading.main_thread())
+
+    def _raise(self, signum: int, frame: Any) -> None:
+        raise _AttemptTimeout(f"pyxtal took more than {self.seconds:g} s")
+
+    def __enter__(self) -> None:
+        if self.active:
+            import signal
+
+            self._old = signal.signal(signal.SIGALRM, self._raise)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.active:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
 
 
 class _quiet:
