@@ -89,6 +89,39 @@ class DataSpec:
                 "sizes": {k: len(v) for k, v in self.splits.items()}}
 
 
+def profile_data(profile: str, kind: str, n_structures: int | None, validation_fraction: float,
+                 test_fraction: float) -> tuple[DataSpec, dict[str, Any]]:
+    """The ``kind`` data set of ``profile`` split for a notebook, and what it is.
+
+    ``n_structures`` (training + validation) is clipped to what the file holds before its test
+    block; the returned summary (:func:`lib.phase_inputs.dataset_summary`) adds
+    ``n_structures_used``, ``sizes`` and ``notes`` (a line per clipped request).
+    """
+    from .dataset import dataset_path
+    from .phase_inputs import available_structures, dataset_summary, split_rows
+
+    path = dataset_path(profile, kind)
+    info = dataset_summary(path)
+    available = available_structures(info["n_structures"], test_fraction)
+    n_use = available if n_structures is None else min(int(n_structures), available)
+    notes = [] if n_structures is None or n_use == n_structures else [
+        f"n_structures {n_structures:,} asked, {available:,} available (clipped)"]
+    data = DataSpec(path, split_rows(info["n_structures"], n_use, validation_fraction,
+                                     test_fraction), label=f"{kind} ({info['tag']})")
+    info.update(n_structures_used=n_use, sizes=data.describe()["sizes"], notes=notes)
+    return data, info
+
+
+def describe_data(info: dict[str, Any]) -> str:
+    """One line (plus notes) saying which data a notebook trains on."""
+    s = info["sizes"]
+    lines = [f"{info['kind']} set ({info['tag']}): {info['n_structures']:,} structures; using "
+             f"{info['n_structures_used']:,} (train {s['train']:,}, validation "
+             f"{s['validation']:,}, test {s['test']:,})"]
+    lines += [f"note: {n}" for n in info.get("notes", [])]
+    return "\n".join(lines)
+
+
 @dataclass
 class SignRun:
     """A sign-prediction run: MLP shape, loss, optimiser and seed."""

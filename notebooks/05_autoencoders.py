@@ -37,7 +37,7 @@
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
 from lib import autoencoder_analysis as aa
-from lib import dataset, phase_inputs, phase_plots, training
+from lib import phase_inputs, phase_plots, training
 from lib.reflections import index_set, squared_index_norm
 
 import time
@@ -89,19 +89,10 @@ started = time.perf_counter()
 # intensity.
 
 # %%
-path = dataset.dataset_path(profile, "calculated")
-info = phase_inputs.dataset_summary(path)
-n_total, simulated, tag = info["n_structures"], info["simulated"], info["tag"]
-available = phase_inputs.available_structures(n_total, cfg.test_fraction)
-n_use = min(cfg.n_structures, available)
-if n_use < cfg.n_structures:
-    print(f"note: n_structures {cfg.n_structures:,} asked, {available:,} available (clipped)")
-data = training.DataSpec(path, phase_inputs.split_rows(n_total, n_use, cfg.validation_fraction,
-                                                       cfg.test_fraction),
-                         label=f"calculated ({tag})")
-print(f"calculated set ({tag}): {n_total} structures; using {n_use} "
-      f"(train {len(data.splits['train'])}, validation {len(data.splits['validation'])}, "
-      f"test {len(data.splits['test'])})")
+data, info = training.profile_data(profile, "calculated", cfg.n_structures,
+                                   cfg.validation_fraction, cfg.test_fraction)
+path, tag = data.path, info["tag"]
+print(training.describe_data(info))
 
 results = {}
 for width in widths:
@@ -302,9 +293,7 @@ display(Markdown("\n".join(lines)))
 # %%
 elapsed = time.perf_counter() - started
 metrics.write_metrics(cfg, training.json_ready({
-    "data": {"path": str(path), "simulated": simulated, "n_structures_file": n_total,
-             "n_structures_used": n_use, "sizes": data.describe()["sizes"],
-             "normalisation": cfg.normalisation, "n_reflections": cfg.n_reflections},
+    "data": {**info, "normalisation": cfg.normalisation, "n_reflections": cfg.n_reflections},
     "runs": {str(w): r.record() for w, r in results.items()},
     "table": table.to_dict(orient="records"),
     "pca": {str(w): {"components": pca_components[w], "test_mse": pca_errors[w]["mse"]}
