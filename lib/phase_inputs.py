@@ -237,6 +237,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         self._x = self._y = None
         if self.in_memory:
             self._x, self._y = self._read(rows.start, rows.stop)
+            self.close()                       # nothing more to read from the file
         self._order = self._batch_order()
 
     # -- description -----------------------------------------------------------------------
