@@ -233,12 +233,13 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
     """Metrics of ``model`` on a split (inference mode), with the split's signs and weights.
 
     Returns (means over structures of :func:`lib.phase_losses.evaluate_predictions`'s
-    metrics plus the standard errors ``accuracy_se`` and ``origin_accuracy_se`` and
-    ``n_structures``; true signs (n, m) int8; weights (n, m) float32).
+    metrics plus the standard errors ``accuracy_se``, ``origin_accuracy_se`` and
+    ``seminvariant_accuracy_se`` and ``n_structures``; true signs (n, m) int8; weights (n, m) float32).
     """
     n = batches.n_reflections
     sums: dict[str, float] = {}
-    signs, weights, per_plain, per_origin = [], [], [], []
+    signs, weights, per_plain, per_origin, per_semi = [], [], [], [], []
+    semi = phase_losses.seminvariant_mask(hkl)
     count = 0
     for x, y in batches.iter_unshuffled():
         logits = _predict(model, x)
@@ -250,12 +251,17 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
         pred = np.where(logits > 0, 1, -1)
         per_plain.append(phase_losses.sign_accuracy(pred, sign))
         per_origin.append(phase_losses.origin_aware_accuracy(pred, sign, hkl))
+        if semi.any():
+            per_semi.append(phase_losses.sign_accuracy(pred[:, semi], sign[:, semi]))
         count += len(x)
         signs.append(sign)
         weights.append(w)
     out = {k: v / count for k, v in sums.items()}
     # Standard errors of the mean accuracies over structures (the spread between structures).
-    for key, per in (("accuracy_se", per_plain), ("origin_accuracy_se", per_origin)):
+    for key, per in (("accuracy_se", per_plain), ("origin_accuracy_se", per_origin),
+                     ("seminvariant_accuracy_se", per_semi)):
+        if not per:
+            continue
         values = np.concatenate(per)
         out[key] = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
     out["n_structures"] = count

@@ -406,6 +406,21 @@ origin_answer = (f"mean change of the origin-aware gap with the origin-invariant
                  f"{mean_change:+.3f} over {len(pairs)} configurations; test origin-aware "
                  f"accuracy above its chance level in {sum(inv_above)} of {len(inv_above)}")
 lines.append(f"- **origin-invariant loss (new question)** — {origin_answer}")
+# Beyond the report: the seminvariants (h, k, l all even) are the only reflections whose sign
+# does not depend on the origin, so the only ones a plain loss can learn from intensities.
+semi_lines, findings = [], {}
+for depth in (1, 3):
+    t = calc_run(largest, depth).metrics["test"]
+    above = phase_plots.above_chance(t["seminvariant_accuracy"], 0.5,
+                                     t.get("seminvariant_accuracy_se", 0.0))
+    findings[f"seminvariant_test_accuracy_{depth}_layers"] = {
+        "accuracy": t["seminvariant_accuracy"], "se": t.get("seminvariant_accuracy_se"),
+        "above_chance": bool(above)}
+    semi_lines.append(f"{depth} layer(s): {t['seminvariant_accuracy']:.4f} ± "
+                      f"{t.get('seminvariant_accuracy_se', 0.0):.4f} "
+                      f"({'above' if above else 'not above'} chance 0.5)")
+lines.append("- **seminvariant signs (new)** — test accuracy on the reflections with h, k, l all "
+             f"even, {largest:,} structures: " + "; ".join(semi_lines))
 display(Markdown("\n".join(lines)))
 
 # %%
@@ -424,6 +439,7 @@ metrics.write_metrics(cfg, training.json_ready({
     "origin_invariant_vs_plain": pairs.to_dict(orient="records"),
     "origin_invariant_mean_gap_change": mean_change,
     "verdicts": verdicts,
+    "findings": findings,
     "backend": training.backend_name(),
     "seconds": elapsed,
 }))

@@ -51,6 +51,8 @@ def test_notebook_02(run_notebook: Callable[..., dict[str, Any]], smoke_data) ->
         _check_sign_run(record)
     _check_chance(m["chance"]["calculated_test"])
     assert len(m["origin_invariant_vs_plain"]) == expected // 2
+    for finding in m["findings"].values():
+        assert 0 <= finding["accuracy"] <= 1 and finding["se"] >= 0
     assert set(m["verdicts"].values()) <= VERDICTS
     assert {"experimental_overfits", "dataset_size_1_layers",
             "dataset_size_3_layers"} <= set(m["verdicts"])
