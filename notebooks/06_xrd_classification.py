@@ -222,7 +222,7 @@ name_ex = (f"{example_set.structure_id[i_ex]} {example_set.formula[i_ex]}, "
 fig = plt.figure(figsize=(12, 4.5))
 ax = fig.add_axes([0.05, 0.12, 0.62, 0.78])
 ax.vlines(example_set.peak_two_theta[i_ex], 0, example_set.peak_intensity[i_ex] / 100,
-          color="0.6", lw=1, label="peaks (pymatgen)")
+          color="k", lw=0.8, alpha=0.7, zorder=3, label="peaks (pymatgen)")
 ax.plot(grid.two_theta, example_set.patterns[i_ex], color="tab:blue", lw=1,
         label=f"model input (σ = {cfg.sigma:g} points)")
 ax.plot(grid.two_theta, augmented_ex - 1.1, color="tab:red", lw=0.8, label="augmented (offset)")
