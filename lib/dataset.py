@@ -51,7 +51,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import atomic, config, reflections
+from . import atomic, config, metrics, reflections
 from .structures import (STREAM_CALCULATED, STREAM_EXPERIMENTAL, GeneratorParameters,
                          SkippedFile, generate_structure, generated_source_id)
 
@@ -364,19 +364,6 @@ class BuildResult:
         return self.n_structures / self.seconds if self.seconds > 0 else float("nan")
 
 
-def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
-    """Installed versions of the packages a data set depends on."""
-    from importlib import metadata
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
 def _canonical(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
@@ -513,7 +500,7 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
                 "kind": kind,
                 "simulated": simulated,
                 "parameters": parameters,
-                "packages": package_versions(),
+                "packages": metrics.package_versions(_PACKAGES),
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "n_skipped": len(skipped),
                 # the first 100 here (HDF5 attributes must stay small); all of them in the

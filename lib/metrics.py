@@ -10,7 +10,7 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from . import atomic
 from .config import NotebookConfig
@@ -19,7 +19,7 @@ _PACKAGES = ("numpy", "h5py", "cctbx-base", "tensorflow", "keras", "pymatgen", "
              "scikit-learn", "pandas", "matplotlib")
 
 
-def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
     """Installed versions of the study's main packages (``"absent"`` when not installed)."""
     out = {}
     for name in names:
