@@ -147,7 +147,7 @@ def execute_notebook(source: Path, profile: str, parameters: dict[str, Any] | No
     src_ipynb = src_dir / f"{name}.ipynb"
     jupytext.write(nb, src_ipynb, fmt="ipynb")
 
-    declared = _declared_parameters(nb)
+    declared = _declared_parameters(nb, source)
     params = {"profile": profile}
     for key, value in (parameters or {}).items():
         if key in declared:
@@ -164,7 +164,7 @@ def execute_notebook(source: Path, profile: str, parameters: dict[str, Any] | No
     return output
 
 
-def _declared_parameters(nb: Any) -> set[str]:
+def _declared_parameters(nb: Any, source: Path | str = "notebook") -> set[str]:
     """Names assigned in the notebook's ``parameters`` cell."""
     import ast
 
@@ -179,7 +179,7 @@ def _declared_parameters(nb: Any) -> set[str]:
                     if isinstance(target, ast.Name):
                         names.add(target.id)
             return names
-    raise ValueError(f"notebook {nb.metadata.get('name', '?')} has no 'parameters' cell")
+    raise ValueError(f"{source}: no 'parameters' cell (a cell tagged \"parameters\")")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
