@@ -498,6 +498,9 @@ elif diff > 0:
                       "report's 54 %")
 else:
     verdict_report = "not supported: this run's MobileNetV2 does worse than 54 %"
+if not small and not str(weights_source).startswith("imagenet"):
+    verdict_report += (f" (at this scale: {len(train)} training structures, trained from scratch "
+                       "without ImageNet weights)")
 lines.append(f"- **Report's 54 % (MobileNetV2):** {verdict_report}. This run: "
              f"{pct(ref['accuracy'])} ± {pct(se(ref['accuracy'], ref['n']))} on {ref['n']} "
              f"{ref_name}; {pct(m_test['accuracy'])} on {n_test} held-out synthetic structures "
