@@ -244,49 +244,32 @@ class MeasuredData:
 # ---------------------------------------------------------------------------------------------
 
 
+def _read_text(path: Path) -> str:
+    """The text of ``path``; an unreadable or empty file raises an error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise MeasuredDataError(path, f"cannot read file ({exc.strerror})") from None
+    if not text.strip():
+        raise MeasuredDataError(path, "empty file")
+    return text
+
+
 def _read_cif(path: Path, text: str | None = None) -> Any:
     """Parse a CIF with iotbx; a syntax error (e.g. a truncated file) names the file."""
     import iotbx.cif
 
+    from .structures import cif_loop_problem
+
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise MeasuredDataError(path, f"cannot read file ({exc.strerror})") from None
-    if not text.strip():
-        raise MeasuredDataError(path, "empty file")
-    problem = _cif_loop_problem(text)
-    if problem:  # iotbx's parser crashes (segfault) on a loop_ without data names
+        text = _read_text(path)
+    problem = cif_loop_problem(text)
+    if problem:  # iotbx's parser crashes (segfault) on such loops: never hand it over
         raise MeasuredDataError(path, f"malformed CIF ({problem})")
     try:
         return iotbx.cif.reader(input_string=text, strict=False)
     except Exception as exc:  # CifParserError and boost errors
         raise MeasuredDataError(path, f"malformed or truncated CIF ({exc})") from None
-
-
-def _cif_loop_problem(text: str) -> str | None:
-    """Find a ``loop_`` not followed by a data name (guards iotbx's parser, which crashes)."""
-    lines = text.splitlines()
-    in_text_field = False
-    for number, line in enumerate(lines, start=1):
-        if line.startswith(";"):
-            in_text_field = not in_text_field
-            continue
-        if in_text_field:
-            continue
-        stripped = line.strip()
-        if stripped.lower() != "loop_":
-            continue
-        for follower in lines[number:]:
-            item = follower.strip()
-            if not item or item.startswith("#"):
-                continue
-            if not item.startswith("_"):
-                return f"line {number}: loop_ without data names"
-            break
-        else:
-            return f"line {number}: loop_ at the end of the file (truncated?)"
-    return None
 
 
 def _structure_block(path: Path, reader: Any, prefer: str | None = None) -> tuple[str, Any]:
@@ -548,12 +531,7 @@ def read_measured(path: str | Path, reflections: str | Path | None = None,
     refl_reader = None
     refl_text = None
     if refl_path is not None:
-        try:
-            refl_text = refl_path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise MeasuredDataError(refl_path, f"cannot read file ({exc.strerror})") from None
-        if not refl_text.strip():
-            raise MeasuredDataError(refl_path, "empty file")
+        refl_text = _read_text(refl_path)
         if re.search(r"^\s*data_", refl_text, re.MULTILINE):
             refl_reader = _read_cif(refl_path, refl_text)
 

@@ -337,6 +337,8 @@ def cif_loop_problem(text: str) -> str | None:
         j = i + 1
         while j < len(tokens) and tokens[j][1].startswith("_"):
             j += 1
+        if i + 1 == len(tokens):
+            return f"line {number}: loop_ at the end of the file (truncated?)"
         if j == i + 1:
             return f"line {number}: loop_ without data names"
         if j == len(tokens):

@@ -140,6 +140,11 @@ def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
         "truncated_refl_cif": ({"structure.cif": cif,
                                 "reflections.hkl": refl_cif[: len(refl_cif) - 25]},
                                "reflections.hkl", "truncated"),
+        # cut right after the loop's data names: iotbx would crash the process on it
+        "refl_cif_loop_names_only": ({"structure.cif": cif,
+                                      "reflections.hkl": refl_cif[: refl_cif.index(
+                                          "_refln_F_squared_meas")] + "_refln_F_squared_meas\n"},
+                                     "reflections.hkl", "truncated"),
         "truncated_hklf": ({"structure.cif": cif,
                             "reflections.hkl": "\n".join(lines[:40]) + "\n" + lines[40][:15]},
                            "reflections.hkl", "truncated"),
