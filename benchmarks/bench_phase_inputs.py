@@ -1,4 +1,4 @@
-"""Streamed vs in-memory training batches of the phase-learning notebooks (lib.phase_inputs).
+"""Streamed vs in-memory training batches of the phase-learning notebooks (lib.phases.inputs).
 
     python benchmarks/bench_phase_inputs.py                       # a data set made here
     python benchmarks/bench_phase_inputs.py --path runs/default/data/calculated.h5 --rows 20000
@@ -21,7 +21,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from lib.phase_inputs import ReflectionBatches, RowRange
+from lib.phases.inputs import ReflectionBatches, RowRange
 
 FULL_TRAIN_STRUCTURES = 135_000
 

@@ -3,9 +3,9 @@
     python benchmarks/bench_structure_factors.py                 # short: 400 structures, 2 workers
     python benchmarks/bench_structure_factors.py --n 2000 --workers 16 --chunk-size 100
 
-Both paths generate random P-1 structures (``lib.structures.generate_structure``) and compute
+Both paths generate random P-1 structures (``lib.phases.structures.generate_structure``) and compute
 F on the report's 4630 reflections with cctbx's direct summation.  The plain loop keeps the
-results in memory; the builder (``lib.dataset.build_generated``) runs chunks on a Dask
+results in memory; the builder (``lib.phases.build.build_generated``) runs chunks on a Dask
 LocalCluster of ``--workers`` processes (in-process when 1), saves them, and assembles the
 HDF5 file.  Printed: structures per second of each, their ratio, and the projection to the
 report's 150,000 structures.  A ratio, not a timed test: the target is that the builder scales
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lib import dataset
-from lib.reflections import index_set
-from lib.structure_factors import calculate
-from lib.structures import GeneratorParameters, generate_structure
+from lib.phases import build, store
+from lib.phases.reflections import index_set
+from lib.phases.structure_factors import calculate
+from lib.phases.structures import GeneratorParameters, generate_structure
 
 
 def plain_loop(n: int, seed: int, generator: GeneratorParameters) -> float:
@@ -47,7 +47,7 @@ def builder(n: int, seed: int, generator: GeneratorParameters, workers: int,
     """Structures per second of the builder: (compute after the cluster is up, end to end
     incl. cluster start-up and HDF5 assembly), and the cluster start-up seconds."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = dataset.build_generated(Path(tmp) / "calculated.h5", "calculated", n, seed,
+        result = build.build_generated(Path(tmp) / "calculated.h5", "calculated", n, seed,
                                          generator=generator, chunk_size=chunk_size,
                                          n_workers=workers, progress=False)
         compute = result.compute_seconds - result.startup_seconds

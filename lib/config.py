@@ -380,11 +380,103 @@ def notebook_config(notebook: str, profile: str, **overrides: Any) -> NotebookCo
         if params[name] != profile_parameters(notebook, profile)[name]:
             overridden.append(name)
     for name, value in params.items():
-        if (name.startswith(("n_", "epochs")) or name in ("batch_size", "chunk_size")) \
-                and isinstance(value, int) and not isinstance(value, bool) and value <= 0:
-            raise ValueError(f"{notebook}: parameter {name!r} must be positive, got {value}")
+        check_value(notebook, name, value)
+    _check_ranges(notebook, params)
     return NotebookConfig(notebook=notebook, profile=profile, params=params,
                           overridden=overridden)
+
+
+#: Parameters checked by meaning: name → (lower, upper, lower inclusive, upper inclusive, what).
+#: ``None`` = unbounded.  Names not listed here but ending in ``_fraction`` are fractions in
+#: [0, 1); names starting with ``n_``/``epochs`` and sizes must be positive integers.
+_RANGES: dict[str, tuple[float | None, float | None, bool, bool, str]] = {
+    "learning_rate": (0.0, None, False, True, "a learning rate"),
+    "sigma": (0.0, None, False, True, "a smoothing width σ (grid points)"),
+    "symprec": (0.0, None, False, True, "a symmetry tolerance (Å)"),
+    "min_pearson": (-1.0, 1.0, True, True, "a Pearson correlation"),
+    "saturation_tolerance": (0.0, None, True, True, "a relative tolerance"),
+    "meas_completeness": (0.0, 1.0, False, True, "a fraction of reflections measured"),
+    "meas_noise": (0.0, None, True, True, "a relative noise level"),
+    "meas_b_max": (0.0, None, True, True, "a B factor (Å²)"),
+    "meas_scale_min": (0.0, None, False, True, "a scale factor"),
+    "meas_scale_max": (0.0, None, False, True, "a scale factor"),
+    "min_distance": (0.0, None, False, True, "a distance (Å)"),
+    "u_iso_min": (0.0, None, True, True, "an isotropic displacement U (Å²)"),
+    "u_iso_max": (0.0, None, True, True, "an isotropic displacement U (Å²)"),
+    "volume_per_atom": (0.0, None, False, True, "a volume per atom (Å³)"),
+    "cell_edge_min": (0.0, None, False, True, "a cell edge (Å)"),
+    "cell_edge_max": (0.0, None, False, True, "a cell edge (Å)"),
+    "cell_angle_min": (0.0, 180.0, False, False, "a cell angle (degrees)"),
+    "cell_angle_max": (0.0, 180.0, False, False, "a cell angle (degrees)"),
+    "two_theta_min": (0.0, 180.0, True, False, "a 2θ angle (degrees)"),
+    "two_theta_max": (0.0, 180.0, False, False, "a 2θ angle (degrees)"),
+    "d_min": (0.0, None, False, True, "a resolution d_min (Å)"),
+    "atoms_min": (1, None, True, True, "a number of atoms"),
+    "atoms_max": (1, None, True, True, "a number of atoms"),
+    "max_atoms": (1, None, True, True, "a number of atoms"),
+    "max_attempts": (1, None, True, True, "a number of attempts"),
+    "depth": (1, None, True, True, "a number of layers"),
+    "hidden_width": (1, None, True, True, "a layer width"),
+    "image_size": (1, None, True, True, "an image size (pixels)"),
+    "smoothing_window": (1, None, True, True, "a window (reflections)"),
+    "mp_limit": (0, None, True, True, "a number of structures (0 = all)"),
+    "augment_copies": (0, None, True, True, "a number of copies"),
+}
+#: Pairs that must be ordered (low <= high).
+_ORDERED: tuple[tuple[str, str], ...] = (
+    ("atoms_min", "atoms_max"), ("cell_edge_min", "cell_edge_max"),
+    ("cell_angle_min", "cell_angle_max"), ("u_iso_min", "u_iso_max"),
+    ("meas_scale_min", "meas_scale_max"), ("two_theta_min", "two_theta_max"))
+
+
+def check_value(notebook: str, name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``notebook`` and ``name`` when ``value`` cannot be right.
+
+    Checks by meaning, not only by type: counts and sizes positive, fractions in [0, 1),
+    a learning rate, a σ, a distance positive, a correlation in [−1, 1], and so on.
+    """
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if value != value:  # NaN
+        raise ValueError(f"{notebook}: parameter {name!r} is NaN")
+    if name in _RANGES:
+        lo, hi, lo_in, hi_in, what = _RANGES[name]
+        ok = (lo is None or (value >= lo if lo_in else value > lo)) and \
+             (hi is None or (value <= hi if hi_in else value < hi))
+        if not ok:
+            left = "(-inf" if lo is None else ("[" if lo_in else "(") + f"{lo:g}"
+            right = "inf)" if hi is None else f"{hi:g}" + ("]" if hi_in else ")")
+            raise ValueError(f"{notebook}: parameter {name!r} is {what} and must be in "
+                             f"{left}, {right}, got {value!r}")
+        return
+    if name.endswith("_fraction") and not 0.0 <= value < 1.0:
+        raise ValueError(f"{notebook}: parameter {name!r} is a fraction and must be in "
+                         f"[0, 1), got {value!r}")
+    if (name.startswith(("n_", "epochs")) or name in ("batch_size", "chunk_size")) \
+            and isinstance(value, int) and value <= 0:
+        raise ValueError(f"{notebook}: parameter {name!r} must be positive, got {value}")
+
+
+def _check_ranges(notebook: str, params: Mapping[str, Any]) -> None:
+    for low, high in _ORDERED:
+        if low in params and high in params and params[low] > params[high]:
+            raise ValueError(f"{notebook}: parameter {low!r} = {params[low]!r} must not exceed "
+                             f"{high!r} = {params[high]!r}")
+    if params.get("validation_fraction", 0.0) + params.get("test_fraction", 0.0) >= 1.0:
+        raise ValueError(f"{notebook}: validation_fraction + test_fraction must be below 1, "
+                         f"got {params['validation_fraction']} + {params['test_fraction']}")
+
+
+def parameters_from(namespace: Mapping[str, Any], notebook: str) -> dict[str, Any]:
+    """The parameters of ``notebook`` as set in a notebook's ``namespace`` (``globals()``).
+
+    The parameters cell is the one list of a notebook's parameters: this picks each name of
+    the notebook's profile section from the namespace (``None`` = from the profile), so the
+    next cell needs no third listing::
+
+        cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
+    """
+    return {name: namespace.get(name) for name in profile_parameters(notebook, "default")}
 
 
 def int_list(text: str | list[int] | tuple[int, ...], name: str = "value") -> list[int]:

@@ -21,16 +21,16 @@
 # tested on an *experimental* set of measured intensities.
 #
 # The CSD needs a licence, so the offline study builds its calculated set from **random P-1
-# small-molecule-like structures** made with cctbx (`lib.structures`: element mix, atoms per
+# small-molecule-like structures** made with cctbx (`lib.phases.structures`: element mix, atoms per
 # asymmetric unit, cell, U_iso, a minimum interatomic distance), and its experimental set from
 # further random structures whose intensities go through a documented **simulator of
-# measurement** (`lib.measured.simulate_measurement`: per-file scale, overall B factor,
+# measurement** (`lib.phases.measured.simulate_measurement`: per-file scale, overall B factor,
 # counting noise, incompleteness).  Give `calculated_cif_dir` (a folder of P-1 CIFs: a CSD
 # export, the COD, Acta Cryst E) and `experimental_dir` (a folder of model + measured
 # reflection data sets) to use real data instead; `"shared"` takes the team's openly
 # licensed examples in `../shared/data/`.
 #
-# Both sets are written to HDF5 by `lib.dataset` (layout in its docstring and in
+# Both sets are written to HDF5 by `lib.phases.build` (layout in its docstring and in
 # `data/README.md`), computed in parallel through Dask, atomically and resumably.  This
 # notebook reproduces no figure of the report.  It checks what the later notebooks rely on:
 # F is real in P-1 (signs ±1); intensities look like those of real crystals (Wilson plot);
@@ -39,8 +39,9 @@
 
 # %%
 # lib first: it loads cctbx's runtime, which must precede pandas + matplotlib in a process
-from lib import config, dataset, figures, metrics, reflections
-from lib.structures import GeneratorParameters
+from lib import config, figures, metrics
+from lib.phases import build, reflections, simulate, store
+from lib.phases.structures import GeneratorParameters
 
 import json
 import os
@@ -49,6 +50,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "00_data"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -79,26 +82,17 @@ n_workers = None
 chunk_size = None
 
 # %%
-cfg = config.notebook_config(
-    "00_data", profile, seed=seed, n_calculated=n_calculated, n_experimental=n_experimental,
-    atoms_min=atoms_min, atoms_max=atoms_max, elements=elements, cell_edge_min=cell_edge_min,
-    cell_edge_max=cell_edge_max, cell_angle_min=cell_angle_min, cell_angle_max=cell_angle_max,
-    volume_per_atom=volume_per_atom, min_distance=min_distance, u_iso_min=u_iso_min,
-    u_iso_max=u_iso_max, calculated_cif_dir=calculated_cif_dir,
-    experimental_dir=experimental_dir, meas_scale_min=meas_scale_min,
-    meas_scale_max=meas_scale_max, meas_b_max=meas_b_max, meas_noise=meas_noise,
-    meas_completeness=meas_completeness, dask_address=dask_address, n_workers=n_workers,
-    chunk_size=chunk_size)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 generator = GeneratorParameters.from_mapping(cfg)
-measurement = dataset.measurement_parameters(cfg.meas_scale_min, cfg.meas_scale_max,
+measurement = simulate.MeasurementParameters(cfg.meas_scale_min, cfg.meas_scale_max,
                                              cfg.meas_b_max, cfg.meas_noise,
-                                             cfg.meas_completeness)
+                                             cfg.meas_completeness).as_dict()
 cif_dir = config.resolve_shared(cfg.calculated_cif_dir, "cod_structures", "p-1")
 exp_dir = config.resolve_shared(cfg.experimental_dir, "experimental")
-calculated_path = dataset.dataset_path(cfg.profile, "calculated")
-experimental_path = dataset.dataset_path(cfg.profile, "experimental")
-build = dict(chunk_size=cfg.chunk_size, n_workers=cfg.n_workers,
+calculated_path = store.dataset_path(cfg.profile, "calculated")
+experimental_path = store.dataset_path(cfg.profile, "experimental")
+build_options = dict(chunk_size=cfg.chunk_size, n_workers=cfg.n_workers,
              dask_address=cfg.dask_address)
 print("calculated set from:", cif_dir or "generated random P-1 structures")
 print("experimental set from:", exp_dir or "simulated measurement of generated structures")
@@ -115,12 +109,12 @@ print("experimental set from:", exp_dir or "simulated measurement of generated s
 
 # %%
 if cif_dir is not None:
-    calc = dataset.build_calculated_from_cifs(calculated_path, cif_dir,
+    calc = build.build_calculated_from_cifs(calculated_path, cif_dir,
                                               n_structures=cfg.n_calculated, seed=cfg.seed,
-                                              **build)
+                                              **build_options)
 else:
-    calc = dataset.build_generated(calculated_path, "calculated", cfg.n_calculated, cfg.seed,
-                                   generator=generator, **build)
+    calc = build.build_generated(calculated_path, "calculated", cfg.n_calculated, cfg.seed,
+                                   generator=generator, **build_options)
 print(f"{calc.path}: {calc.n_structures} structures, "
       f"{'reused' if calc.reused else f'built in {calc.seconds:.1f} s'}, "
       f"{calc.resumed_chunks} chunks resumed, {len(calc.skipped)} inputs skipped")
@@ -135,12 +129,12 @@ print(f"{calc.path}: {calc.n_structures} structures, "
 
 # %%
 if exp_dir is not None:
-    expt = dataset.build_experimental_from_measured(experimental_path, exp_dir,
+    expt = build.build_experimental_from_measured(experimental_path, exp_dir,
                                                     chunk_size=cfg.chunk_size)
 else:
-    expt = dataset.build_generated(experimental_path, "experimental", cfg.n_experimental,
+    expt = build.build_generated(experimental_path, "experimental", cfg.n_experimental,
                                    cfg.seed, generator=generator, measurement=measurement,
-                                   **build)
+                                   **build_options)
 simulated_experimental = exp_dir is None
 print(f"{expt.path}: {expt.n_structures} structures, "
       f"{'reused' if expt.reused else f'built in {expt.seconds:.1f} s'}, "
@@ -154,7 +148,7 @@ print(f"{expt.path}: {expt.n_structures} structures, "
 # unknown type, another space group, no inversion centre at the origin, ...).
 
 # %%
-def describe(result: dataset.BuildResult) -> dict:
+def describe(result: build.BuildResult) -> dict:
     """One row of the build table for a BuildResult."""
     rate = result.n_structures / result.compute_seconds if result.compute_seconds > 0 \
         else float("nan")
@@ -179,9 +173,9 @@ display(skipped_table if len(skipped_table) else Markdown("*No input was skipped
 
 # %%
 n_plot = min(2000, calc.n_structures)
-c = dataset.load_arrays(calc.path, ("intensity", "sign", "cell", "n_atoms", "hkl"),
+c = store.load_arrays(calc.path, ("intensity", "sign", "cell", "n_atoms", "hkl"),
                         n_structures=n_plot)
-e = dataset.load_arrays(expt.path, ("intensity", "intensity_calc", "cell"),
+e = store.load_arrays(expt.path, ("intensity", "intensity_calc", "cell"),
                         n_structures=min(2000, expt.n_structures))
 hkl = c["hkl"]
 kind_word = "real CIFs" if cif_dir is not None else "simulated structures"
@@ -217,7 +211,7 @@ plt.show()
 # %%
 def wilson(intensity: np.ndarray, cells: np.ndarray, hkl: np.ndarray, bins: np.ndarray):
     """Mean normalised intensity per shell of s² = (sin θ/λ)² (Å⁻²); NaN-aware."""
-    from lib.structure_factors import stol2
+    from lib.phases.structure_factors import stol2
 
     s2 = np.stack([stol2(cell, hkl) for cell in cells])
     norm = intensity / np.nanmean(intensity, axis=1, keepdims=True)
@@ -330,7 +324,7 @@ print(f"projected: {full['n_calculated']:,} structures (mean {atoms_full:.0f} at
 # verdict cell below is computed from this run's numbers.
 
 # %%
-with dataset.open_dataset(calc.path) as f:
+with store.open_dataset(calc.path) as f:
     n_refl_file = f["hkl"].shape[0]
     signs_ok = set(np.unique(f["sign"][: min(200, calc.n_structures)])) <= {-1, 1}
 checks = {

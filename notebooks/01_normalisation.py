@@ -27,21 +27,22 @@
 # files**?  For every file we fit the slope s_f of normalised I_meas against normalised
 # I_calc (a line through the origin); a normalisation that removes the arbitrary scale makes
 # every s_f equal to 1, so the coefficient of variation CV = sd(s_f)/mean(s_f) across files
-# is the spread it leaves (`ratio_spread` in the metrics).  See `lib/normalisation.py` for
+# is the spread it leaves (`ratio_spread` in the metrics).  See `lib/phases/normalisation.py` for
 # the definitions and for why the regression's spread is measured by cross-fitting.
 #
 # It runs on the real single-crystal data sets in `../shared/data/experimental` when they are
 # present (parameter `experimental_dir`), and on simulated measurements of random P-1
-# structures otherwise (`lib.measured.simulate_measurement`: per-file scale, overall B
+# structures otherwise (`lib.phases.measured.simulate_measurement`: per-file scale, overall B
 # factor, counting noise, incompleteness).  The output says which, and figures made from
 # simulated data say "simulated" in their title.
 
 # %%
 # lib first: it loads cctbx's runtime, which must precede pandas + matplotlib in a process
 from lib import config, figures, metrics
-from lib.measured import (read_measured_folder, restrict_to_index_set,
-                          simulate_data_sets)
-from lib.normalisation import COMPARISON_METHODS, compare_normalisations, normalise_pair
+from lib.phases.measured import read_measured_folder
+from lib.phases.simulate import simulate_data_sets
+from lib.phases.normalisation import restrict_to_index_set
+from lib.phases.normalisation import COMPARISON_METHODS, compare_normalisations, normalise_pair
 
 import os
 
@@ -49,6 +50,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "01_normalisation"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -61,10 +64,7 @@ reflection_set = None
 min_pearson = None
 
 # %%
-cfg = config.notebook_config("01_normalisation", profile, seed=seed,
-                             experimental_dir=experimental_dir, n_files_plot=n_files_plot,
-                             n_simulated_files=n_simulated_files,
-                             reflection_set=reflection_set, min_pearson=min_pearson)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 if str(cfg.reflection_set).lower() not in ("all", "4630", "709"):
     raise ValueError(f"reflection_set must be '4630', '709' or 'all', got {cfg.reflection_set!r}")
@@ -73,7 +73,7 @@ rng = np.random.default_rng(cfg.seed)
 # %% [markdown]
 # ## The data
 #
-# Real data sets are read with iotbx (`lib.measured.read_measured_folder`): measured F² from
+# Real data sets are read with iotbx (`lib.phases.measured.read_measured_folder`): measured F² from
 # COD-style reflection CIFs (`_refln_F_squared_meas`, or `_refln_F_meas` squared for the
 # neutron set), SHELX HKLF 4 files, or CIFs with an embedded `_shelx_hkl_file`; merged to the
 # unique set of the structure's space group and matched to |F_calc|² computed by cctbx from
@@ -97,7 +97,7 @@ if folder is not None:
     source = f"real: {shown} ({len(data_sets)} files)"
 else:
     data_cfg = config.notebook_config("00_data", cfg.profile)
-    from lib.structures import GeneratorParameters
+    from lib.phases.structures import GeneratorParameters
 
     generator = GeneratorParameters.from_mapping(data_cfg)
     measurement = {"scale_range": (data_cfg.meas_scale_min, data_cfg.meas_scale_max),

@@ -44,11 +44,11 @@
 # 4. A held-out **test** block of structures, never seen in training or model choice.
 #
 # The model input is the intensities normalised per structure by their maximum
-# (`lib.phase_inputs`); definitions of the losses and metrics are in `lib/phase_losses.py`.
+# (`lib.phases.inputs`); definitions of the losses and metrics are in `lib/phases/losses.py`.
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib import dataset, phase_inputs, phase_losses, phase_models, phase_plots, training
+from lib.phases import build, store, inputs, losses, models, plots, training
 
 import time
 
@@ -56,6 +56,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "02_experimental_vs_calculated"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -73,12 +75,7 @@ learning_rate = None
 normalisation = None
 
 # %%
-cfg = config.notebook_config(
-    "02_experimental_vs_calculated", profile, seed=seed,
-    epochs_experimental=epochs_experimental, epochs=epochs, batch_size=batch_size,
-    n_reflections_experimental=n_reflections_experimental, n_reflections=n_reflections,
-    dataset_sizes=dataset_sizes, validation_fraction=validation_fraction,
-    test_fraction=test_fraction, learning_rate=learning_rate, normalisation=normalisation)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 requested_sizes = config.int_list(cfg.dataset_sizes, "dataset_sizes")
 REPORT_SIZES = [7_000, 50_000, 150_000]
@@ -88,7 +85,7 @@ print("Keras backend:", training.backend_name())
 # %% [markdown]
 # ## The data sets
 #
-# Both files come from `00_data` (`lib.dataset`).  The experimental set holds measured
+# Both files come from `00_data` (`lib.phases.build`).  The experimental set holds measured
 # intensities (real ones when `00_data` was given real data, simulated measurements
 # otherwise: the output says which) with the signs of F_calc from each structure's model; the
 # calculated set holds |F_calc|² of random P-1 structures.  The last `test_fraction` of each
@@ -96,11 +93,11 @@ print("Keras backend:", training.backend_name())
 # of which the last `validation_fraction` are the validation split.
 
 # %%
-exp_info = phase_inputs.dataset_summary(dataset.dataset_path(profile, "experimental"))
-calc_info = phase_inputs.dataset_summary(dataset.dataset_path(profile, "calculated"))
+exp_info = inputs.dataset_summary(store.dataset_path(profile, "experimental"))
+calc_info = inputs.dataset_summary(store.dataset_path(profile, "calculated"))
 exp_tag, calc_tag = exp_info["tag"], calc_info["tag"]
-available = phase_inputs.available_structures(calc_info["n_structures"], cfg.test_fraction)
-sizes, size_notes = phase_inputs.clip_sizes(requested_sizes, available)
+available = inputs.available_structures(calc_info["n_structures"], cfg.test_fraction)
+sizes, size_notes = inputs.clip_sizes(requested_sizes, available)
 scaled_down = sizes != REPORT_SIZES
 print(f"experimental set: {exp_info['n_structures']} structures, {exp_tag}")
 print(f"calculated set:   {calc_info['n_structures']} structures, {calc_tag}; "
@@ -114,7 +111,7 @@ if scaled_down:
 
 # %%
 def data_spec(info, n_structures, label):
-    splits = phase_inputs.split_rows(info["n_structures"], n_structures,
+    splits = inputs.split_rows(info["n_structures"], n_structures,
                                      cfg.validation_fraction, cfg.test_fraction)
     return training.DataSpec(path=info["path"], splits=splits, label=label)
 
@@ -155,7 +152,7 @@ exp_inv = results[f"experimental_3x{n_exp}_invariant"]
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 3.2))
-phase_models.draw_architecture(
+models.draw_architecture(
     exp_plain.model, ax,
     title=f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
           f"sign logits ({exp_plain.n_parameters:,} parameters)")
@@ -164,10 +161,10 @@ figures.save_figure(fig, "fig06_mlp_architecture",
                     "normalised intensities in, 3 hidden ReLU layers as wide as the input, one "
                     "sign logit per reflection out; drawn from the trained Keras model.", cfg)
 plt.show()
-display(pd.DataFrame(phase_models.layer_table(exp_plain.model)))
+display(pd.DataFrame(models.layer_table(exp_plain.model)))
 
 # %%
-fig = phase_plots.accuracy_figure(
+fig = plots.accuracy_figure(
     {"3-layer MLP": exp_plain.history}, exp_plain.chance,
     f"Fig 7 — experimental set ({exp_tag}), {n_exp} reflections: sign accuracy per epoch")
 figures.save_figure(fig, "fig07_experimental_accuracy",
@@ -176,9 +173,9 @@ figures.save_figure(fig, "fig07_experimental_accuracy",
                     "origin-aware (best of the 8 P-1 origin shifts); dotted: chance level "
                     "measured on random signs.", cfg)
 plt.show()
-fig = phase_plots.loss_figure({"3-layer MLP": exp_plain.history},
+fig = plots.loss_figure({"3-layer MLP": exp_plain.history},
                               f"Fig 8 — experimental set ({exp_tag}): loss per epoch",
-                              chance=phase_losses.UNINFORMATIVE_LOSS)
+                              chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig08_experimental_loss",
                     f"Training (dashed) and validation (solid) binary cross-entropy per epoch "
                     f"of the 3-layer MLP on the experimental set ({exp_tag}); dotted: ln 2, the "
@@ -190,7 +187,7 @@ plt.show()
 # and origin-aware accuracies of that run (Fig 7b; not in the report).
 
 # %%
-fig = phase_plots.accuracy_figure(
+fig = plots.accuracy_figure(
     {"plain loss": exp_plain.history, "origin-invariant loss": exp_inv.history},
     exp_plain.chance,
     f"Fig 7b — experimental set ({exp_tag}): plain vs origin-invariant loss")
@@ -230,7 +227,7 @@ calc_chance = calc_run(largest, 1).chance
 # %%
 hist = {"1 hidden layer": calc_run(largest, 1).history,
         "3 hidden layers": calc_run(largest, 3).history}
-fig = phase_plots.accuracy_figure(
+fig = plots.accuracy_figure(
     hist, calc_chance, f"Fig 9 — calculated set ({calc_tag}), {n_calc} reflections, "
                        f"{largest:,} structures: 1 vs 3 hidden layers")
 figures.save_figure(fig, "fig09_calculated_1_vs_3_layers_accuracy",
@@ -239,9 +236,9 @@ figures.save_figure(fig, "fig09_calculated_1_vs_3_layers_accuracy",
                     "units; training dashed, validation solid; left plain, right origin-aware; "
                     "dotted: measured chance.", cfg)
 plt.show()
-fig = phase_plots.loss_figure(hist, f"Fig 10 — calculated set ({calc_tag}), {largest:,} "
+fig = plots.loss_figure(hist, f"Fig 10 — calculated set ({calc_tag}), {largest:,} "
                                     "structures: loss, 1 vs 3 hidden layers",
-                              chance=phase_losses.UNINFORMATIVE_LOSS)
+                              chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig10_calculated_1_vs_3_layers_loss",
                     f"Binary cross-entropy per epoch on the calculated set ({calc_tag}, "
                     f"{largest} structures), 1 vs 3 hidden layers; dotted: ln 2.", cfg)
@@ -251,7 +248,7 @@ plt.show()
 for depth, (fig_acc, fig_loss) in {1: (11, 12), 3: (13, 14)}.items():
     layers = "1 hidden layer" if depth == 1 else "3 hidden layers"
     hist = {f"{size:,} structures": calc_run(size, depth).history for size in sizes}
-    fig = phase_plots.accuracy_figure(
+    fig = plots.accuracy_figure(
         hist, calc_chance, f"Fig {fig_acc} — calculated set ({calc_tag}), {layers}: "
                            "data-set size")
     figures.save_figure(fig, f"fig{fig_acc}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
@@ -260,9 +257,9 @@ for depth, (fig_acc, fig_loss) in {1: (11, 12), 3: (13, 14)}.items():
                         f"{REPORT_SIZES}) with {layers} of {n_calc} units on the calculated set "
                         f"({calc_tag}); training dashed, validation solid; dotted: chance.", cfg)
     plt.show()
-    fig = phase_plots.loss_figure(hist, f"Fig {fig_loss} — calculated set ({calc_tag}), "
+    fig = plots.loss_figure(hist, f"Fig {fig_loss} — calculated set ({calc_tag}), "
                                         f"{layers}: loss vs data-set size",
-                                  chance=phase_losses.UNINFORMATIVE_LOSS)
+                                  chance=losses.UNINFORMATIVE_LOSS)
     figures.save_figure(fig, f"fig{fig_loss}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
                              "_loss",
                         f"Binary cross-entropy per epoch for data-set sizes {sizes} with "
@@ -283,7 +280,7 @@ table["gap_origin"] = table["train_origin_acc"] - table["val_origin_acc"]
 table["test_seminv_acc"] = [r.metrics["test"]["seminvariant_accuracy"] for r in results.values()]
 table["chance_seminv_pos"] = [r.chance.get("always_positive_seminvariant_accuracy")
                               for r in results.values()]
-display(phase_plots.format_table(table))
+display(plots.format_table(table))
 
 # %% [markdown]
 # ## Does the origin-invariant loss change the overfitting?
@@ -307,7 +304,7 @@ for name, r in results.items():
             "chance_origin_acc": r.chance["origin_accuracy"],
         })
 pairs = pd.DataFrame(pairs)
-display(phase_plots.format_table(pairs))
+display(plots.format_table(pairs))
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 x = np.arange(len(pairs))
@@ -349,7 +346,7 @@ plt.show()
 def judge_overfit(r, label):
     val = r.metrics["validation"]
     gap = training.overfitting_gap(r)
-    generalises = phase_plots.above_chance(val["accuracy"], r.chance["accuracy"],
+    generalises = plots.above_chance(val["accuracy"], r.chance["accuracy"],
                                            val["accuracy_se"])
     evidence = (f"{label}: train {r.metrics['train']['accuracy']:.3f}, validation "
                 f"{val['accuracy']:.4f} ± {val['accuracy_se']:.4f} (chance "
@@ -365,19 +362,19 @@ verdicts = {}
 lines = []
 status, ev = judge_overfit(exp_plain, "experimental, 3 layers")
 verdicts["experimental_overfits"] = status
-lines.append(phase_plots.verdict(status, "the MLP overfits the experimental set and does not "
+lines.append(plots.verdict(status, "the MLP overfits the experimental set and does not "
                                  "generalise (Figs 7–8)", ev))
 for depth in (1, 3):
     status, ev = judge_overfit(calc_run(largest, depth), f"calculated, {depth} layer(s), "
                                                           f"{largest:,} structures")
     verdicts[f"calculated_{depth}_layers_no_generalisation"] = status
-    lines.append(phase_plots.verdict(status, f"{depth} hidden layer(s) of 709 units overfit the "
+    lines.append(plots.verdict(status, f"{depth} hidden layer(s) of 709 units overfit the "
                                      "calculated set without generalising (Figs 9–10)", ev))
 for depth in (1, 3):
     gaps = [training.overfitting_gap(calc_run(s, depth)) for s in sizes]
     val_best = max(calc_run(s, depth).metrics["validation"]["accuracy"] for s in sizes)
     big = calc_run(largest, depth)
-    generalises = phase_plots.above_chance(big.metrics["validation"]["accuracy"],
+    generalises = plots.above_chance(big.metrics["validation"]["accuracy"],
                                            big.chance["accuracy"],
                                            big.metrics["validation"]["accuracy_se"])
     ev = (f"{depth} layer(s): gap {', '.join(f'{g:+.3f}' for g in gaps)} for sizes "
@@ -395,10 +392,10 @@ for depth in (1, 3):
         status = "not supported" if gaps[-1] - gaps[0] > 0.02 else "inconclusive at this scale"
         ev += " — the gap does not shrink with more data"
     verdicts[f"dataset_size_{depth}_layers"] = status
-    lines.append(phase_plots.verdict(status, "more data narrows the overfitting gap but "
+    lines.append(plots.verdict(status, "more data narrows the overfitting gap but "
                                      "validation accuracy stays at chance (Figs 11–14)", ev))
 mean_change = float((pairs["gap_invariant"] - pairs["gap_plain"]).mean())
-inv_above = [phase_plots.above_chance(results[c + "_invariant"].metrics["test"]["origin_accuracy"],
+inv_above = [plots.above_chance(results[c + "_invariant"].metrics["test"]["origin_accuracy"],
                                       results[c + "_invariant"].chance["origin_accuracy"],
                                       results[c + "_invariant"].metrics["test"]["origin_accuracy_se"])
              for c in pairs["configuration"]]
@@ -411,7 +408,7 @@ lines.append(f"- **origin-invariant loss (new question)** — {origin_answer}")
 semi_lines, findings = [], {}
 for depth in (1, 3):
     t = calc_run(largest, depth).metrics["test"]
-    above = phase_plots.above_chance(t["seminvariant_accuracy"], 0.5,
+    above = plots.above_chance(t["seminvariant_accuracy"], 0.5,
                                      t.get("seminvariant_accuracy_se", 0.0))
     findings[f"seminvariant_test_accuracy_{depth}_layers"] = {
         "accuracy": t["seminvariant_accuracy"], "se": t.get("seminvariant_accuracy_se"),

@@ -20,7 +20,7 @@
 # (Figs 15–16, training and validation accuracy and loss per epoch).  In the report no
 # weighting made the network generalise: validation accuracy stayed near 50 %.
 #
-# How the weights are defined here (`lib/phase_losses.py`): intensities are first normalised
+# How the weights are defined here (`lib/phases/losses.py`): intensities are first normalised
 # per structure by their maximum, I/I_max ∈ [0, 1].  Then w = 1 (none), w = I/I_max
 # (intensity) or w = exp(I/I_max) ∈ [1, e] (exp_intensity).  **exp of a raw intensity is not
 # usable**: |F|² reaches 10⁴–10⁶ electrons², and exp overflows float32 above 88, so every
@@ -36,8 +36,8 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib import phase_inputs, phase_losses, phase_plots, training
-from lib.reflections import index_set
+from lib.phases import inputs, losses, plots, training
+from lib.phases.reflections import index_set
 
 import time
 
@@ -45,6 +45,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "03_weight_types"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -63,16 +65,11 @@ learning_rate = None
 normalisation = None
 
 # %%
-cfg = config.notebook_config(
-    "03_weight_types", profile, seed=seed, epochs=epochs, batch_size=batch_size,
-    n_structures=n_structures, n_reflections=n_reflections, depth=depth,
-    hidden_width=hidden_width, weight_types=weight_types,
-    validation_fraction=validation_fraction, test_fraction=test_fraction,
-    learning_rate=learning_rate, normalisation=normalisation)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 types = [t.strip() for t in cfg.weight_types.split(",") if t.strip()]
 for t in types:
-    phase_losses.check_weight_type(t)
+    losses.check_weight_type(t)
 started = time.perf_counter()
 
 # %% [markdown]
@@ -112,7 +109,7 @@ for weight_type in types:
 # %%
 hist = {t: r.history for t, r in results.items()}
 chance = next(iter(results.values())).chance
-fig = phase_plots.accuracy_figure(
+fig = plots.accuracy_figure(
     hist, chance, f"Fig 15 — loss weighting (calculated set, {tag}, {cfg.n_reflections} "
                   "reflections): sign accuracy per epoch")
 figures.save_figure(fig, "fig15_weight_types_accuracy",
@@ -121,9 +118,9 @@ figures.save_figure(fig, "fig15_weight_types_accuracy",
                     f"structure to max 1) or not weighted; calculated set ({tag}); left plain, "
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
-fig = phase_plots.loss_figure(hist, f"Fig 16 — loss weighting ({tag}): weighted "
+fig = plots.loss_figure(hist, f"Fig 16 — loss weighting ({tag}): weighted "
                                     "cross-entropy per epoch",
-                              chance=phase_losses.UNINFORMATIVE_LOSS)
+                              chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig16_weight_types_loss",
                     "Training (dashed) and validation (solid) weighted binary cross-entropy per "
                     f"epoch for the three weightings; calculated set ({tag}); dotted: ln 2.", cfg)
@@ -134,7 +131,7 @@ plt.show()
 
 # %%
 hkl = index_set(4630)[: cfg.n_reflections]
-test_intensity = phase_inputs.ReflectionBatches(
+test_intensity = inputs.ReflectionBatches(
     path, data.splits["test"], cfg.n_reflections, cfg.batch_size, target="sign",
     weight_type="intensity", normalisation=cfg.normalisation, in_memory=data.in_memory)
 rows = []
@@ -142,7 +139,7 @@ common_chance = None
 for t, r in results.items():
     scores, signs, w = training.evaluate_sign_model(r.model, test_intensity, hkl)
     if common_chance is None:
-        common_chance = phase_losses.chance_levels(signs, hkl, w, seed=cfg.seed)
+        common_chance = losses.chance_levels(signs, hkl, w, seed=cfg.seed)
     rows.append({"weight_type": t,
                  "train_acc": r.metrics["train"]["accuracy"],
                  "val_acc": r.metrics["validation"]["accuracy"],
@@ -159,7 +156,7 @@ table["chance_acc"] = chance["accuracy"]
 table["chance_origin_acc"] = chance["origin_accuracy"]
 table["chance_intensity_weighted_acc"] = common_chance["weighted_accuracy"]
 table["chance_intensity_weighted_origin_acc"] = common_chance["weighted_origin_accuracy"]
-display(phase_plots.format_table(table))
+display(plots.format_table(table))
 
 # %% [markdown]
 # ## Does this run support the report?
@@ -169,14 +166,14 @@ verdicts, lines = {}, []
 above = {}
 for t, r in results.items():
     val = r.metrics["validation"]
-    above[t] = phase_plots.above_chance(val["accuracy"], r.chance["accuracy"], val["accuracy_se"])
+    above[t] = plots.above_chance(val["accuracy"], r.chance["accuracy"], val["accuracy_se"])
 any_above = any(above.values())
 evidence = "; ".join(f"{t}: validation {results[t].metrics['validation']['accuracy']:.4f} ± "
                      f"{results[t].metrics['validation']['accuracy_se']:.4f}" for t in types)
 evidence += f" (chance {chance['accuracy']:.3f})"
 status = "not supported" if any_above else "supported"
 verdicts["no_weighting_generalises"] = status
-lines.append(phase_plots.verdict(status, "no loss weighting lifts validation accuracy above "
+lines.append(plots.verdict(status, "no loss weighting lifts validation accuracy above "
                                  "chance (Figs 15–16)", evidence))
 best = table.loc[table["test_intensity_weighted_acc"].idxmax()]
 spread = float(table["test_intensity_weighted_acc"].max() - table["test_intensity_weighted_acc"].min())

@@ -25,7 +25,7 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib import phase_inputs, phase_losses, phase_plots, training
+from lib.phases import inputs, losses, plots, training
 
 import time
 
@@ -33,6 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "04_layer_sizes"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -50,14 +52,10 @@ learning_rate = None
 normalisation = None
 
 # %%
-cfg = config.notebook_config(
-    "04_layer_sizes", profile, seed=seed, epochs=epochs, batch_size=batch_size,
-    n_structures=n_structures, n_reflections=n_reflections, widths=widths,
-    weight_type=weight_type, validation_fraction=validation_fraction,
-    test_fraction=test_fraction, learning_rate=learning_rate, normalisation=normalisation)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 width_list = config.int_list(cfg.widths, "widths")
-phase_losses.check_weight_type(cfg.weight_type)
+losses.check_weight_type(cfg.weight_type)
 REPORT_BEST_WIDTH = 100
 started = time.perf_counter()
 
@@ -93,7 +91,7 @@ chance = next(iter(results.values())).chance
 
 # %%
 hist = {f"{w} units": r.history for w, r in results.items()}
-fig = phase_plots.accuracy_figure(
+fig = plots.accuracy_figure(
     hist, chance, f"Fig 17 — one hidden layer of 25–1000 units (calculated set, {tag}, "
                   f"{cfg.n_reflections} reflections): sign accuracy per epoch")
 figures.save_figure(fig, "fig17_layer_sizes_accuracy",
@@ -101,8 +99,8 @@ figures.save_figure(fig, "fig17_layer_sizes_accuracy",
                     f"hidden layer of {width_list} units; calculated set ({tag}); left plain, "
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
-fig = phase_plots.loss_figure(hist, f"Fig 18 — hidden-layer width ({tag}): loss per epoch",
-                              chance=phase_losses.UNINFORMATIVE_LOSS)
+fig = plots.loss_figure(hist, f"Fig 18 — hidden-layer width ({tag}): loss per epoch",
+                              chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig18_layer_sizes_loss",
                     "Training (dashed) and validation (solid) binary cross-entropy per epoch for "
                     f"one hidden layer of {width_list} units; calculated set ({tag}); "
@@ -121,7 +119,7 @@ table["parameters"] = [r.n_parameters for r in results.values()]
 table["val_acc_se"] = [r.metrics["validation"]["accuracy_se"] for r in results.values()]
 table["test_acc_se"] = [r.metrics["test"]["accuracy_se"] for r in results.values()]
 table["gap"] = table["train_acc"] - table["val_acc"]
-display(phase_plots.format_table(table))
+display(plots.format_table(table))
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, key, title, ch in ((axes[0], "acc", "plain sign accuracy", chance["accuracy"]),
@@ -156,7 +154,7 @@ plt.show()
 best_row = table.loc[table["val_acc"].idxmax()]
 best_width = int(best_row["width"])
 best_origin_width = int(table.loc[table["val_origin_acc"].idxmax(), "width"])
-best_above = phase_plots.above_chance(float(best_row["val_acc"]), chance["accuracy"],
+best_above = plots.above_chance(float(best_row["val_acc"]), chance["accuracy"],
                                       float(best_row["val_acc_se"]))
 # Is the best width distinguishable from the others? Within 2 SE of the best = tied.
 tied = [int(w) for w, v, s in zip(table["width"], table["val_acc"], table["val_acc_se"])
@@ -173,7 +171,7 @@ elif 50 <= best_width <= 250 or REPORT_BEST_WIDTH in tied:
 else:
     status = "not supported"
 verdicts = {"best_width_about_100": status}
-display(Markdown(phase_plots.verdict(status, f"the best hidden-layer width is about "
+display(Markdown(plots.verdict(status, f"the best hidden-layer width is about "
                                      f"{REPORT_BEST_WIDTH} units (Figs 17–18)", evidence)))
 
 # %%

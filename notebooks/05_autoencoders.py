@@ -27,7 +27,7 @@
 # non-linear.  It also states where the autoencoder's error **saturates**: the smallest
 # bottleneck whose test error is within `saturation_tolerance` of the best one.
 #
-# Definitions (`lib/autoencoder_analysis.py`): input = intensities normalised per structure
+# Definitions (`lib/phases/autoencoders.py`): input = intensities normalised per structure
 # by their maximum; per-reflection error = mean over the test structures of the squared
 # error of that reflection's normalised intensity; relative error over a window of
 # reflections = their summed error divided by their summed mean squared normalised intensity
@@ -36,9 +36,9 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib import autoencoder_analysis as aa
-from lib import phase_inputs, phase_plots, training
-from lib.reflections import index_set, squared_index_norm
+from lib.phases import autoencoders as aa
+from lib.phases import inputs, plots, training
+from lib.phases.reflections import index_set, squared_index_norm
 
 import time
 
@@ -46,6 +46,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
+
+NOTEBOOK = "05_autoencoders"
 
 # %% tags=["parameters"]
 profile = "default"
@@ -65,12 +67,7 @@ learning_rate = None
 normalisation = None
 
 # %%
-cfg = config.notebook_config(
-    "05_autoencoders", profile, seed=seed, epochs=epochs, batch_size=batch_size,
-    n_structures=n_structures, n_reflections=n_reflections, bottlenecks=bottlenecks,
-    activation=activation, smoothing_window=smoothing_window, saturation_tolerance=saturation_tolerance,
-    validation_fraction=validation_fraction, test_fraction=test_fraction,
-    learning_rate=learning_rate, normalisation=normalisation)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 widths = sorted(config.int_list(cfg.bottlenecks, "bottlenecks"))
 hkl = index_set(4630)[: cfg.n_reflections]
@@ -115,7 +112,7 @@ for width in widths:
 
 # %%
 def batches(split):
-    return phase_inputs.ReflectionBatches(path, data.splits[split], cfg.n_reflections,
+    return inputs.ReflectionBatches(path, data.splits[split], cfg.n_reflections,
                                           cfg.batch_size, target="intensity",
                                           normalisation=cfg.normalisation,
                                           in_memory=data.in_memory)
@@ -147,7 +144,7 @@ table["ae_over_pca"] = table["ae_test_mse"] / table["pca_test_mse"]
 baseline = results[widths[0]].extra["test_errors"]
 # Reference: predicting every reflection by its mean intensity over the test structures.
 variance_mse = float((baseline["mean_square_intensity"] - baseline["mean_intensity"] ** 2).mean())
-display(phase_plots.format_table(table, 6))
+display(plots.format_table(table, 6))
 print(f"reference: MSE of predicting each reflection's mean intensity = {variance_mse:.3e}")
 
 # %% [markdown]
@@ -219,7 +216,7 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharex=True)
 smoothed = {}
 for i, w in enumerate(widths):
     err = results[w].extra["test_errors"]
-    smoothed[w] = {"absolute": phase_plots.moving_average(err["per_reflection_mse"], window),
+    smoothed[w] = {"absolute": aa.moving_average(err["per_reflection_mse"], window),
                    "relative": aa.smoothed_relative_error(err["per_reflection_mse"],
                                                           err["mean_square_intensity"], window)}
     c = colours[i % len(colours)]
@@ -259,7 +256,7 @@ falls = bool(ae_mse[-1] < 0.9 * ae_mse[0])
 status = "supported" if falls else ("not supported" if len(widths) > 1 else
                                     "inconclusive at this scale")
 verdicts["error_falls_with_width"] = status
-lines.append(phase_plots.verdict(
+lines.append(plots.verdict(
     status, "the reconstruction error falls as the bottleneck widens (Fig 19)",
     f"test MSE {ae_mse[0]:.3e} at {widths[0]} → {ae_mse[-1]:.3e} at {widths[-1]} units"))
 if saturation < widths[-1]:
@@ -271,7 +268,7 @@ else:
     ev = f"no saturation within {widths}: the widest bottleneck is still the best by > " \
          f"{cfg.saturation_tolerance:.0%}"
 verdicts["error_saturates"] = status
-lines.append(phase_plots.verdict(status, "the error levels off beyond some bottleneck width", ev))
+lines.append(plots.verdict(status, "the error levels off beyond some bottleneck width", ev))
 # Trend with R: smoothed relative error of the lowest vs the highest 10 % of reflections.
 tenth = max(1, cfg.n_reflections // 10)
 widest = smoothed[widths[-1]]["relative"]
@@ -279,7 +276,7 @@ low_r, high_r = float(widest[:tenth].mean()), float(widest[-tenth:].mean())
 varies = bool(max(low_r, high_r) > 1.5 * min(low_r, high_r))
 status = "supported" if varies else "not supported"
 verdicts["error_varies_with_R"] = status
-lines.append(phase_plots.verdict(
+lines.append(plots.verdict(
     status, "the per-reflection error changes with R (Figs 20–21)",
     f"relative error (bottleneck {widths[-1]}) {low_r:.3f} for the lowest-R tenth, "
     f"{high_r:.3f} for the highest-R tenth"))

@@ -55,6 +55,8 @@ from lib.xrd import augment as xrd_augment
 from lib.xrd import dataset, evaluate
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, crystal_system_of, pattern_to_image
 
+NOTEBOOK = "06_xrd_classification"
+
 # %% tags=["parameters"]
 profile = "default"
 # None = take it from the profile
@@ -83,15 +85,7 @@ augment_copies = None
 n_workers = None
 
 # %%
-cfg = config.notebook_config(
-    "06_xrd_classification", profile, seed=seed, n_per_system=n_per_system,
-    max_atoms=max_atoms, max_attempts=max_attempts, mp_csv=mp_csv, mp_limit=mp_limit,
-    two_theta_min=two_theta_min, two_theta_max=two_theta_max, n_points=n_points, sigma=sigma,
-    symprec=symprec, engine=engine, image_size=image_size, epochs_cnn=epochs_cnn,
-    epochs_mobilenet=epochs_mobilenet, batch_size=batch_size, learning_rate=learning_rate,
-    cnn_dense=cnn_dense, test_fraction=test_fraction,
-    validation_fraction=validation_fraction, augment=augment,
-    augment_copies=augment_copies, n_workers=n_workers)
+cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
 print(cfg.table())
 if not 0 < cfg.test_fraction < 0.5 or not 0 < cfg.validation_fraction < 0.5:
     raise ValueError("test_fraction and validation_fraction must lie in (0, 0.5)")

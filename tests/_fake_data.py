@@ -1,7 +1,7 @@
 """Small data sets in the layout of the data-set contract, for the phase-learning unit tests.
 
 Real cctbx structure factors of random P-1 structures (``cctbx.development.random_structure``),
-written with h5py in the layout :mod:`lib.dataset` writes (``hkl``, ``intensity``,
+written with h5py in the layout :mod:`lib.phases.build` writes (``hkl``, ``intensity``,
 ``intensity_calc``, ``amplitude``, ``sign``, ``cell``, ``source_id``, root attributes with
 ``complete = True``), so the input pipeline and training tests run in seconds without
 ``00_data``.
@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from lib.reflections import index_set
+from lib.phases.reflections import index_set
 
 
 def structure_factors(n_structures: int, n_reflections: int = 4630, seed: int = 0,

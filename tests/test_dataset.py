@@ -15,17 +15,17 @@ import h5py
 import numpy as np
 import pytest
 
-from lib import dataset
-from lib.reflections import index_set
-from lib.structure_factors import calculate
-from lib.structures import STREAM_EXPERIMENTAL, GeneratorParameters, generate_structure
+from lib.phases import build, simulate, store
+from lib.phases.reflections import index_set
+from lib.phases.structure_factors import calculate
+from lib.phases.structures import STREAM_EXPERIMENTAL, GeneratorParameters, generate_structure
 
 GEN = GeneratorParameters(atoms_min=6, atoms_max=14)
 
 
 def _build(path, n=24, chunk_size=10, **kw):
     kw.setdefault("progress", False)
-    return dataset.build_generated(path, "calculated", n, seed=7, generator=GEN,
+    return build.build_generated(path, "calculated", n, seed=7, generator=GEN,
                                    chunk_size=chunk_size, **kw)
 
 
@@ -38,7 +38,7 @@ def calculated(tmp_path_factory) -> Path:
 
 
 def test_layout_follows_the_contract(calculated: Path):
-    with dataset.open_dataset(calculated) as f:
+    with store.open_dataset(calculated) as f:
         assert f.attrs["kind"] == "calculated"
         assert not f.attrs["simulated"]
         assert f.attrs["complete"]
@@ -60,7 +60,7 @@ def test_layout_follows_the_contract(calculated: Path):
 
 
 def test_values_match_cctbx_for_each_structure(calculated: Path):
-    data = dataset.load_arrays(calculated, ("intensity", "intensity_calc", "amplitude", "sign",
+    data = store.load_arrays(calculated, ("intensity", "intensity_calc", "amplitude", "sign",
                                             "cell", "source_id"))
     hkl = index_set(4630)
     for i in (0, 13, 23):
@@ -77,33 +77,33 @@ def test_values_match_cctbx_for_each_structure(calculated: Path):
 
 
 def test_load_arrays_slices_and_errors(calculated: Path, tmp_path: Path):
-    small = dataset.load_arrays(calculated, n_reflections=709, n_structures=5)
+    small = store.load_arrays(calculated, n_reflections=709, n_structures=5)
     assert small["intensity"].shape == (5, 709) and small["sign"].shape == (5, 709)
-    assert dataset.load_arrays(calculated, ("hkl",), n_reflections=709)["hkl"].shape == (709, 3)
-    with pytest.raises(dataset.DatasetError, match="no field 'phase'"):
-        dataset.load_arrays(calculated, ("phase",))
-    with pytest.raises(dataset.DatasetError, match="holds 24 structures"):
-        dataset.load_arrays(calculated, n_structures=25)
+    assert store.load_arrays(calculated, ("hkl",), n_reflections=709)["hkl"].shape == (709, 3)
+    with pytest.raises(store.DatasetError, match="no field 'phase'"):
+        store.load_arrays(calculated, ("phase",))
+    with pytest.raises(store.DatasetError, match="holds 24 structures"):
+        store.load_arrays(calculated, n_structures=25)
     missing = tmp_path / "nothing.h5"
-    with pytest.raises(dataset.DatasetError, match="nothing.h5.*does not exist"):
-        dataset.load_arrays(missing)
+    with pytest.raises(store.DatasetError, match="nothing.h5.*does not exist"):
+        store.load_arrays(missing)
     # a truncated / interrupted file: no complete=True attribute
     broken = tmp_path / "broken.h5"
     with h5py.File(broken, "w") as f:
         f.create_dataset("intensity", data=np.zeros((2, 4630), np.float32))
-    with pytest.raises(dataset.DatasetError, match="broken.h5.*incomplete"):
-        dataset.open_dataset(broken)
+    with pytest.raises(store.DatasetError, match="broken.h5.*incomplete"):
+        store.open_dataset(broken)
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"not hdf5 at all")
-    with pytest.raises(dataset.DatasetError, match="junk.h5.*not a readable HDF5"):
-        dataset.load_arrays(junk)
+    with pytest.raises(store.DatasetError, match="junk.h5.*not a readable HDF5"):
+        store.load_arrays(junk)
 
 
 def test_dataset_path():
-    path = dataset.dataset_path("smoke", "calculated")
+    path = store.dataset_path("smoke", "calculated")
     assert path.name == "calculated.h5" and path.parent.name == "data"
     with pytest.raises(ValueError, match="kind"):
-        dataset.dataset_path("smoke", "measured")
+        store.dataset_path("smoke", "measured")
 
 
 def test_reuse_when_parameters_match_and_rebuild_when_they_differ(calculated: Path, tmp_path):
@@ -112,14 +112,14 @@ def test_reuse_when_parameters_match_and_rebuild_when_they_differ(calculated: Pa
     # another chunk size gives the same data (structures are seeded per index)
     other = tmp_path / "calculated.h5"
     _build(other, chunk_size=7)
-    a = dataset.load_arrays(calculated, ("intensity", "sign"))
-    b = dataset.load_arrays(other, ("intensity", "sign"))
+    a = store.load_arrays(calculated, ("intensity", "sign"))
+    b = store.load_arrays(other, ("intensity", "sign"))
     assert np.array_equal(a["intensity"], b["intensity"])
     assert np.array_equal(a["sign"], b["sign"])
     # changed parameters: rebuilt, in place
     changed = _build(other, chunk_size=7, n=12)
     assert not changed.reused and changed.n_structures == 12
-    assert np.array_equal(dataset.load_arrays(other, ("intensity",))["intensity"],
+    assert np.array_equal(store.load_arrays(other, ("intensity",))["intensity"],
                           a["intensity"][:12])
 
 
@@ -127,20 +127,20 @@ def test_parallel_dask_build_equals_in_process_build(calculated: Path, tmp_path:
     path = tmp_path / "calculated.h5"
     result = _build(path, n_workers=2)
     assert result.n_structures == 24
-    a = dataset.load_arrays(calculated, ("intensity", "sign", "source_id"))
-    b = dataset.load_arrays(path, ("intensity", "sign", "source_id"))
+    a = store.load_arrays(calculated, ("intensity", "sign", "source_id"))
+    b = store.load_arrays(path, ("intensity", "sign", "source_id"))
     for key in a:
         assert np.array_equal(a[key], b[key]), key
 
 
 def test_simulated_experimental_set(tmp_path: Path):
     path = tmp_path / "experimental.h5"
-    meas = dataset.measurement_parameters(completeness=0.9)
-    result = dataset.build_generated(path, "experimental", 12, seed=7, generator=GEN,
+    meas = simulate.MeasurementParameters(completeness=0.9).as_dict()
+    result = build.build_generated(path, "experimental", 12, seed=7, generator=GEN,
                                      measurement=meas, chunk_size=5, progress=False)
     assert result.n_structures == 12
-    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "sign", "source_id"))
-    with dataset.open_dataset(path) as f:
+    data = store.load_arrays(path, ("intensity", "intensity_calc", "sign", "source_id"))
+    with store.open_dataset(path) as f:
         assert f.attrs["kind"] == "experimental" and f.attrs["simulated"]
         assert not isinstance(f.get("intensity_calc", getlink=True), h5py.SoftLink)
     missing = np.isnan(data["intensity"])
@@ -151,7 +151,7 @@ def test_simulated_experimental_set(tmp_path: Path):
         ok = ~missing[i]
         assert np.corrcoef(data["intensity"][i][ok], data["intensity_calc"][i][ok])[0, 1] > 0.8
     with pytest.raises(ValueError, match="measurement"):
-        dataset.build_generated(path, "experimental", 3, seed=1, progress=False)
+        build.build_generated(path, "experimental", 3, seed=1, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,18 +160,18 @@ def test_simulated_experimental_set(tmp_path: Path):
 
 _SLOW_BUILD = textwrap.dedent("""
     import sys, time
-    from lib import dataset
-    from lib.structures import GeneratorParameters
+    from lib.phases import build, store
+    from lib.phases.structures import GeneratorParameters
 
-    original = dataset.compute_generated_chunk
+    original = build.compute_generated_chunk
 
     def slow(*args):
         out = original(*args)
         time.sleep(0.4)
         return out
 
-    dataset.compute_generated_chunk = slow
-    r = dataset.build_generated(sys.argv[1], "calculated", 60, seed=7,
+    build.compute_generated_chunk = slow
+    r = build.build_generated(sys.argv[1], "calculated", 60, seed=7,
                                 generator=GeneratorParameters(atoms_min=6, atoms_max=14),
                                 chunk_size=5, progress=False)
     print("REUSED" if r.reused else "BUILT")
@@ -182,7 +182,7 @@ def test_resume_after_kill_9(tmp_path: Path, calculated: Path):
     path = tmp_path / "calculated.h5"
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(path)],
                             cwd=Path(__file__).resolve().parent.parent)
-    partial = dataset.partial_dir(path)
+    partial = build.partial_dir(path)
     deadline = time.time() + 60
     try:
         while time.time() < deadline:
@@ -196,17 +196,17 @@ def test_resume_after_kill_9(tmp_path: Path, calculated: Path):
         if proc.poll() is None:
             proc.kill()
     assert not path.exists()                      # nothing half-written under the real name
-    with pytest.raises(dataset.DatasetError):
-        dataset.open_dataset(path)
+    with pytest.raises(store.DatasetError):
+        store.open_dataset(path)
     done_before = len(list(partial.glob("chunk_*.npz")))
     assert done_before >= 3
-    result = dataset.build_generated(path, "calculated", 60, seed=7, generator=GEN,
+    result = build.build_generated(path, "calculated", 60, seed=7, generator=GEN,
                                      chunk_size=5, progress=False)
     assert result.resumed_chunks == done_before
     assert result.computed_chunks == 12 - done_before
     assert not partial.exists()
-    fresh = dataset.load_arrays(calculated, ("intensity", "sign"))
-    resumed = dataset.load_arrays(path, ("intensity", "sign"), n_structures=24)
+    fresh = store.load_arrays(calculated, ("intensity", "sign"))
+    resumed = store.load_arrays(path, ("intensity", "sign"), n_structures=24)
     assert np.array_equal(fresh["intensity"], resumed["intensity"])
     assert np.array_equal(fresh["sign"], resumed["sign"])
 
@@ -221,30 +221,30 @@ def test_stale_temporary_damaged_partial_and_truncated_target(tmp_path: Path):
     result = _build(path, n=10, chunk_size=5)
     assert result.n_structures == 10 and not stale.exists()
     # a partial folder left by another request, with a damaged chunk: wiped, not reused
-    folder = dataset.partial_dir(path)
+    folder = build.partial_dir(path)
     folder.mkdir()
     (folder / "request.json").write_text(json.dumps({"key": "another request"}))
     (folder / "chunk_000000.npz").write_bytes(b"garbage")
     rebuilt = _build(path, n=10, chunk_size=5, force=True)
     assert rebuilt.resumed_chunks == 0 and rebuilt.n_structures == 10
-    assert dataset.is_complete(path)
+    assert store.is_complete(path)
 
 
 def _interrupted_build(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A build that dies (exception) in its third chunk, leaving two finished chunks."""
-    original = dataset.compute_generated_chunk
+    original = build.compute_generated_chunk
 
     def dies_in_chunk_2(spec, chunk, start, stop):
         if chunk == 2:
             raise KeyboardInterrupt("simulated interruption")
         return original(spec, chunk, start, stop)
 
-    monkeypatch.setattr(dataset, "compute_generated_chunk", dies_in_chunk_2)
+    monkeypatch.setattr(build, "compute_generated_chunk", dies_in_chunk_2)
     with pytest.raises(KeyboardInterrupt):
         _build(path, n=20, chunk_size=5)
-    monkeypatch.setattr(dataset, "compute_generated_chunk", original)
+    monkeypatch.setattr(build, "compute_generated_chunk", original)
     assert not path.exists()
-    assert len(list(dataset.partial_dir(path).glob("chunk_*.npz"))) == 2
+    assert len(list(build.partial_dir(path).glob("chunk_*.npz"))) == 2
 
 
 def test_interrupted_build_resumes_and_damaged_chunk_is_recomputed(
@@ -253,14 +253,14 @@ def test_interrupted_build_resumes_and_damaged_chunk_is_recomputed(
     _interrupted_build(path, monkeypatch)
     resumed = _build(path, n=20, chunk_size=5)
     assert resumed.resumed_chunks == 2 and resumed.computed_chunks == 2
-    ref = dataset.load_arrays(calculated, ("intensity",), n_structures=20)["intensity"]
-    assert np.array_equal(dataset.load_arrays(path, ("intensity",))["intensity"], ref)
+    ref = store.load_arrays(calculated, ("intensity",), n_structures=20)["intensity"]
+    assert np.array_equal(store.load_arrays(path, ("intensity",))["intensity"], ref)
     path.unlink()
     _interrupted_build(path, monkeypatch)
-    (dataset.partial_dir(path) / "chunk_000001.npz").write_bytes(b"PK\x03\x04 damaged")
+    (build.partial_dir(path) / "chunk_000001.npz").write_bytes(b"PK\x03\x04 damaged")
     again = _build(path, n=20, chunk_size=5)
     assert again.resumed_chunks == 1 and again.computed_chunks == 3
-    assert np.array_equal(dataset.load_arrays(path, ("intensity",))["intensity"], ref)
+    assert np.array_equal(store.load_arrays(path, ("intensity",))["intensity"], ref)
 
 
 def test_experimental_set_from_real_measured_data(shared_data: Path, tmp_path: Path):
@@ -268,11 +268,11 @@ def test_experimental_set_from_real_measured_data(shared_data: Path, tmp_path: P
     if not folder.is_dir():
         pytest.skip("experimental folder is absent")
     path = tmp_path / "experimental.h5"
-    result = dataset.build_experimental_from_measured(path, folder, progress=False)
+    result = build.build_experimental_from_measured(path, folder, progress=False)
     assert result.n_structures >= 5
     assert any("inversion centre" in s.reason for s in result.skipped)
-    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
-    with dataset.open_dataset(path) as f:
+    data = store.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
+    with store.open_dataset(path) as f:
         assert not f.attrs["simulated"]
     for i in range(result.n_structures):
         ok = np.isfinite(data["intensity"][i])
@@ -286,13 +286,13 @@ def test_calculated_set_from_real_cifs(shared_data: Path, tmp_path: Path):
     if not folder.is_dir():
         pytest.skip("cod_structures/p-1 is absent")
     path = tmp_path / "calculated.h5"
-    result = dataset.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
+    result = build.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
                                                 progress=False)
     assert result.n_structures == 6
-    data = dataset.load_arrays(path, ("intensity", "sign", "source_id"))
+    data = store.load_arrays(path, ("intensity", "sign", "source_id"))
     assert all(s.endswith(".cif") for s in data["source_id"])
     assert set(np.unique(data["sign"])) == {-1, 1}
-    again = dataset.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
+    again = build.build_calculated_from_cifs(path, folder, n_structures=6, chunk_size=4,
                                                progress=False)
     assert again.reused
 
@@ -307,8 +307,8 @@ def test_two_concurrent_builds_of_the_same_file(tmp_path: Path):
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     assert sorted(outs) == ["BUILT", "REUSED"]
-    assert dataset.is_complete(path) and not dataset.partial_dir(path).exists()
-    assert dataset.load_arrays(path, ("intensity",))["intensity"].shape == (10, 4630)
+    assert store.is_complete(path) and not build.partial_dir(path).exists()
+    assert store.load_arrays(path, ("intensity",))["intensity"].shape == (10, 4630)
 
 
 def test_calculated_set_from_a_bad_cif_folder(tmp_path: Path):
@@ -325,7 +325,7 @@ def test_calculated_set_from_a_bad_cif_folder(tmp_path: Path):
             (folder / "bad_truncated.cif").write_text(out.getvalue()[:700])
     (folder / "bad_no_atoms.cif").write_text("data_x\n_cell_length_a 5\n")
     path = tmp_path / "calculated.h5"
-    result = dataset.build_calculated_from_cifs(path, folder, chunk_size=2, progress=False)
+    result = build.build_calculated_from_cifs(path, folder, chunk_size=2, progress=False)
     assert result.n_structures == 3
     reasons = {Path(s.path).name: s.reason for s in result.skipped}
     assert set(reasons) == {"bad_truncated.cif", "bad_no_atoms.cif"}
@@ -333,32 +333,32 @@ def test_calculated_set_from_a_bad_cif_folder(tmp_path: Path):
     with h5py.File(path) as f:
         assert sorted(Path(p).name for p in f["skipped_path"].asstr()[()]) == \
             ["bad_no_atoms.cif", "bad_truncated.cif"]
-    ids = dataset.load_arrays(path, ("source_id",))["source_id"]
+    ids = store.load_arrays(path, ("source_id",))["source_id"]
     assert list(ids) == ["good_0.cif", "good_1.cif", "good_2.cif"]
-    first_two = dataset.build_calculated_from_cifs(tmp_path / "two.h5", folder, n_structures=2,
+    first_two = build.build_calculated_from_cifs(tmp_path / "two.h5", folder, n_structures=2,
                                                    chunk_size=2, progress=False)
     assert first_two.n_structures == 2
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="empty"):
-        dataset.build_calculated_from_cifs(tmp_path / "x.h5", empty, progress=False)
+        build.build_calculated_from_cifs(tmp_path / "x.h5", empty, progress=False)
     only_bad = tmp_path / "only_bad"
     only_bad.mkdir()
     (only_bad / "junk.cif").write_text("this is not a CIF {")
     with pytest.raises(ValueError, match="junk.cif"):
-        dataset.build_calculated_from_cifs(tmp_path / "y.h5", only_bad, progress=False)
+        build.build_calculated_from_cifs(tmp_path / "y.h5", only_bad, progress=False)
 
 
 def test_build_from_given_structures_with_simulated_measurement(tmp_path: Path):
     structures = [(f"s{i}", generate_structure(GEN, 3, i)) for i in range(4)]
     path = tmp_path / "experimental.h5"
-    result = dataset.build_from_structures(path, "experimental", structures,
+    result = build.build_from_structures(path, "experimental", structures,
                                            source={"note": "test"}, seed=3,
-                                           measurement=dataset.measurement_parameters(),
+                                           measurement=simulate.MeasurementParameters().as_dict(),
                                            chunk_size=3, progress=False)
     assert result.n_structures == 4
-    data = dataset.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
+    data = store.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
     assert list(data["source_id"]) == ["s0", "s1", "s2", "s3"]
     assert np.isnan(data["intensity"]).any() and not np.isnan(data["intensity_calc"]).any()
     with pytest.raises(ValueError, match="no structures"):
-        dataset.build_from_structures(path, "calculated", [], source={})
+        build.build_from_structures(path, "calculated", [], source={})

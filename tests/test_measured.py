@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.measured import (MeasuredData, MeasuredDataError, read_measured,
-                          read_measured_folder, restrict_to_index_set, simulate_measurement,
-                          simulate_measurement_details)
+from lib.phases.measured import MeasuredData, MeasuredDataError, read_measured, read_measured_folder
+
+from lib.phases.simulate import simulate_measurement, simulate_measurement_details
+
+from lib.phases.normalisation import restrict_to_index_set
 
 SCALE = 7.5  # the synthetic files' measured scale: I_meas = SCALE * |F_calc|^2
 
@@ -259,7 +261,7 @@ def test_real_folder_reads_every_set(shared_data: Path) -> None:
 @pytest.mark.shared_data
 def test_neutron_needs_neutron_lengths(shared_data: Path) -> None:
     """With X-ray form factors the neutron set correlates badly (manifest: r = 0.55)."""
-    import lib.measured as measured
+    import lib.phases.measured as measured
 
     folder = shared_data / "experimental" / "cod_2100301"
     old = measured.NEUTRON_TABLE

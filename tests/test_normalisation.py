@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.measured import simulate_measurement
-from lib.normalisation import (COMPARISON_METHODS, compare_normalisations, fit_scale,
+from lib.phases.simulate import simulate_measurement
+from lib.phases.normalisation import (COMPARISON_METHODS, compare_normalisations, fit_scale,
                                normalise, normalise_pair, spread, strong_median_ratio)
 
 ROWS = np.array([[1.0, 2.0, 3.0, 6.0],

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lib import config, dataset
+from lib import config
+
+from lib.phases import build, store
 
 
 @pytest.mark.notebook
@@ -36,15 +38,15 @@ def test_smoke_00_data_sets_follow_the_contract(smoke_data: dict[str, Any]):
     params = config.profile_parameters("00_data", "smoke")
     for kind, n in (("calculated", params["n_calculated"]),
                     ("experimental", params["n_experimental"])):
-        path = dataset.dataset_path("smoke", kind)
-        assert path.exists() and dataset.is_complete(path)
-        data = dataset.load_arrays(path, ("intensity", "intensity_calc", "amplitude", "sign",
+        path = store.dataset_path("smoke", kind)
+        assert path.exists() and store.is_complete(path)
+        data = store.load_arrays(path, ("intensity", "intensity_calc", "amplitude", "sign",
                                           "cell", "source_id", "hkl"))
         assert data["intensity"].shape == (n, 4630)
         assert data["sign"].dtype == np.int8
         assert set(np.unique(data["sign"])) == {-1, 1}
         assert np.allclose(data["amplitude"] ** 2, data["intensity_calc"], rtol=1e-5)
-        with dataset.open_dataset(path) as f:
+        with store.open_dataset(path) as f:
             assert f.attrs["kind"] == kind
             assert bool(f.attrs["simulated"]) == (kind == "experimental")
     figs = config.figures_dir("smoke")

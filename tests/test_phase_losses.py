@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lib import phase_losses as pl
-from lib.reflections import index_set, origin_shift_signs
+from lib.phases import losses as pl
+from lib.phases.reflections import index_set, origin_shift_signs
 
 
 @pytest.fixture(scope="module")

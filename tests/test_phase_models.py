@@ -15,53 +15,53 @@ import pytest  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
-from lib import phase_models  # noqa: E402
+from lib.phases import models  # noqa: E402
 
 
 def test_mlp_shapes_and_parameter_count():
-    model = phase_models.build_sign_mlp(709, depth=1, width=100)
+    model = models.build_sign_mlp(709, depth=1, width=100)
     assert model.input_shape == (None, 709) and model.output_shape == (None, 709)
-    assert phase_models.count_parameters(model) == 709 * 100 + 100 + 100 * 709 + 709
+    assert models.count_parameters(model) == 709 * 100 + 100 + 100 * 709 + 709
     out = model(np.zeros((2, 709), dtype=np.float32))
     assert tuple(out.shape) == (2, 709)
 
 
 def test_mlp_as_wide_as_the_input_with_options():
-    model = phase_models.build_sign_mlp(50, depth=3, dropout=0.2, batch_norm=True)
-    rows = phase_models.layer_table(model)
+    model = models.build_sign_mlp(50, depth=3, dropout=0.2, batch_norm=True)
+    rows = models.layer_table(model)
     types = [r["type"] for r in rows]
     assert types.count("Dense") == 4            # 3 hidden + the sign logits
     assert types.count("Dropout") == 3 and types.count("BatchNormalization") == 3
     assert all(r["units"] == 50 for r in rows)
     assert rows[-1]["name"] == "sign_logit"
     with pytest.raises(ValueError, match="dropout"):
-        phase_models.build_sign_mlp(50, dropout=1.0)
+        models.build_sign_mlp(50, dropout=1.0)
 
 
 def test_autoencoder_bottleneck():
-    model = phase_models.build_autoencoder(300, 20, hidden=(64,))
-    rows = {r["name"]: r for r in phase_models.layer_table(model)}
+    model = models.build_autoencoder(300, 20, hidden=(64,))
+    rows = {r["name"]: r for r in models.layer_table(model)}
     assert rows["bottleneck"]["units"] == 20
     assert rows["encoder_1"]["units"] == rows["decoder_1"]["units"] == 64
     assert model.output_shape == (None, 300)
     with pytest.raises(ValueError, match="bottleneck"):
-        phase_models.build_autoencoder(300, 0)
+        models.build_autoencoder(300, 0)
 
 
 def test_architecture_is_drawn_from_the_layers():
-    model = phase_models.build_sign_mlp(30, depth=2, width=10)
+    model = models.build_sign_mlp(30, depth=2, width=10)
     fig, ax = plt.subplots()
-    phase_models.draw_architecture(model, ax)
+    models.draw_architecture(model, ax)
     texts = " ".join(t.get_text() for t in ax.texts)
-    for row in phase_models.layer_table(model):
+    for row in models.layer_table(model):
         assert row["name"] in texts
-    assert f"{phase_models.count_parameters(model):,}" in ax.get_title()
+    assert f"{models.count_parameters(model):,}" in ax.get_title()
     plt.close(fig)
 
 
 def test_model_code_uses_keras_only():
     """No TensorFlow calls in the model, loss and metric code: other backends work too."""
-    for name in ("phase_models.py", "phase_losses.py"):
-        source = (Path(__file__).resolve().parent.parent / "lib" / name).read_text()
+    for name in ("models.py", "losses.py"):
+        source = (Path(__file__).resolve().parent.parent / "lib" / "phases" / name).read_text()
         assert not re.search(r"^\s*(import tensorflow|from tensorflow)|\btf\.\w", source,
                              re.MULTILINE), name

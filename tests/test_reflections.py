@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lib import reflections as refl
+from lib.phases import reflections as refl
 
 
 def test_full_and_small_sets_have_the_reports_counts():

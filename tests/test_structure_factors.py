@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.reflections import index_set, origin_shift_parities, origin_shift_signs
-from lib.structure_factors import (calculate, intensity_amplitude_sign, shift_structure_origin,
+from lib.phases.reflections import index_set, origin_shift_parities, origin_shift_signs
+from lib.phases.structure_factors import (calculate, intensity_amplitude_sign, shift_structure_origin,
                                    stol2, structure_factors)
-from lib.structures import GeneratorParameters, generate_structure
+from lib.phases.structures import GeneratorParameters, generate_structure
 
 PARAMS = GeneratorParameters(atoms_min=6, atoms_max=24)
 
@@ -49,7 +49,7 @@ def test_origin_shift_keeps_intensities_and_flips_signs(structure, hkl, parity):
     expected = sf.sign * (1 - 2 * ((hkl.astype(np.int64) @ np.array(parity)) % 2))
     strong = sf.amplitude > 1e-6 * sf.amplitude.max()   # the sign of F≈0 is meaningless
     assert np.array_equal(sf2.sign[strong], expected[strong])
-    # lib.reflections' table of sign changes says the same
+    # lib.phases.reflections' table of sign changes says the same
     row = [tuple(p) for p in origin_shift_parities()].index(parity)
     assert np.array_equal(sf2.sign[strong], (sf.sign * origin_shift_signs(hkl)[row])[strong])
 
@@ -85,7 +85,7 @@ def test_direct_summation_matches_an_independent_numpy_sum(structure):
 def test_stol2_is_one_over_four_d_squared(structure):
     hkl = index_set(709)
     d = np.array(structure.unit_cell().d(
-        __import__("lib.structure_factors", fromlist=["x"]).flex_miller_indices(hkl)))
+        __import__("lib.phases.structure_factors", fromlist=["x"]).flex_miller_indices(hkl)))
     assert np.allclose(stol2(structure.unit_cell(), hkl), 1 / (4 * d ** 2))
     assert np.allclose(stol2(structure.unit_cell().parameters(), hkl), 1 / (4 * d ** 2))
 

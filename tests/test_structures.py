@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.structures import (GeneratorParameters, cell_volume, generate_structure,
+from lib.phases.structures import (GeneratorParameters, cell_volume, generate_structure,
                             min_interatomic_distance, parse_element_mix, read_cif_file,
                             read_cif_structures)
 
@@ -184,8 +184,8 @@ def test_reader_errors_on_empty_or_missing_folder(tmp_path: Path):
 def test_any_setting_of_p1bar_counts_and_is_moved_to_an_inversion_centre(tmp_path: Path):
     from cctbx import sgtbx
 
-    from lib.reflections import index_set
-    from lib.structure_factors import structure_factors
+    from lib.phases.reflections import index_set
+    from lib.phases.structure_factors import structure_factors
 
     xs = generate_structure(PARAMS, seed=2, index=3)
     shifted = xs.change_basis(sgtbx.change_of_basis_op("x+1/4,y-1/8,z"))

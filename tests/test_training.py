@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("keras")
 
-from lib import phase_inputs, training  # noqa: E402
-from lib.dataset import DatasetError  # noqa: E402
+from lib.phases import inputs, training  # noqa: E402
+from lib.phases.store import DatasetError  # noqa: E402
 
 from _fake_data import write_fake_dataset  # noqa: E402
 
@@ -24,28 +24,28 @@ def fake_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _data(path: Path, n_structures: int | None = None, in_memory=True) -> training.DataSpec:
-    return training.DataSpec(path, phase_inputs.split_rows(120, n_structures, 0.2, 0.1),
+    return training.DataSpec(path, inputs.split_rows(120, n_structures, 0.2, 0.1),
                              in_memory=in_memory)
 
 
 def test_split_rows_and_clipping():
-    splits = phase_inputs.split_rows(1000, 500, 0.1, 0.1)
+    splits = inputs.split_rows(1000, 500, 0.1, 0.1)
     assert (splits["train"], splits["validation"], splits["test"]) == (
-        phase_inputs.RowRange(0, 450), phase_inputs.RowRange(450, 500),
-        phase_inputs.RowRange(900, 1000))
-    assert phase_inputs.available_structures(1000, 0.1) == 900
+        inputs.RowRange(0, 450), inputs.RowRange(450, 500),
+        inputs.RowRange(900, 1000))
+    assert inputs.available_structures(1000, 0.1) == 900
     with pytest.raises(ValueError, match="at most 900"):
-        phase_inputs.split_rows(1000, 950, 0.1, 0.1)
-    used, notes = phase_inputs.clip_sizes([100, 5000, 20000], 900)
+        inputs.split_rows(1000, 950, 0.1, 0.1)
+    used, notes = inputs.clip_sizes([100, 5000, 20000], 900)
     assert used == [100, 900] and len(notes) == 2 and "20,000" in notes[1]
 
 
 @pytest.mark.parametrize("weight_type", ["none", "intensity", "exp_intensity"])
 def test_streamed_batches_equal_in_memory_batches(fake_set, weight_type):
-    rows = phase_inputs.RowRange(5, 100)
+    rows = inputs.RowRange(5, 100)
     kw = dict(n_reflections=709, batch_size=16, weight_type=weight_type, shuffle=True, seed=4)
-    disk = phase_inputs.ReflectionBatches(fake_set, rows, in_memory=False, **kw)
-    memory = phase_inputs.ReflectionBatches(fake_set, rows, in_memory=True, **kw)
+    disk = inputs.ReflectionBatches(fake_set, rows, in_memory=False, **kw)
+    memory = inputs.ReflectionBatches(fake_set, rows, in_memory=True, **kw)
     assert len(disk) == len(memory) == 6
     orders = []
     for _ in range(2):                                   # two epochs, reshuffled
@@ -63,14 +63,14 @@ def test_streamed_batches_equal_in_memory_batches(fake_set, weight_type):
 
 
 def test_autoencoder_batches_and_bad_input(fake_set, tmp_path):
-    batches = phase_inputs.ReflectionBatches(fake_set, phase_inputs.RowRange(0, 10), 4630, 4,
+    batches = inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 10), 4630, 4,
                                              target="intensity")
     x, y = batches[0]
     assert x.shape == (4, 4630) and np.array_equal(x, y)
     with pytest.raises(ValueError, match="outside"):
-        phase_inputs.ReflectionBatches(fake_set, phase_inputs.RowRange(0, 500), 709, 4)
+        inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 500), 709, 4)
     with pytest.raises(DatasetError, match="missing.h5"):
-        phase_inputs.ReflectionBatches(tmp_path / "missing.h5", phase_inputs.RowRange(0, 5),
+        inputs.ReflectionBatches(tmp_path / "missing.h5", inputs.RowRange(0, 5),
                                        709, 4)
 
 
@@ -94,7 +94,7 @@ def test_sign_run_writes_history_model_and_config(fake_set, tmp_path):
     assert config["chance"]["origin_accuracy"] > config["chance"]["accuracy"]
     assert config["data"]["sizes"] == {"train": 86, "validation": 22, "test": 12}
     model = keras.saving.load_model(out / "model.keras")
-    x, _ = next(iter(phase_inputs.ReflectionBatches(fake_set, phase_inputs.RowRange(0, 4), 709,
+    x, _ = next(iter(inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 4), 709,
                                                     4)))
     assert np.allclose(keras.ops.convert_to_numpy(model(x)),
                        keras.ops.convert_to_numpy(result.model(x)), atol=1e-6)

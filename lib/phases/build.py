@@ -1,23 +1,6 @@
-"""The reflection data sets: an HDF5 builder (parallel, resumable, atomic) and its reader.
+"""Writing the reflection data sets: an HDF5 builder (parallel, resumable, atomic).
 
-Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<kind>.h5``)
-----------------------------------------------------------------------------------------
-``hkl``             (4630, 3) int32   :func:`lib.reflections.index_set` (report order)
-``intensity``       (n, 4630) float32 the model input.  calculated.h5: |F_calc|²;
-                                      experimental.h5: measured intensity on the same index
-                                      set (NaN where not measured), on the file's own scale
-``intensity_calc``  (n, 4630) float32 |F_calc|² of the model (in calculated.h5 an HDF5 soft
-                                      link to ``intensity``: same data, stored once)
-``amplitude``       (n, 4630) float32 |F_calc|
-``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
-``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
-``source_id``       (n,)      str     ``gen:<seed>:<stream>:<index>`` or the CIF file name
-``n_atoms``         (n,)      int32   atoms in the asymmetric unit (extra, beyond the contract)
-root attributes: ``kind``, ``simulated``, ``n_structures``, ``provenance`` (JSON: the
-requested parameters, seed, package versions, build time, skipped files), ``complete``.
-
-The 2-D data sets are chunked by (``chunk_size`` rows, 709 columns), so reading the first 709
-reflections (the report's small set) touches only the first column of chunks.
+The file layout is documented in :mod:`lib.phases.store`, which reads what this module writes.
 
 Building
 --------
@@ -51,120 +34,22 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import atomic, config, metrics, reflections
+from .. import atomic, metrics
+from . import reflections
+from . import structure_factors as sfm
+from .measured import read_measured_folder
+from .store import (COLUMN_CHUNK, FORMAT_VERSION, KINDS, REFLECTION_FIELDS, STRUCTURE_FIELDS,
+                    DatasetError, dataset_path, is_complete, open_dataset, read_provenance,
+                    stored_parameters)
+from .simulate import MeasurementParameters, measurement_rng, simulate_measurement
 from .structures import (STREAM_CALCULATED, STREAM_EXPERIMENTAL, GeneratorParameters,
-                         SkippedFile, generate_structure, generated_source_id)
-
-KINDS: tuple[str, ...] = ("calculated", "experimental")
-#: Per-reflection fields (n_structures, n_reflections).
-REFLECTION_FIELDS: tuple[str, ...] = ("intensity", "intensity_calc", "amplitude", "sign")
-#: Per-structure fields.
-STRUCTURE_FIELDS: tuple[str, ...] = ("cell", "source_id", "n_atoms")
-#: Version of the file layout (part of the provenance: a change forces a rebuild).
-FORMAT_VERSION: int = 1
-#: Random stream of the simulated measurement (distinct from the structures' streams).
-STREAM_MEASUREMENT: int = 2
-#: Columns per HDF5 chunk: the report's small set (709 reflections) is the first column chunk.
-COLUMN_CHUNK: int = reflections.N_SMALL
+                         SkippedFile, _space_group_type_number, cif_files, generate_structure,
+                         generated_source_id, read_cif_file)
 
 _PACKAGES = ("numpy", "h5py", "cctbx-base", "dask", "distributed", "tqdm")
 
 log = logging.getLogger(__name__)
 
-
-class DatasetError(RuntimeError):
-    """A data-set file is missing, incomplete or does not hold what was asked for."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Reader API
-# ---------------------------------------------------------------------------------------------
-
-
-def dataset_path(profile: str, kind: str) -> Path:
-    """Path of the data set ``kind`` ("calculated" or "experimental") of ``profile``:
-    ``runs/<profile>/data/<kind>.h5``."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown data-set kind {kind!r}: choose one of {', '.join(KINDS)}")
-    return config.data_dir(profile) / f"{kind}.h5"
-
-
-def is_complete(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a readable HDF5 data set with ``complete = True``."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            return bool(f.attrs.get("complete", False))
-    except (OSError, ValueError):
-        return False
-
-
-def open_dataset(path: str | os.PathLike[str]):
-    """Open a data set read-only (an ``h5py.File``); raise :class:`DatasetError` naming the
-    file when it is missing, not HDF5, or not marked ``complete`` (an interrupted build)."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"data set {str(path)!r} does not exist: run notebook 00_data "
-                           f"(./run_all.sh --only 00) for this profile first")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise DatasetError(f"data set {str(path)!r} is not a readable HDF5 file "
-                           f"({error}); delete it and rerun 00_data") from None
-    if not bool(f.attrs.get("complete", False)):
-        f.close()
-        raise DatasetError(f"data set {str(path)!r} is incomplete (no complete=True "
-                           f"attribute: an interrupted build); rerun 00_data")
-    return f
-
-
-def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The provenance record (parameters, seed, package versions, ...) of a data set."""
-    with open_dataset(path) as f:
-        return json.loads(f.attrs["provenance"])
-
-
-def load_arrays(path: str | os.PathLike[str], fields: Sequence[str] = ("intensity", "sign"),
-                n_reflections: int = reflections.N_FULL,
-                n_structures: int | None = None) -> dict[str, np.ndarray]:
-    """Read ``fields`` of a data set into memory.
-
-    Per-reflection fields (``intensity``, ``intensity_calc``, ``amplitude``, ``sign``) keep
-    their first ``n_reflections`` columns (709 = the report's small set, 4630 = all); every
-    field keeps its first ``n_structures`` rows (all when ``None``).  ``hkl`` gives the first
-    ``n_reflections`` reflections; ``cell`` (n, 6) and ``source_id`` (str) are per structure.
-    Raises :class:`DatasetError` naming the file when it is missing or incomplete, or when
-    a field or more rows/columns than it holds are asked for.
-    """
-    if isinstance(fields, str):
-        fields = (fields,)
-    out: dict[str, np.ndarray] = {}
-    with open_dataset(path) as f:
-        n_total = int(f.attrs["n_structures"])
-        n_refl_total = int(f["hkl"].shape[0])
-        if not 0 < n_reflections <= n_refl_total:
-            raise DatasetError(f"{path}: n_reflections must be in 1..{n_refl_total}, "
-                               f"got {n_reflections}")
-        rows = n_total if n_structures is None else int(n_structures)
-        if not 0 <= rows <= n_total:
-            raise DatasetError(f"{path}: holds {n_total} structures, {rows} were asked for")
-        for name in fields:
-            if name not in f:
-                raise DatasetError(f"{path}: no field {name!r}; fields are "
-                                   f"{', '.join(sorted(f.keys()))}")
-            ds = f[name]
-            if name == "hkl":
-                out[name] = ds[:n_reflections]
-            elif name in REFLECTION_FIELDS:
-                out[name] = ds[:rows, :n_reflections]
-            elif name == "source_id":
-                out[name] = np.asarray(ds.asstr()[:rows], dtype=object)
-            else:
-                out[name] = ds[:rows]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,28 +57,17 @@ def load_arrays(path: str | os.PathLike[str], fields: Sequence[str] = ("intensit
 # ---------------------------------------------------------------------------------------------
 
 
-def _measurement_rng(seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(int(seed),
-                                                        spawn_key=(STREAM_MEASUREMENT, int(index))))
-
-
 def _simulate(intensity_calc: np.ndarray, s2: np.ndarray, seed: int, index: int,
               measurement: dict[str, Any]) -> np.ndarray:
-    from .measured import simulate_measurement
-
+    params = MeasurementParameters.from_dict(measurement)
     return simulate_measurement(intensity_calc[None, :], s2[None, :],
-                                _measurement_rng(seed, index),
-                                scale_range=tuple(measurement["scale_range"]),
-                                b_max=measurement["b_max"], noise=measurement["noise"],
-                                completeness=measurement["completeness"])[0]
+                                measurement_rng(seed, index), **params.keywords())[0]
 
 
 def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
                           indices: Sequence[int], spec: dict[str, Any],
                           strict: bool) -> dict[str, Any]:
     """F (real), cell, source id and (optionally) simulated measured intensity per structure."""
-    from . import structure_factors as sfm
-
     hkl = reflections.index_set(spec["n_reflections"])
     measurement = spec.get("measurement")
     f_rows, cells, kept_ids, meas, skipped, n_atoms = [], [], [], [], [], []
@@ -248,8 +122,6 @@ def compute_cif_chunk(spec: dict[str, Any], chunk: int,
                       files: list[str]) -> tuple[int, dict[str, Any]]:
     """Task: read CIF files (iotbx), keep space-group type ``spec["space_group"]``, compute
     the structure factors; unusable files come back in ``skipped`` with their reasons."""
-    from .structures import read_cif_file
-
     structures, ids, skipped = [], [], []
     for name in files:
         one = read_cif_file(name, space_group=spec["space_group"], table=spec["table"])
@@ -366,16 +238,6 @@ class BuildResult:
 
 def _canonical(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-
-def stored_parameters(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The requested parameters recorded in a complete data set, or None."""
-    if not is_complete(path):
-        return None
-    try:
-        return read_provenance(path).get("parameters")
-    except (DatasetError, ValueError, KeyError):
-        return None
 
 
 @contextlib.contextmanager
@@ -607,14 +469,6 @@ def _chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
 
 
-def measurement_parameters(scale_min: float = 0.5, scale_max: float = 50.0,
-                           b_max: float = 3.0, noise: float = 0.03,
-                           completeness: float = 0.95) -> dict[str, Any]:
-    """Parameters of :func:`lib.measured.simulate_measurement` as stored in provenance."""
-    return {"scale_range": [float(scale_min), float(scale_max)], "b_max": float(b_max),
-            "noise": float(noise), "completeness": float(completeness)}
-
-
 def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, seed: int,
                     generator: GeneratorParameters | None = None,
                     measurement: dict[str, Any] | None = None, chunk_size: int = 256,
@@ -626,8 +480,8 @@ def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, 
 
     ``kind="calculated"``: intensity = |F_calc|² (stream 0 of ``seed``).
     ``kind="experimental"``: other structures (stream 1) whose intensity is *simulated*
-    measurement of |F_calc|² by :func:`lib.measured.simulate_measurement` with
-    ``measurement`` (see :func:`measurement_parameters`; required for this kind).
+    measurement of |F_calc|² by :func:`lib.phases.simulate.simulate_measurement` with
+    ``measurement`` (:meth:`lib.phases.simulate.MeasurementParameters.as_dict`; required for this kind).
     Parallel over ``n_workers`` processes through Dask (in-process when 1), or on the Dask
     cluster at ``dask_address``.  Resumable and atomic (see the module docstring).
     """
@@ -707,8 +561,6 @@ def build_calculated_from_cifs(path: str | os.PathLike[str], cif_dir: str | os.P
     with its reason (``BuildResult.skipped``; data sets ``skipped_path``/``skipped_reason``).
     A missing or empty folder raises a clear error.
     """
-    from .structures import _space_group_type_number, cif_files
-
     folder = Path(cif_dir).resolve()
     files = cif_files(folder, pattern)
     _space_group_type_number(space_group)
@@ -750,18 +602,14 @@ def measured_rows(experimental_dir: str | os.PathLike[str],
                   ) -> tuple[list[dict[str, Any]], list[SkippedFile], list[list[Any]]]:
     """Real measured data sets of a folder on the report's index set.
 
-    Reads every data set with :func:`lib.measured.read_measured_folder` (model CIF +
+    Reads every data set with :func:`lib.phases.measured.read_measured_folder` (model CIF +
     measured F², merged, matched); maps I_meas to the P-1 index set
-    (:meth:`lib.measured.MeasuredData.on_index_set`; NaN where not measured) and computes
+    (:meth:`lib.phases.measured.MeasuredData.on_index_set`; NaN where not measured) and computes
     F_calc of the model on the whole index set with cctbx (neutron scattering lengths for
     neutron data).  With ``centric_only`` a data set whose space group has no inversion
     centre at the origin is skipped (its F_calc phases are not 0 or π: no sign).
     Returns (rows, skipped, files) — ``files`` lists (id, size, mtime) for provenance.
     """
-    from . import structure_factors as sfm
-    from .measured import read_measured_folder
-    from .structures import read_cif_file
-
     folder = Path(experimental_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"experimental folder {str(folder)!r} does not exist")

@@ -103,13 +103,3 @@ def format_table(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c].round(digits)
     return out
-
-
-def moving_average(values: Sequence[float], window: int) -> np.ndarray:
-    """Centred moving average over ``window`` points (shorter at the ends), same length."""
-    values = np.asarray(values, dtype=np.float64)
-    window = max(1, min(int(window), len(values)))
-    kernel = np.ones(window)
-    total = np.convolve(values, kernel, mode="same")
-    counts = np.convolve(np.ones_like(values), kernel, mode="same")
-    return total / counts

@@ -18,118 +18,26 @@ formats are read (all through iotbx):
 :func:`read_measured_folder` reads every data set of a folder and goes on past bad ones,
 listing each skipped path with its reason.
 
-Simulated data
---------------
-When no real data is given, :func:`simulate_measurement` turns calculated intensities into
-"measured" ones: a per-file scale, an overall isotropic B factor, counting noise and
-incompleteness (see its docstring).  Every figure made from it says "simulated".
+The simulator of measurement lives in :mod:`lib.phases.simulate`; the §3.1 helpers in
+:mod:`lib.phases.normalisation`.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
 
 import numpy as np
 
-# ---------------------------------------------------------------------------------------------
-# Simulator of measurement
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SimulatedMeasurement:
-    """A simulated measurement and the parameters drawn for it (one value per file/row).
-
-    ``intensity``: simulated measured intensity, same shape as the input (NaN = unmeasured);
-    ``scale``: per-file scale k (dimensionless); ``b_factor``: overall B (Å²);
-    ``measured``: boolean mask of the measured reflections.
-    """
-
-    intensity: np.ndarray
-    scale: np.ndarray
-    b_factor: np.ndarray
-    measured: np.ndarray
-
-
-def simulate_measurement_details(intensity_calc: np.ndarray, stol2: np.ndarray,
-                                 rng: np.random.Generator,
-                                 scale_range: tuple[float, float] = (0.5, 50.0),
-                                 b_max: float = 3.0, noise: float = 0.03,
-                                 completeness: float = 0.95) -> SimulatedMeasurement:
-    """Like :func:`simulate_measurement`, also returning the drawn scale, B and mask."""
-    i_calc = np.asarray(intensity_calc, dtype=np.float64)
-    s2 = np.broadcast_to(np.asarray(stol2, dtype=np.float64), i_calc.shape)
-    lo, hi = (float(v) for v in scale_range)
-    if not (0.0 < lo <= hi):
-        raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range!r}")
-    if b_max < 0:
-        raise ValueError(f"b_max must be >= 0 Å², got {b_max}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    if not 0.0 < completeness <= 1.0:
-        raise ValueError(f"completeness must be in (0, 1], got {completeness}")
-    if np.any(s2 < 0):
-        raise ValueError("stol2 = (sin θ/λ)² must be >= 0")
-    if np.any(i_calc < 0):
-        raise ValueError("intensity_calc = |F_calc|² must be >= 0")
-
-    file_shape = i_calc.shape[:-1] if i_calc.ndim > 1 else ()
-    # per-file scale: log-uniform over scale_range (scales are multiplicative)
-    scale = np.exp(rng.uniform(np.log(lo), np.log(hi), size=file_shape))
-    b_factor = rng.uniform(0.0, b_max, size=file_shape)
-    k = np.asarray(scale)[..., None] if i_calc.ndim > 1 else scale
-    b = np.asarray(b_factor)[..., None] if i_calc.ndim > 1 else b_factor
-
-    # overall isotropic displacement: F is damped by exp(-B s²), I by exp(-2 B s²)
-    i_true = i_calc * np.exp(-2.0 * b * s2)
-    # counting (Poisson-like) noise: variance ∝ intensity; a reflection of the file's mean
-    # intensity gets relative error `noise`, weak ones relatively more, strong ones less.
-    mean_i = np.mean(i_true, axis=-1, keepdims=True) if i_calc.ndim > 0 else i_true
-    mean_i = np.where(mean_i > 0, mean_i, 1.0)
-    sigma = noise * np.sqrt(np.maximum(i_true, 0.0) * mean_i)
-    i_obs = i_true + sigma * rng.standard_normal(i_true.shape)
-    # incompleteness: each reflection measured with probability `completeness`
-    measured = rng.random(i_true.shape) < completeness
-    i_meas = np.where(measured, k * i_obs, np.nan)
-    return SimulatedMeasurement(intensity=i_meas, scale=np.asarray(scale),
-                                b_factor=np.asarray(b_factor), measured=measured)
-
-
-def simulate_measurement(intensity_calc: np.ndarray, stol2: np.ndarray,
-                         rng: np.random.Generator,
-                         scale_range: tuple[float, float] = (0.5, 50.0),
-                         b_max: float = 3.0, noise: float = 0.03,
-                         completeness: float = 0.95) -> np.ndarray:
-    """Simulate measured intensities I_meas from calculated ones I_calc = |F_calc|².
-
-    ``intensity_calc`` has the reflections on its last axis; each leading index (row) is one
-    file (one crystal's data set).  ``stol2`` is (sin θ/λ)² in Å⁻² = 1/(4 d²), broadcastable
-    to ``intensity_calc``.  Per file:
-
-    1. an overall B factor B ~ U(0, ``b_max``) Å² damps the intensities by exp(−2 B s²);
-    2. counting noise: I_obs = I_true + σ·N(0, 1) with σ = ``noise``·sqrt(I_true·⟨I_true⟩)
-       (variance proportional to the intensity, as for Poisson counts; a reflection of the
-       file's mean intensity has relative error ``noise``). Weak reflections can come out
-       negative, as real measured F² do;
-    3. a scale k, log-uniform in ``scale_range``, multiplies the file (arbitrary scale of a
-       real data set);
-    4. each reflection is measured with probability ``completeness``; unmeasured → NaN.
-
-    Returns float64 of ``intensity_calc``'s shape.  Deterministic for a given ``rng`` state.
-    """
-    return simulate_measurement_details(intensity_calc, stol2, rng, scale_range=scale_range,
-                                        b_max=b_max, noise=noise,
-                                        completeness=completeness).intensity
-
+from .structures import cif_loop_problem
 
 # ---------------------------------------------------------------------------------------------
 # Real data: errors, the data class
 # ---------------------------------------------------------------------------------------------
 
-import io  # noqa: E402
-import re  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Iterable  # noqa: E402
 
 #: Names of the structure CIF and reflection file inside a data-set folder (the layout of
 #: ``../shared/data/experimental/<id>/``); other names are found by suffix.
@@ -211,7 +119,7 @@ class MeasuredData:
         """Measured and calculated data on another index set in P-1 (e.g. report's 4630).
 
         The unique reflections are expanded to P1 and reduced to P-1's asymmetric unit (the
-        convention of :mod:`lib.reflections`); returns ``i_meas``, ``i_calc`` (float64) and
+        convention of :mod:`lib.phases.reflections`); returns ``i_meas``, ``i_calc`` (float64) and
         ``f_calc`` (complex128) aligned with ``hkl`` — NaN where the reflection was not
         measured.  F_calc phases are those of the model's origin after expansion to P1.
         """
@@ -259,7 +167,6 @@ def _read_cif(path: Path, text: str | None = None) -> Any:
     """Parse a CIF with iotbx; a syntax error (e.g. a truncated file) names the file."""
     import iotbx.cif
 
-    from .structures import cif_loop_problem
 
     if text is None:
         text = _read_text(path)
@@ -698,59 +605,3 @@ def read_measured_folder(folder: str | Path, min_pearson: float | None = None,
 # ---------------------------------------------------------------------------------------------
 # Data sets for the comparison of §3.1: real ones on an index set, or simulated ones
 # ---------------------------------------------------------------------------------------------
-
-
-def restrict_to_index_set(data: MeasuredData, reflection_set: str | int) -> tuple[np.ndarray,
-                                                                                   np.ndarray]:
-    """(I_meas, I_calc) of one data set on the report's index set, or on all its reflections.
-
-    ``reflection_set``: ``"all"`` (every unique measured reflection), or 4630 / 709 (the
-    report's P-1 index sets of :mod:`lib.reflections`; unmeasured reflections are dropped).
-    """
-    if str(reflection_set).lower() == "all":
-        return data.i_meas.copy(), data.i_calc.copy()
-    from .reflections import index_set
-
-    on = data.on_index_set(index_set(int(reflection_set)))
-    ok = np.isfinite(on["i_meas"])
-    return on["i_meas"][ok], on["i_calc"][ok]
-
-
-def simulate_data_sets(n_files: int, seed: int, generator: Any = None,
-                       measurement: dict[str, Any] | None = None,
-                       n_reflections: int = 4630) -> list[MeasuredData]:
-    """``n_files`` simulated data sets: random P-1 structures, simulated measurement.
-
-    Structures from :func:`lib.structures.generate_structure` (``generator``: a
-    ``GeneratorParameters``; default parameters when None; the experimental random stream),
-    |F_calc|² on the report's index set, then :func:`simulate_measurement` with
-    ``measurement`` (keys ``scale_range``, ``b_max``, ``noise``, ``completeness``).
-    Unmeasured reflections are dropped, as in a real file.  ``radiation`` is "simulated".
-    """
-    from . import structures
-    from .reflections import index_set
-    from .structure_factors import calculate
-
-    params = generator if generator is not None else structures.GeneratorParameters()
-    meas = {"scale_range": (0.5, 50.0), "b_max": 3.0, "noise": 0.03, "completeness": 0.95}
-    meas.update(measurement or {})
-    hkl = index_set(n_reflections)
-    out = []
-    for i in range(n_files):
-        xs = structures.generate_structure(params, seed, i, stream=structures.STREAM_EXPERIMENTAL)
-        sf = calculate(xs, hkl)
-        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(101, i)))
-        i_meas = simulate_measurement(sf.intensity, sf.stol2, rng,
-                                      scale_range=tuple(meas["scale_range"]),
-                                      b_max=float(meas["b_max"]), noise=float(meas["noise"]),
-                                      completeness=float(meas["completeness"]))
-        ok = np.isfinite(i_meas)
-        out.append(MeasuredData(
-            source_id=f"simulated_{i:05d}", space_group="P -1",
-            unit_cell=tuple(float(v) for v in xs.unit_cell().parameters()),
-            hkl=hkl[ok].astype(np.int32), i_meas=i_meas[ok],
-            sigma=np.full(int(ok.sum()), np.nan), i_calc=sf.intensity[ok], f_calc=sf.f[ok],
-            stol2=sf.stol2[ok], d_spacing=1.0 / (2.0 * np.sqrt(sf.stol2[ok])),
-            radiation="simulated", reflection_format="simulated (lib.measured."
-            "simulate_measurement)", n_records=int(ok.sum())))
-    return out

@@ -25,7 +25,7 @@ accuracy is Σ w·[sign correct] / Σ w.
 Origin awareness
 ----------------
 P-1 has 8 equivalent origins (p/2 with p ∈ {0,1}³).  Moving the origin multiplies the sign of
-F(h) by (−1)^(h·p) (:func:`lib.reflections.origin_shift_signs`), so the same crystal has 8
+F(h) by (−1)^(h·p) (:func:`lib.phases.reflections.origin_shift_signs`), so the same crystal has 8
 equally valid sign sets.  The *origin-aware* accuracy of a prediction is its best accuracy over
 the 8 shifted versions of the true signs; the *origin-invariant* loss is the minimum over the 8
 shifts of the weighted loss (as PhAI does for P2₁/c).  A random prediction scores 0.5 in plain
@@ -66,7 +66,7 @@ def reflection_weights(intensity: np.ndarray, weight_type: str) -> np.ndarray:
     """Loss weight of each reflection from its intensity, shape as ``intensity`` (float32).
 
     ``intensity`` (n_structures, n_reflections) should already be normalised per structure to a
-    maximum of 1 (:func:`lib.normalisation.normalise` with ``"max"``); unmeasured reflections
+    maximum of 1 (:func:`lib.phases.normalisation.normalise` with ``"max"``); unmeasured reflections
     (NaN) get weight 0 under ``"intensity"`` and 1 under the others.  Values above 1 (another
     normalisation) are accepted, but ``"exp_intensity"`` refuses values above 80 because
     exp(I) would overflow float32: normalise first.

@@ -6,7 +6,7 @@ is ±1 (phase 0 → +1, π → −1).  The intensity is I = |F|² and the amplit
 
 Moving the origin to another of the 8 inversion centres of P-1 (by p/2, p ∈ {0, 1}³)
 multiplies F(h) by (−1)^(h·p): intensities are unchanged, signs of the reflections with odd
-h·p flip (:mod:`lib.reflections`).  :func:`shift_structure_origin` applies such a shift to
+h·p flip (:mod:`lib.phases.reflections`).  :func:`shift_structure_origin` applies such a shift to
 the atomic coordinates with cctbx (a change of basis ``x+p/2``), so tests can check that.
 
 F is computed by cctbx's direct summation (``algorithm="direct"``, exact) with the

@@ -37,6 +37,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .measured import MeasuredData
+from .reflections import index_set
+
 #: Per-row normalisations usable without the structure (network input).
 METHODS: tuple[str, ...] = ("max", "mean", "median")
 #: The methods compared in §3.1, in the report's order (Figs 1–5).
@@ -237,3 +240,17 @@ def compare_normalisations(i_meas: Sequence[np.ndarray], i_calc: Sequence[np.nda
         summary.update({f"ratio_{k}": v for k, v in spread(ratios).items()})
         result.summary[method] = summary
     return result
+
+
+def restrict_to_index_set(data: MeasuredData, reflection_set: str | int) -> tuple[np.ndarray,
+                                                                                   np.ndarray]:
+    """(I_meas, I_calc) of one data set on the report's index set, or on all its reflections.
+
+    ``reflection_set``: ``"all"`` (every unique measured reflection), or 4630 / 709 (the
+    report's P-1 index sets of :mod:`lib.phases.reflections`; unmeasured reflections are dropped).
+    """
+    if str(reflection_set).lower() == "all":
+        return data.i_meas.copy(), data.i_calc.copy()
+    on = data.on_index_set(index_set(int(reflection_set)))
+    ok = np.isfinite(on["i_meas"])
+    return on["i_meas"][ok], on["i_calc"][ok]

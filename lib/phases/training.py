@@ -12,7 +12,7 @@ One *run* trains one model on one data set and leaves, under ``<models dir>/<run
 
 Reproducibility: :func:`seed_everything` seeds Python, NumPy and the backend
 (``keras.utils.set_random_seed``) and, under TensorFlow, turns on op determinism; the batch
-order depends on (seed, epoch) only (:mod:`lib.phase_inputs`).  Rerunning a run with the same
+order depends on (seed, epoch) only (:mod:`lib.phases.inputs`).  Rerunning a run with the same
 seed on the same machine gives the same history and metrics.
 """
 
@@ -28,10 +28,13 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from . import atomic, phase_losses, phase_models
-from .metrics import package_versions
-from .phase_inputs import ReflectionBatches, RowRange
+from .. import atomic
+from ..metrics import package_versions
+from . import losses, models
+from .inputs import (ReflectionBatches, RowRange, available_structures, dataset_summary,
+                     split_rows)
 from .reflections import index_set
+from .store import dataset_path
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: Runs of at most this many training steps in all run eagerly: for them, tracing the
@@ -76,7 +79,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> bool:
 
 @dataclass
 class DataSpec:
-    """Which file and which rows a run reads (see :func:`lib.phase_inputs.split_rows`)."""
+    """Which file and which rows a run reads (see :func:`lib.phases.inputs.split_rows`)."""
 
     path: Path
     splits: dict[str, RowRange]
@@ -94,11 +97,9 @@ def profile_data(profile: str, kind: str, n_structures: int | None, validation_f
     """The ``kind`` data set of ``profile`` split for a notebook, and what it is.
 
     ``n_structures`` (training + validation) is clipped to what the file holds before its test
-    block; the returned summary (:func:`lib.phase_inputs.dataset_summary`) adds
+    block; the returned summary (:func:`lib.phases.inputs.dataset_summary`) adds
     ``n_structures_used``, ``sizes`` and ``notes`` (a line per clipped request).
     """
-    from .dataset import dataset_path
-    from .phase_inputs import available_structures, dataset_summary, split_rows
 
     path = dataset_path(profile, kind)
     info = dataset_summary(path)
@@ -232,27 +233,27 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
                         hkl: np.ndarray) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Metrics of ``model`` on a split (inference mode), with the split's signs and weights.
 
-    Returns (means over structures of :func:`lib.phase_losses.evaluate_predictions`'s
+    Returns (means over structures of :func:`lib.losses.evaluate_predictions`'s
     metrics plus the standard errors ``accuracy_se``, ``origin_accuracy_se`` and
     ``seminvariant_accuracy_se`` and ``n_structures``; true signs (n, m) int8; weights (n, m) float32).
     """
     n = batches.n_reflections
     sums: dict[str, float] = {}
     signs, weights, per_plain, per_origin, per_semi = [], [], [], [], []
-    semi = phase_losses.seminvariant_mask(hkl)
+    semi = losses.seminvariant_mask(hkl)
     count = 0
     for x, y in batches.iter_unshuffled():
         logits = _predict(model, x)
         sign = np.where(y[:, :n] > 0.5, 1, -1).astype(np.int8)
         w = y[:, n:]
-        scores = phase_losses.evaluate_predictions(logits, sign, hkl, w)
+        scores = losses.evaluate_predictions(logits, sign, hkl, w)
         for k, v in scores.items():
             sums[k] = sums.get(k, 0.0) + v * len(x)
         pred = np.where(logits > 0, 1, -1)
-        per_plain.append(phase_losses.sign_accuracy(pred, sign))
-        per_origin.append(phase_losses.origin_aware_accuracy(pred, sign, hkl))
+        per_plain.append(losses.sign_accuracy(pred, sign))
+        per_origin.append(losses.origin_aware_accuracy(pred, sign, hkl))
         if semi.any():
-            per_semi.append(phase_losses.sign_accuracy(pred[:, semi], sign[:, semi]))
+            per_semi.append(losses.sign_accuracy(pred[:, semi], sign[:, semi]))
         count += len(x)
         signs.append(sign)
         weights.append(w)
@@ -287,7 +288,7 @@ def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, An
         clone.save(tmp)
     config = dict(record)
     config.update(extra)
-    config["model"] = {"layers": phase_models.layer_table(model)}
+    config["model"] = {"layers": models.layer_table(model)}
     config["backend"] = keras.backend.backend()
     config["packages"] = package_versions()
     atomic.write_json(out_dir / "config.json", config)
@@ -317,7 +318,7 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     The final metrics are evaluated after training in inference mode on every split; the chance
     levels are measured on the test split with ``chance_trials`` random predictions.
     """
-    phase_losses.check_weight_type(run.weight_type)
+    losses.check_weight_type(run.weight_type)
     out_dir = Path(out_root) / run.name
     out_dir.mkdir(parents=True, exist_ok=True)
     hkl = index_set(4630)[: run.n_reflections]
@@ -327,11 +328,11 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
                   weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed)
     train = _batches(data, "train", shuffle=True, **common)
     val = _batches(data, "validation", shuffle=False, **common)
-    model = phase_models.build_sign_mlp(run.n_reflections, depth=run.depth, width=run.width,
+    model = models.build_sign_mlp(run.n_reflections, depth=run.depth, width=run.width,
                                         dropout=run.dropout, batch_norm=run.batch_norm,
                                         name=run.name)
-    loss = phase_losses.make_sign_loss(hkl, origin_invariant=run.origin_invariant)
-    history = _compile_and_fit(model, loss, phase_losses.keras_metrics(hkl), train, val,
+    loss = losses.make_sign_loss(hkl, origin_invariant=run.origin_invariant)
+    history = _compile_and_fit(model, loss, losses.keras_metrics(hkl), train, val,
                                run.epochs, run.learning_rate, out_dir, verbose)
     fit_seconds = time.perf_counter() - start
     metrics: dict[str, dict[str, float]] = {}
@@ -341,14 +342,14 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
             _batches(data, "test", shuffle=False, **common)
         metrics[split], signs, weights = evaluate_sign_model(model, batches, hkl)
         if split == "test":
-            chance = phase_losses.chance_levels(
+            chance = losses.chance_levels(
                 signs, hkl, None if run.weight_type == "none" else weights,
                 n_trials=chance_trials, seed=run.seed)
         batches.close()
     spec = dataclasses.asdict(run)
     result = RunResult(name=run.name, spec=spec, history=history, metrics=metrics,
                        chance=chance, seconds=time.perf_counter() - start,
-                       n_parameters=phase_models.count_parameters(model), out_dir=out_dir,
+                       n_parameters=models.count_parameters(model), out_dir=out_dir,
                        data=data.describe(),
                        extra={"fit_seconds": round(fit_seconds, 2),
                               "deterministic_ops": deterministic},
@@ -403,7 +404,7 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
                   seed=run.seed)
     train = _batches(data, "train", shuffle=True, **common)
     val = _batches(data, "validation", shuffle=False, **common)
-    model = phase_models.build_autoencoder(run.n_reflections, run.bottleneck,
+    model = models.build_autoencoder(run.n_reflections, run.bottleneck,
                                            hidden=run.hidden, activation=run.activation,
                                            name=run.name)
     history = _compile_and_fit(model, "mse", [], train, val, run.epochs, run.learning_rate,
@@ -418,7 +419,7 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
         batches.close()
     result = RunResult(name=run.name, spec=dataclasses.asdict(run), history=history,
                        metrics=metrics, chance={}, seconds=time.perf_counter() - start,
-                       n_parameters=phase_models.count_parameters(model), out_dir=out_dir,
+                       n_parameters=models.count_parameters(model), out_dir=out_dir,
                        data=data.describe(),
                        extra={"fit_seconds": round(fit_seconds, 2),
                               "deterministic_ops": deterministic},

@@ -1,6 +1,6 @@
 """Input pipeline of the phase-learning notebooks (02–05): splits and batches from the HDF5 sets.
 
-The data sets of ``00_data`` (:mod:`lib.dataset`) hold, per structure, the intensities of the
+The data sets of ``00_data`` (:mod:`lib.phases.build`) hold, per structure, the intensities of the
 report's 4630 reflections and the signs of their structure factors.  This module turns a row
 range of such a file into Keras batches, either streamed from disk (h5py reads one contiguous
 block of rows per batch, so the ``full`` profile's 150,000 × 4630 set never sits in memory) or
@@ -9,15 +9,15 @@ read once into memory (the smaller profiles).  Both modes yield *identical* batc
 Model input
 -----------
 The intensities of the first ``n_reflections`` reflections (report order), normalised **per
-structure by their maximum** (:func:`lib.normalisation.normalise` with ``"max"``), so every
+structure by their maximum** (:func:`lib.phases.normalisation.normalise` with ``"max"``), so every
 structure's strongest reflection is 1 whatever the file's scale; unmeasured reflections (NaN in
 the experimental set) become 0.  The per-structure maximum needs no statistics from the training
 set (no leakage between splits) and it is the normalisation that makes ``exp(intensity)``
-weights finite (see :mod:`lib.phase_losses`).
+weights finite (see :mod:`lib.phases.losses`).
 
 Targets
 -------
-``target="sign"``: packed ``concat([sign target, weight])`` (:func:`lib.phase_losses.pack_targets`),
+``target="sign"``: packed ``concat([sign target, weight])`` (:func:`lib.losses.pack_targets`),
 the weights computed from ``intensity_calc`` normalised the same way (the model's |F_calc|², known
 for every reflection, also in the experimental set).  ``target="intensity"``: the normalised
 input itself (autoencoders).
@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from . import phase_losses
+from . import losses
+from .normalisation import normalise
+from .store import open_dataset
 
 # Quiet TensorFlow's C++ start-up chatter (info lines) unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -122,7 +124,6 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
     """
     import json
 
-    from .dataset import open_dataset
 
     with open_dataset(path) as f:
         n = int(f["sign"].shape[0])
@@ -148,7 +149,6 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
 
 def n_structures_in(path: str | Path) -> int:
     """Number of structures (rows) of a data set file."""
-    from .dataset import open_dataset
 
     with open_dataset(path) as f:
         return int(f["sign"].shape[0])
@@ -156,7 +156,6 @@ def n_structures_in(path: str | Path) -> int:
 
 def normalised_intensity(intensity: np.ndarray, normalisation: str = "max") -> np.ndarray:
     """Model input: intensities normalised per structure (NaN → 0), float32."""
-    from .normalisation import normalise
 
     out = normalise(np.asarray(intensity, dtype=np.float64), normalisation)
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
@@ -171,9 +170,9 @@ def prepare_batch(arrays: dict[str, np.ndarray], target: str, weight_type: str,
     if weight_type == "none":
         weights = np.ones(arrays["sign"].shape, dtype=np.float32)
     else:
-        weights = phase_losses.reflection_weights(
+        weights = losses.reflection_weights(
             normalised_intensity(arrays["intensity_calc"], normalisation), weight_type)
-    return x, phase_losses.pack_targets(arrays["sign"], weights)
+    return x, losses.pack_targets(arrays["sign"], weights)
 
 
 def _fields(target: str, weight_type: str) -> tuple[str, ...]:
@@ -200,7 +199,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
     n_reflections : first columns used (709 or 4630).
     batch_size : structures per batch.
     target : ``"sign"`` (packed sign targets and weights) or ``"intensity"`` (autoencoder).
-    weight_type : loss weights of the sign (:data:`lib.phase_losses.WEIGHT_TYPES`).
+    weight_type : loss weights of the sign (:data:`lib.losses.WEIGHT_TYPES`).
     normalisation : per-structure intensity normalisation (``"max"``).
     shuffle, seed : block-shuffle the batch order every epoch, from (seed, epoch).
     in_memory : ``True`` read the split once; ``False`` stream; ``"auto"`` in memory when the
@@ -214,7 +213,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         super().__init__(**kwargs)
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-        phase_losses.check_weight_type(weight_type)
+        losses.check_weight_type(weight_type)
         if batch_size <= 0 or len(rows) <= 0:
             raise ValueError(f"batch_size and the split must be non-empty, got {batch_size}, "
                              f"{rows}")
@@ -257,8 +256,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
 
     # -- reading ---------------------------------------------------------------------------
     def _check_file(self) -> None:
-        from .dataset import open_dataset
-
+    
         with open_dataset(self.path) as f:
             n_rows, n_cols = f["sign"].shape
         if self.rows.stop > n_rows or self.rows.start < 0:
@@ -270,8 +268,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         if self._h5 is None:
-            from .dataset import open_dataset
-
+        
             self._h5 = open_dataset(self.path)
         arrays = {f: self._h5[f][start:stop, : self.n_reflections] for f in self.fields}
         return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .phase_inputs import ReflectionBatches
+from .inputs import ReflectionBatches
 
 
 def collect_inputs(batches: ReflectionBatches, max_structures: int | None = None) -> np.ndarray:
@@ -76,8 +76,16 @@ def smoothed_relative_error(per_reflection_mse: np.ndarray, mean_square_intensit
     signal of the reflections in the window that the reconstruction loses.  Summing before
     dividing keeps the ratio finite where single reflections are almost extinct (high R).
     """
-    from .phase_plots import moving_average
-
     mse = moving_average(per_reflection_mse, window)
     signal = moving_average(mean_square_intensity, window)
     return mse / np.maximum(signal, floor)
+
+
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Centred moving average over ``window`` points (shorter at the ends), same length."""
+    values = np.asarray(values, dtype=np.float64)
+    window = max(1, min(int(window), len(values)))
+    kernel = np.ones(window)
+    total = np.convolve(values, kernel, mode="same")
+    counts = np.convolve(np.ones_like(values), kernel, mode="same")
+    return total / counts
