@@ -24,7 +24,7 @@
 # small-molecule-like structures** made with cctbx (`lib.phases.structures`: element mix, atoms per
 # asymmetric unit, cell, U_iso, a minimum interatomic distance), and its experimental set from
 # further random structures whose intensities go through a documented **simulator of
-# measurement** (`lib.phases.measured.simulate_measurement`: per-file scale, overall B factor,
+# measurement** (`lib.phases.simulate.simulate_measurement`: per-file scale, overall B factor,
 # counting noise, incompleteness).  Give `calculated_cif_dir` (a folder of P-1 CIFs: a CSD
 # export, the COD, Acta Cryst E) and `experimental_dir` (a folder of model + measured
 # reflection data sets) to use real data instead; `"shared"` takes the team's openly

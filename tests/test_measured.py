@@ -119,6 +119,7 @@ def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
     cif, refl_cif, hklf = s["cif"], s["refl_cif"], s["hklf"]
     lines = hklf.splitlines()
     no_atoms = cif.split("loop_\n  _atom_site_label")[0]
+    wrong_checksum = (shelx_checksum(hklf) + 1) % 100000
     cases = {
         "truncated_cif": ({"structure.cif": cif[: len(cif) // 2] + "\nloop_\n",
                            "reflections.hkl": hklf}, "structure.cif", "truncated"),
@@ -165,7 +166,7 @@ def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
                             "TITL twin\nHKLF 5\nEND\n;\n"},
                            "structure_with_hkl.cif", "HKLF 5 (twinned) data is not supported"),
         "embedded_checksum_mismatch": ({"structure_with_hkl.cif": s["embedded"]
-                                        + f"_shelx_hkl_checksum {(shelx_checksum(hklf) + 1) % 100000}\n"},
+                                        + f"_shelx_hkl_checksum {wrong_checksum}\n"},
                                        "structure_with_hkl.cif", "_shelx_hkl_checksum mismatch"),
         "embedded_cut_at_line_boundary": ({"structure_with_hkl.cif": cif + "\n_shelx_hkl_file\n;\n"
                                            + "\n".join(lines[:40]) + "\n;\n"},
