@@ -496,3 +496,16 @@ def test_embedded_hklf_transformation_matrix(synthetic: dict, tmp_path: Path) ->
     folder5 = _write_set(tmp_path, "hklf5", {"structure_with_hkl.cif": bad})
     with pytest.raises(MeasuredDataError, match="HKLF 5"):
         read_measured(folder5)
+
+
+def test_hklf5_instructions_of_another_data_set_are_not_applied(synthetic: dict,
+                                                                tmp_path: Path) -> None:
+    """Top-level pairs ``name.cif`` + ``name.hkl``: only ``name.ins``/``name.res`` count."""
+    for name in ("plain", "twin"):
+        (tmp_path / f"{name}.cif").write_text(synthetic["cif"])
+        (tmp_path / f"{name}.hkl").write_text(synthetic["hklf"])
+    (tmp_path / "twin.res").write_text("TITL twin\nHKLF 5\nEND\n")
+    data, skipped = read_measured_folder(tmp_path)
+    assert [d.source_id for d in data] == ["plain"]
+    assert skipped == [(str(tmp_path / "twin.hkl"),
+                        "HKLF 5 (twinned) data is not supported (HKLF 5 in twin.res)")]

@@ -318,10 +318,17 @@ def _check_hkl_checksum(path: Path, hkl_text: str, recorded: str | None) -> None
 
 
 def _check_instructions_beside(path: Path) -> None:
-    """Refuse an HKLF file whose SHELX instructions (``.ins``/``.res`` in its folder) say
-    ``HKLF 5`` (twinned data)."""
-    for other in sorted(path.parent.iterdir()):
-        if other.suffix.lower() not in (".ins", ".res") or not other.is_file():
+    """Refuse an HKLF file whose SHELX instructions say ``HKLF 5`` (twinned data).
+
+    The instructions are the ``.ins``/``.res`` files of its data-set folder, or — in a folder
+    holding several reflection files — those of the same stem (``name.hkl`` + ``name.res``).
+    """
+    siblings = sorted(p for p in path.parent.iterdir() if p.is_file())
+    n_reflection_files = sum(p.suffix.lower() in REFLECTION_SUFFIXES for p in siblings)
+    for other in siblings:
+        if other.suffix.lower() not in (".ins", ".res"):
+            continue
+        if n_reflection_files > 1 and other.stem != path.stem:
             continue
         try:
             code, _ = _hklf_instruction(other.read_text(encoding="utf-8", errors="replace"))
