@@ -123,6 +123,7 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "u_iso_max": 0.06,             # Å^2
         "calculated_cif_dir": "",      # folder of real P-1 CIFs (CCDC/COD); "" = generate
         "experimental_dir": "",        # folder of real CIF+hkl pairs; "" = simulate
+        "min_pearson": 0.9,            # skip a real data set whose r(I_meas, I_calc) is lower
         "meas_scale_min": 0.5,         # simulated measurement: per-file scale range
         "meas_scale_max": 50.0,
         "meas_b_max": 3.0,             # Å^2, overall B factor range [0, meas_b_max]

@@ -24,7 +24,7 @@
 # small-molecule-like structures** made with cctbx (`lib.phases.structures`: element mix, atoms per
 # asymmetric unit, cell, U_iso, a minimum interatomic distance), and its experimental set from
 # further random structures whose intensities go through a documented **simulator of
-# measurement** (`lib.phases.measured.simulate_measurement`: per-file scale, overall B factor,
+# measurement** (`lib.phases.simulate.simulate_measurement`: per-file scale, overall B factor,
 # counting noise, incompleteness).  Give `calculated_cif_dir` (a folder of P-1 CIFs: a CSD
 # export, the COD, Acta Cryst E) and `experimental_dir` (a folder of model + measured
 # reflection data sets) to use real data instead; `"shared"` takes the team's openly
@@ -44,7 +44,6 @@ from lib.phases import build, reflections, simulate, store
 from lib.phases.structures import GeneratorParameters
 
 import json
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,6 +71,7 @@ u_iso_min = None
 u_iso_max = None
 calculated_cif_dir = None
 experimental_dir = None
+min_pearson = None
 meas_scale_min = None
 meas_scale_max = None
 meas_b_max = None
@@ -125,12 +125,16 @@ print(f"{calc.path}: {calc.n_structures} structures, "
 # Simulated by default: other random structures (an independent random stream), their
 # |F_calc|² put through the measurement simulator, NaN where a reflection was "not measured".
 # With real data (`experimental_dir`) only centrosymmetric models with the inversion centre
-# at the origin are kept (elsewhere F_calc has no sign); the others are listed as skipped.
+# at the origin are kept (elsewhere F_calc has no sign), and only data sets whose measured
+# intensities correlate with the model's, r(I_meas, I_calc) ≥ `min_pearson` (the rule of
+# `01_normalisation`: all intensities zero, another structure's reflections or permuted
+# indices give r ≈ 0); the others are listed as skipped, with the reason.
 
 # %%
 if exp_dir is not None:
     expt = build.build_experimental_from_measured(experimental_path, exp_dir,
-                                                    chunk_size=cfg.chunk_size)
+                                                  chunk_size=cfg.chunk_size,
+                                                  min_pearson=cfg.min_pearson)
 else:
     expt = build.build_generated(experimental_path, "experimental", cfg.n_experimental,
                                    cfg.seed, generator=generator, measurement=measurement,
@@ -145,7 +149,9 @@ print(f"{expt.path}: {expt.n_structures} structures, "
 # ### What was built, and what was skipped
 #
 # Every input left out is listed with its reason (not a CIF or truncated, no atoms, atoms of
-# unknown type, another space group, no inversion centre at the origin, ...).
+# unknown type, another space group, negative B or occupancy above 1, twinned (HKLF 5) or
+# truncated reflections, a wrong `_shelx_hkl_checksum`, r(I_meas, I_calc) below
+# `min_pearson`, no inversion centre at the origin, ...), named relative to its folder.
 
 # %%
 def describe(result: build.BuildResult) -> dict:
@@ -161,10 +167,13 @@ def describe(result: build.BuildResult) -> dict:
 
 build_table = pd.DataFrame([describe(calc), describe(expt)]).set_index("set")
 display(build_table)
+source_dirs = {"calculated": cif_dir, "experimental": exp_dir}
 skipped_table = pd.DataFrame(
-    [{"set": r.kind, "file": os.path.basename(s.path), "reason": s.reason}
-     for r in (calc, expt) for s in r.skipped], columns=["set", "file", "reason"])
-display(skipped_table if len(skipped_table) else Markdown("*No input was skipped.*"))
+    [{"set": r.kind, "file": build.relative_name(s.path, source_dirs[r.kind] or "."),
+      "reason": s.reason} for r in (calc, expt) for s in r.skipped],
+    columns=["set", "file", "reason"])
+with pd.option_context("display.max_colwidth", None):   # reasons in full
+    display(skipped_table if len(skipped_table) else Markdown("*No input was skipped.*"))
 
 # %% [markdown]
 # ## A look at the data
@@ -376,6 +385,7 @@ metrics.write_metrics(cfg, {
         "structures_per_second": expt.n_structures / expt.compute_seconds
         if expt.compute_seconds > 0 else None,
         "file_bytes": expt.file_bytes, "n_skipped": len(expt.skipped),
+        "min_pearson": cfg.min_pearson if exp_dir else None,
         "skipped": [{"path": s.path, "reason": s.reason} for s in expt.skipped],
         "fraction_measured": float(np.isfinite(e["intensity"]).mean()),
     },

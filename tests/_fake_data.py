@@ -74,3 +74,81 @@ def write_fake_dataset(path: str | Path, n_structures: int, kind: str = "calcula
                                                   "seed": seed}),
                         "complete": True})
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Measured data sets (model CIF + reflections) for the readers and the experimental builder
+# ---------------------------------------------------------------------------------------------
+
+
+def synthetic_structure(seed: int = 7, space_group: str = "P 1 21/c 1"):
+    """A small random cctbx structure (6 C + 2 O, U_iso = 0.02 Å²), the same for a seed."""
+    from cctbx import sgtbx
+    from cctbx.array_family import flex
+    from cctbx.development import random_structure
+
+    state = random.getstate()
+    random.seed(seed)
+    flex.set_random_seed(seed)
+    try:
+        return random_structure.xray_structure(
+            sgtbx.space_group_info(space_group), elements=["C"] * 6 + ["O"] * 2,
+            min_distance=1.2, volume_per_atom=18, u_iso=0.02)
+    finally:
+        random.setstate(state)
+
+
+def measured_texts(xs, scale: float = 7.5, d_min: float = 1.0,
+                   data_name: str = "synthetic") -> dict[str, object]:
+    """Texts of a measured data set of ``xs``: I_meas = ``scale`` · |F_calc|² (σ = 1).
+
+    ``cif`` (the model), ``refl_cif`` (COD-style reflection CIF whose calculated column holds
+    junk), ``hklf`` (SHELX HKLF 4 with its 0 0 0 terminator), ``embedded`` (the model with
+    ``_shelx_hkl_file``, no checksum), ``i_meas`` (the cctbx intensity array).
+    """
+    import io
+
+    out = io.StringIO()
+    xs.as_cif_simple(out=out, data_name=data_name)
+    cif = out.getvalue()
+    fc = xs.structure_factors(d_min=d_min, algorithm="direct").f_calc()
+    i_calc = fc.as_intensity_array()
+    i_meas = i_calc.customized_copy(data=i_calc.data() * scale,
+                                    sigmas=i_calc.data() * 0 + 1.0)
+    rows = [f"{h:4d}{k:4d}{l:4d} {1.0:10.2f} {v:12.3f} {1.0:8.2f} o"
+            for (h, k, l), v in zip(i_meas.indices(), i_meas.data())]
+    sg = str(xs.space_group_info()).replace("'", "")
+    cell = xs.unit_cell().parameters()
+    refl_cif = (f"data_{data_name}\n_symmetry_space_group_name_H-M '{sg}'\n"
+                + "".join(f"_cell_length_{n} {v:.4f}\n" for n, v in zip("abc", cell[:3]))
+                + "".join(f"_cell_angle_{n} {v:.3f}\n" for n, v in
+                          zip(("alpha", "beta", "gamma"), cell[3:]))
+                + "loop_\n_refln_index_h\n_refln_index_k\n_refln_index_l\n"
+                  "_refln_F_squared_calc\n_refln_F_squared_meas\n_refln_F_squared_sigma\n"
+                  "_refln_observed_status\n" + "\n".join(rows) + "\n")
+    hklf_out = io.StringIO()
+    i_meas.export_as_shelx_hklf(file_object=hklf_out, normalise_if_format_overflow=True)
+    hklf = hklf_out.getvalue()
+    embedded = cif + "\n_shelx_hkl_file\n;\n" + hklf + ";\n"
+    return {"cif": cif, "refl_cif": refl_cif, "hklf": hklf, "embedded": embedded,
+            "i_meas": i_meas, "n_unique": i_calc.size()}
+
+
+def hklf_with_intensities(hklf: str, transform) -> str:
+    """An HKLF 4 text whose F² column is replaced by ``transform(F² array)`` (e.g. zeros or a
+    permutation: a data set that cannot be the measurement of its model)."""
+    lines = hklf.splitlines()
+    body = [ln for ln in lines if ln[:12].split() != ["0", "0", "0"]]
+    values = np.array([float(ln[12:20]) for ln in body])
+    new = np.asarray(transform(values), dtype=float)
+    out = [f"{ln[:12]}{v:8.2f}{ln[20:]}" for ln, v in zip(body, new)]
+    return "\n".join(out + ["   0   0   0    0.00    0.00"]) + "\n"
+
+
+def write_measured_set(folder: str | Path, files: dict[str, str]) -> Path:
+    """Write one data-set folder (``structure.cif``, ``reflections.hkl``, ...)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder

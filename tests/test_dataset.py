@@ -20,6 +20,9 @@ from lib.phases.reflections import index_set
 from lib.phases.structure_factors import calculate
 from lib.phases.structures import STREAM_EXPERIMENTAL, GeneratorParameters, generate_structure
 
+from _fake_data import (hklf_with_intensities, measured_texts, synthetic_structure,
+                        write_measured_set)
+
 GEN = GeneratorParameters(atoms_min=6, atoms_max=14)
 
 
@@ -267,8 +270,10 @@ def test_experimental_set_from_real_measured_data(shared_data: Path, tmp_path: P
     folder = shared_data / "experimental"
     if not folder.is_dir():
         pytest.skip("experimental folder is absent")
+    link = tmp_path / "experimental_link"    # the folder reached through a symbolic link
+    link.symlink_to(folder.resolve(), target_is_directory=True)
     path = tmp_path / "experimental.h5"
-    result = build.build_experimental_from_measured(path, folder, progress=False)
+    result = build.build_experimental_from_measured(path, link, progress=False)
     assert result.n_structures >= 5
     assert any("inversion centre" in s.reason for s in result.skipped)
     data = store.load_arrays(path, ("intensity", "intensity_calc", "source_id"))
@@ -362,3 +367,142 @@ def test_build_from_given_structures_with_simulated_measurement(tmp_path: Path):
     assert np.isnan(data["intensity"]).any() and not np.isnan(data["intensity_calc"]).any()
     with pytest.raises(ValueError, match="no structures"):
         build.build_from_structures(path, "calculated", [], source={})
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders reached through symbolic links or relative paths; data sets that cannot be right
+# ---------------------------------------------------------------------------------------------
+
+#: Small real data sets copied from ../shared/data/experimental when present (centric, with
+#: the inversion centre at the origin): a SHELX HKLF 4 pair and a COD reflection CIF pair.
+REAL_SMALL = ("olex2rt_cod_2229150", "cod_2016452")
+
+
+def _measured_folder(root: Path, shared: Path | None) -> tuple[Path, list[str]]:
+    """A folder of good measured data sets: two synthetic ones (P2_1/c, centric), and copies
+    of the small real ones of ``REAL_SMALL`` when the shared data are present."""
+    import shutil
+
+    texts = measured_texts(synthetic_structure(7))
+    write_measured_set(root / "syn_hklf", {"structure.cif": texts["cif"],
+                                           "reflections.hkl": texts["hklf"]})
+    write_measured_set(root / "syn_cif", {"structure.cif": texts["cif"],
+                                          "reflections.hkl": texts["refl_cif"]})
+    names = ["syn_cif", "syn_hklf"]
+    real = shared / "experimental" if shared is not None else None
+    if real is not None and all((real / n).is_dir() for n in REAL_SMALL):
+        for name in REAL_SMALL:
+            shutil.copytree(real / name, root / name)
+        names += list(REAL_SMALL)
+    return root, sorted(names)
+
+
+def _shared_or_none() -> Path | None:
+    from lib import config
+
+    return config.shared_data_dir()
+
+
+def test_experimental_set_from_a_linked_or_relative_folder(tmp_path: Path, monkeypatch):
+    """The builder works whether the folder is given directly, through a symbolic link or as
+    a relative path; the provenance (names relative to the folder) is the same, so the file
+    built one way is reused the others."""
+    real, names = _measured_folder(tmp_path / "real", _shared_or_none())
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    path = tmp_path / "experimental.h5"
+    first = build.build_experimental_from_measured(path, link, progress=False)
+    assert first.n_structures == len(names) and first.skipped == []
+    assert sorted(store.load_arrays(path, ("source_id",))["source_id"]) == names
+    files = store.stored_parameters(path)["files"]
+    assert all(not Path(f[0]).is_absolute() for f in files), files
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("real", "link", Path("link"), "./real/../link", real):
+        again = build.build_experimental_from_measured(path, spelling, progress=False)
+        assert again.reused and again.n_structures == len(names), spelling
+    relative = build.build_experimental_from_measured(tmp_path / "relative.h5", "real",
+                                                      progress=False)
+    assert relative.n_structures == len(names)
+
+
+def test_calculated_set_from_a_linked_or_relative_folder(tmp_path: Path, monkeypatch):
+    import io
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for i in range(2):
+        out = io.StringIO()
+        generate_structure(GEN, 1, i).as_cif_simple(out=out)
+        (folder / f"s{i}.cif").write_text(out.getvalue())
+    link = tmp_path / "cifs_link"
+    link.symlink_to(folder, target_is_directory=True)
+    path = tmp_path / "calculated.h5"
+    first = build.build_calculated_from_cifs(path, link, chunk_size=1, progress=False)
+    assert first.n_structures == 2
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("cifs", "cifs_link", folder):
+        assert build.build_calculated_from_cifs(path, spelling, chunk_size=1,
+                                                progress=False).reused, spelling
+
+
+def test_relative_name_and_fingerprint_ignore_how_the_folder_is_reached(tmp_path: Path,
+                                                                        monkeypatch):
+    folder = tmp_path / "data"
+    (folder / "a").mkdir(parents=True)
+    file = folder / "a" / "x.cif"
+    file.write_text("data_x\n")
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    for f, root in ((file, folder), (link / "a" / "x.cif", link), (file, link),
+                    (link / "a" / "x.cif", folder), (Path("data/a/x.cif"), Path("data")),
+                    (Path("link/a/x.cif"), folder), (file, Path("link"))):
+        assert build.relative_name(f, root) == "a/x.cif", (f, root)
+    assert build.relative_name(tmp_path / "elsewhere.cif", folder) == \
+        str(tmp_path / "elsewhere.cif")
+    reference = build.file_fingerprint([file], folder)
+    assert build.file_fingerprint([link / "a" / "x.cif"], link) == reference
+    assert build.file_fingerprint([Path("data/a/x.cif")], Path("link")) == reference
+
+
+def test_experimental_set_skips_data_sets_that_cannot_be_right(tmp_path: Path):
+    """All intensities zero, permuted intensities, another structure's reflections: skipped
+    with the reason under ``min_pearson`` (the rule of 01_normalisation), the rest built."""
+    shared = _shared_or_none()
+    real, names = _measured_folder(tmp_path / "sets", shared)
+    texts = measured_texts(synthetic_structure(7))
+    rng = np.random.default_rng(1)
+    other = measured_texts(synthetic_structure(99))     # another structure, another cell
+    bad = {
+        "bad_zero": hklf_with_intensities(texts["hklf"], lambda v: 0 * v),
+        "bad_permuted": hklf_with_intensities(texts["hklf"], rng.permutation),
+    }
+    for name, hklf in bad.items():
+        write_measured_set(real / name, {"structure.cif": texts["cif"],
+                                         "reflections.hkl": hklf})
+    # another structure's reflections (an HKLF file has no cell: read in the model's)
+    foreign = other["hklf"]
+    write_measured_set(real / "bad_foreign", {"structure.cif": texts["cif"],
+                                              "reflections.hkl": foreign})
+    expected_bad = {"bad_zero", "bad_permuted", "bad_foreign"}
+    if "olex2rt_cod_2229150" in names:      # a real data set with its intensities permuted
+        import shutil
+
+        src = real / "olex2rt_cod_2229150"
+        shutil.copytree(src, real / "bad_real_permuted")
+        hkl = real / "bad_real_permuted" / "reflections.hkl"
+        hkl.write_text(hklf_with_intensities(hkl.read_text(), rng.permutation))
+        expected_bad.add("bad_real_permuted")
+    path = tmp_path / "experimental.h5"
+    result = build.build_experimental_from_measured(path, real, min_pearson=0.9,
+                                                    progress=False)
+    assert sorted(store.load_arrays(path, ("source_id",))["source_id"]) == names
+    reasons = {Path(s.path).relative_to(real).parts[0]: s.reason for s in result.skipped}
+    assert set(reasons) == expected_bad, reasons
+    assert "no signal" in reasons["bad_zero"]
+    for name in expected_bad - {"bad_zero"}:
+        assert "Pearson r(I_meas, I_calc)" in reasons[name], (name, reasons[name])
+    with h5py.File(path) as f:
+        stored = {Path(p).relative_to(real).parts[0] for p in f["skipped_path"].asstr()[()]}
+    assert stored == expected_bad
+    assert store.stored_parameters(path)["min_pearson"] == 0.9

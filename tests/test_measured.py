@@ -10,11 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.phases.measured import MeasuredData, MeasuredDataError, read_measured, read_measured_folder
+from lib.phases.measured import (MeasuredData, MeasuredDataError, read_measured,
+                                 read_measured_folder, shelx_checksum)
 
 from lib.phases.simulate import simulate_measurement, simulate_measurement_details
 
 from lib.phases.normalisation import restrict_to_index_set
+
+from _fake_data import (hklf_with_intensities, measured_texts, synthetic_structure,
+                        write_measured_set)
 
 SCALE = 7.5  # the synthetic files' measured scale: I_meas = SCALE * |F_calc|^2
 
@@ -25,60 +29,23 @@ SCALE = 7.5  # the synthetic files' measured scale: I_meas = SCALE * |F_calc|^2
 
 
 def _synthetic_structure():
-    from cctbx import sgtbx
-    from cctbx.array_family import flex
-    from cctbx.development import random_structure
-
-    state = random.getstate()
-    random.seed(7)
-    flex.set_random_seed(7)
-    try:
-        xs = random_structure.xray_structure(
-            sgtbx.space_group_info("P 1 21/c 1"), elements=["C"] * 6 + ["O"] * 2,
-            min_distance=1.2, volume_per_atom=18, u_iso=0.02)
-    finally:
-        random.setstate(state)
-    return xs
+    return synthetic_structure(7)
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Structure CIF text, its F_calc on a d_min = 1 Å set, and the three reflection formats."""
     xs = _synthetic_structure()
-    out = io.StringIO()
-    xs.as_cif_simple(out=out, data_name="synthetic")
-    cif = out.getvalue()
-    fc = xs.structure_factors(d_min=1.0, algorithm="direct").f_calc()
-    i_calc = fc.as_intensity_array()
-    i_meas = i_calc.customized_copy(data=i_calc.data() * SCALE,
-                                    sigmas=i_calc.data() * 0 + 1.0)
-    # COD-style reflection CIF: the calculated column holds junk (all 1.0): never read it
-    rows = [f"{h:4d}{k:4d}{l:4d} {1.0:10.2f} {v:12.3f} {1.0:8.2f} o"
-            for (h, k, l), v in zip(i_meas.indices(), i_meas.data())]
-    refl_cif = (f"data_synthetic\n_symmetry_space_group_name_H-M 'P 1 21/c 1'\n"
-                + "".join(f"_cell_length_{n} {v:.4f}\n" for n, v in
-                          zip("abc", xs.unit_cell().parameters()[:3]))
-                + "".join(f"_cell_angle_{n} {v:.3f}\n" for n, v in
-                          zip(("alpha", "beta", "gamma"), xs.unit_cell().parameters()[3:]))
-                + "loop_\n_refln_index_h\n_refln_index_k\n_refln_index_l\n"
-                  "_refln_F_squared_calc\n_refln_F_squared_meas\n_refln_F_squared_sigma\n"
-                  "_refln_observed_status\n" + "\n".join(rows) + "\n")
-    hklf_out = io.StringIO()
-    i_meas.export_as_shelx_hklf(file_object=hklf_out, normalise_if_format_overflow=True)
-    hklf = hklf_out.getvalue()
-    embedded = cif + "\n_shelx_hkl_file\n;\n" + hklf + ";\n"
+    texts = measured_texts(xs, scale=SCALE)
+    cif, refl_cif, hklf, embedded = (texts[k] for k in ("cif", "refl_cif", "hklf", "embedded"))
     root = tmp_path_factory.mktemp("synthetic")
     sets = {}
     for name, files in {"cif_pair": {"structure.cif": cif, "reflections.hkl": refl_cif},
                         "hklf_pair": {"structure.cif": cif, "reflections.hkl": hklf},
                         "embedded": {"structure_with_hkl.cif": embedded}}.items():
-        folder = root / name
-        folder.mkdir()
-        for fname, text in files.items():
-            (folder / fname).write_text(text)
-        sets[name] = folder
+        sets[name] = write_measured_set(root / name, files)
     return {"xs": xs, "cif": cif, "refl_cif": refl_cif, "hklf": hklf, "embedded": embedded,
-            "n_unique": i_calc.size(), "sets": sets, "root": root}
+            "n_unique": texts["n_unique"], "sets": sets, "root": root}
 
 
 @pytest.mark.parametrize("kind", ["cif_pair", "hklf_pair", "embedded"])
@@ -129,11 +96,30 @@ def _write_set(root: Path, name: str, files: dict[str, str]) -> Path:
     return folder
 
 
+def _with_first_atom(cif: str, column: int, value: str) -> str:
+    """The model CIF with column ``column`` of its first atom row set to ``value`` (cctbx's
+    ``as_cif_simple`` rows: label, type, x, y, z, U_iso, adp type, occupancy)."""
+    lines = cif.splitlines()
+    row = lines.index("  _atom_site_occupancy") + 1
+    parts = lines[row].split()
+    parts[column] = value
+    lines[row] = "  " + "  ".join(parts)
+    return "\n".join(lines) + "\n"
+
+
+def _hklf5(hklf: str) -> str:
+    """An HKLF 5 file: batch numbers, every 7th reflection a twin component (negative)."""
+    body = [ln for ln in hklf.splitlines() if ln[:12].split() != ["0", "0", "0"]]
+    rows = [f"{ln:28s}{-2 if i % 7 == 3 else 1:4d}" for i, ln in enumerate(body)]
+    return "\n".join(rows + ["   0   0   0    0.00    0.00   0"]) + "\n"
+
+
 def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
     """Bad data sets: name → (folder, the file the error must name, a word of the reason)."""
     cif, refl_cif, hklf = s["cif"], s["refl_cif"], s["hklf"]
     lines = hklf.splitlines()
     no_atoms = cif.split("loop_\n  _atom_site_label")[0]
+    wrong_checksum = (shelx_checksum(hklf) + 1) % 100000
     cases = {
         "truncated_cif": ({"structure.cif": cif[: len(cif) // 2] + "\nloop_\n",
                            "reflections.hkl": hklf}, "structure.cif", "truncated"),
@@ -167,6 +153,34 @@ def _bad_corpus(root: Path, s: dict) -> dict[str, tuple[Path, str]]:
         "wrong_space_group": ({"structure.cif": cif,
                                "reflections.hkl": refl_cif.replace("'P 1 21/c 1'", "'P -1'")},
                               "reflections.hkl", "wrong space group"),
+        # cut at a line boundary: only the missing 0 0 0 terminator tells
+        "hklf_cut_at_line_boundary": ({"structure.cif": cif,
+                                       "reflections.hkl": "\n".join(lines[:40]) + "\n"},
+                                      "reflections.hkl", "truncated"),
+        "hklf5_negative_batch": ({"structure.cif": cif, "reflections.hkl": _hklf5(hklf)},
+                                 "reflections.hkl", "HKLF 5 (twinned) data is not supported"),
+        "hklf5_instruction_beside": ({"structure.cif": cif, "reflections.hkl": hklf,
+                                      "crystal.ins": "TITL twin\nHKLF 5\nEND\n"},
+                                     "reflections.hkl", "HKLF 5 (twinned) data is not supported"),
+        "embedded_hklf5": ({"structure_with_hkl.cif": s["embedded"] + "_shelx_res_file\n;\n"
+                            "TITL twin\nHKLF 5\nEND\n;\n"},
+                           "structure_with_hkl.cif", "HKLF 5 (twinned) data is not supported"),
+        "embedded_checksum_mismatch": ({"structure_with_hkl.cif": s["embedded"]
+                                        + f"_shelx_hkl_checksum {wrong_checksum}\n"},
+                                       "structure_with_hkl.cif", "_shelx_hkl_checksum mismatch"),
+        "embedded_cut_at_line_boundary": ({"structure_with_hkl.cif": cif + "\n_shelx_hkl_file\n;\n"
+                                           + "\n".join(lines[:40]) + "\n;\n"},
+                                          "structure_with_hkl.cif", "truncated"),
+        "zero_intensities": ({"structure.cif": cif,
+                              "reflections.hkl": hklf_with_intensities(hklf, lambda v: 0 * v)},
+                             "reflections.hkl", "no signal"),
+        "duplicate_blocks": ({"structure.cif": cif + "\n" + cif, "reflections.hkl": hklf},
+                             "structure.cif", "duplicate data block name(s) data_synthetic"),
+        "negative_u": ({"structure.cif": _with_first_atom(cif, 5, "-0.0200"),
+                        "reflections.hkl": hklf}, "structure.cif",
+                       "negative displacement parameter"),
+        "occupancy_above_1": ({"structure.cif": _with_first_atom(cif, 7, "1.5"),
+                               "reflections.hkl": hklf}, "structure.cif", "occupancy 1.5"),
     }
     out = {}
     for name, (files, culprit, word) in cases.items():
@@ -216,6 +230,85 @@ def test_min_pearson_skips_mismatched_model(synthetic: dict, tmp_path: Path) -> 
     assert data == [] and "Pearson" in skipped[0][1]
 
 
+def test_odd_but_valid_inputs_are_read(synthetic: dict, tmp_path: Path) -> None:
+    """Non-ASCII text, occupancy rounded above 1, a verified checksum, HKLF 4 batch numbers."""
+    cif, hklf = synthetic["cif"], synthetic["hklf"]
+    non_ascii = cif.replace("data_synthetic", "data_synthetic\n# Kristall von Jürgen Müller, "
+                                              "a ≈ 5 Å, β = 95°, 2θ < 55°, µ = 0.1 mm⁻¹\n"
+                                              "_chemical_name_common 'Müller–Ångström salt'")
+    batches = "\n".join(f"{ln:28s}{1 + i % 3:4d}" for i, ln in
+                        enumerate(hklf.splitlines())) + "\n"
+    cases = {
+        "non_ascii": {"structure.cif": non_ascii, "reflections.hkl": hklf},
+        "occupancy_rounding": {"structure.cif": _with_first_atom(cif, 7, "1.0005"),
+                               "reflections.hkl": hklf},
+        "checksum_ok": {"structure_with_hkl.cif": synthetic["embedded"]
+                        + f"_shelx_hkl_checksum {shelx_checksum(hklf)}\n"},
+        "hklf4_with_batch_numbers": {"structure.cif": cif, "reflections.hkl": batches},
+    }
+    for name, files in cases.items():
+        write_measured_set(tmp_path / name, files)
+    data, skipped = read_measured_folder(tmp_path, min_pearson=0.9)
+    assert skipped == []
+    assert sorted(d.source_id for d in data) == sorted(cases)
+    assert all(d.pearson_r > 0.999 for d in data)
+
+
+def _another_structure_same_cell(xs):
+    from cctbx.array_family import flex
+    from cctbx.development import random_structure
+
+    state = random.getstate()
+    random.seed(99)
+    flex.set_random_seed(99)
+    try:
+        return random_structure.xray_structure(
+            xs.space_group_info(), unit_cell=xs.unit_cell().parameters(),
+            elements=["C"] * 6 + ["O"] * 2, min_distance=1.2, u_iso=0.02)
+    finally:
+        random.setstate(state)
+
+
+def impossible_data_sets(root: Path, s: dict) -> dict[str, Path]:
+    """Data sets that read but cannot be the measurement of their model (r ≈ 0)."""
+    rng = np.random.default_rng(5)
+    other = measured_texts(_another_structure_same_cell(s["xs"]))["hklf"]
+    cases = {
+        "permuted_intensities": hklf_with_intensities(s["hklf"], rng.permutation),
+        "another_structure": other,
+    }
+    return {name: write_measured_set(root / name, {"structure.cif": s["cif"],
+                                                   "reflections.hkl": text})
+            for name, text in cases.items()}
+
+
+def test_min_pearson_skips_impossible_data_sets(synthetic: dict, tmp_path: Path) -> None:
+    bad = impossible_data_sets(tmp_path, synthetic)
+    write_measured_set(tmp_path / "good", {"structure.cif": synthetic["cif"],
+                                           "reflections.hkl": synthetic["hklf"]})
+    write_measured_set(tmp_path / "zero", {"structure.cif": synthetic["cif"],
+                                           "reflections.hkl": hklf_with_intensities(
+                                               synthetic["hklf"], lambda v: 0 * v)})
+    everything, _ = read_measured_folder(tmp_path)        # without the rule: all but zero read
+    r = {d.source_id: d.pearson_r for d in everything}
+    assert r["good"] > 0.999 and max(abs(r[n]) for n in bad) < 0.3, r
+    data, skipped = read_measured_folder(tmp_path, min_pearson=0.9)
+    assert [d.source_id for d in data] == ["good"]
+    reasons = dict(skipped)
+    assert set(reasons) == {str(p) for p in bad.values()} | {
+        str(tmp_path / "zero" / "reflections.hkl")}
+    for folder in bad.values():
+        assert "Pearson r(I_meas, I_calc)" in reasons[str(folder)]
+        assert "min_pearson = 0.9" in reasons[str(folder)]
+    assert "no signal" in reasons[str(tmp_path / "zero" / "reflections.hkl")]
+
+
+def test_shelx_checksum_definition() -> None:
+    # sum of the codes of the non-blank characters (here 3 × '1' = 147), mixed as SHELXL does
+    assert shelx_checksum("1 1\n 1\n") == ((147 % 714025) * 1366 + 150889) % 714025 % 100000
+    assert shelx_checksum("1 1\n 1\n") == shelx_checksum("\n  1\t1 1   \n")
+
+
 # ---------------------------------------------------------------------------------------------
 # Real data from ../shared/data (skipped when absent)
 # ---------------------------------------------------------------------------------------------
@@ -256,6 +349,42 @@ def test_real_folder_reads_every_set(shared_data: Path) -> None:
     for d in data:
         assert d.pearson_r == pytest.approx(float(manifest[d.source_id]["pearson_r_F2"]),
                                             abs=2e-3), d.source_id
+
+
+@pytest.mark.shared_data
+def test_real_embedded_checksums_match(shared_data: Path, tmp_path: Path) -> None:
+    """SHELXL's _shelx_hkl_checksum of every real CIF with embedded reflections is reproduced,
+    and a changed reflection is caught."""
+    import iotbx.cif
+
+    files = sorted((shared_data / "experimental").glob("*/structure_with_hkl.cif"))
+    if not files:
+        pytest.skip("no CIF with embedded reflections")
+    checked = 0
+    for path in files:
+        model = iotbx.cif.reader(file_path=str(path), strict=False).model()
+        for block in model.values():
+            for kind in ("hkl", "res"):
+                text, recorded = block.get(f"_shelx_{kind}_file"), \
+                    block.get(f"_shelx_{kind}_checksum")
+                if text is None or recorded is None:
+                    continue
+                assert shelx_checksum(str(text)) == int(str(recorded)), (path, kind)
+                checked += 1
+    assert checked >= 2
+    # one reflection of a real file altered: the data set is refused, naming the file
+    source = files[0]
+    text = source.read_text(encoding="utf-8", errors="replace")
+    row_start = text.index("\n;", text.index("_shelx_hkl_file")) + 3
+    row_end = text.index("\n", row_start)
+    row = text[row_start:row_end]
+    digit = max(i for i, c in enumerate(row) if c.isdigit())
+    row = row[:digit] + ("1" if row[digit] != "1" else "2") + row[digit + 1:]
+    altered = write_measured_set(tmp_path / "altered", {
+        "structure_with_hkl.cif": text[:row_start] + row + text[row_end:]})
+    with pytest.raises(MeasuredDataError, match="_shelx_hkl_checksum mismatch") as info:
+        read_measured(altered)
+    assert info.value.path == altered / "structure_with_hkl.cif"
 
 
 @pytest.mark.shared_data
@@ -367,3 +496,16 @@ def test_embedded_hklf_transformation_matrix(synthetic: dict, tmp_path: Path) ->
     folder5 = _write_set(tmp_path, "hklf5", {"structure_with_hkl.cif": bad})
     with pytest.raises(MeasuredDataError, match="HKLF 5"):
         read_measured(folder5)
+
+
+def test_hklf5_instructions_of_another_data_set_are_not_applied(synthetic: dict,
+                                                                tmp_path: Path) -> None:
+    """Top-level pairs ``name.cif`` + ``name.hkl``: only ``name.ins``/``name.res`` count."""
+    for name in ("plain", "twin"):
+        (tmp_path / f"{name}.cif").write_text(synthetic["cif"])
+        (tmp_path / f"{name}.hkl").write_text(synthetic["hklf"])
+    (tmp_path / "twin.res").write_text("TITL twin\nHKLF 5\nEND\n")
+    data, skipped = read_measured_folder(tmp_path)
+    assert [d.source_id for d in data] == ["plain"]
+    assert skipped == [(str(tmp_path / "twin.hkl"),
+                        "HKLF 5 (twinned) data is not supported (HKLF 5 in twin.res)")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,3 +60,53 @@ def test_rerun_reuses_the_data_sets(smoke_data: dict[str, Any], run_notebook):
     again = run_notebook("00_data")
     assert again["calculated"]["reused"] and again["experimental"]["reused"]
     assert again["calculated"]["n_structures"] == smoke_data["calculated"]["n_structures"]
+
+
+@pytest.mark.notebook
+def test_00_data_lists_real_data_sets_that_cannot_be_right(tmp_path, monkeypatch):
+    """With real measured data, 00_data applies ``min_pearson`` (as 01 does) and the other
+    bad-input checks: the skipped data sets and their reasons are in the notebook's output
+    and in its metrics; the good one is built.  A private runs folder keeps the session's
+    smoke data sets untouched."""
+    import json
+
+    from lib.metrics import read_metrics
+    from lib.runner import execute_notebook
+
+    from _fake_data import (hklf_with_intensities, measured_texts, synthetic_structure,
+                            write_measured_set)
+
+    texts = measured_texts(synthetic_structure(7))
+    folder = tmp_path / "experimental"
+    rng = np.random.default_rng(2)
+    sets = {
+        "good": texts["hklf"],
+        "zero_intensities": hklf_with_intensities(texts["hklf"], lambda v: 0 * v),
+        "permuted_intensities": hklf_with_intensities(texts["hklf"], rng.permutation),
+        "another_structure": measured_texts(synthetic_structure(99))["hklf"],
+        "cut_at_line_boundary": "\n".join(texts["hklf"].splitlines()[:30]) + "\n",
+    }
+    for name, hklf in sets.items():
+        write_measured_set(folder / name, {"structure.cif": texts["cif"],
+                                           "reflections.hkl": hklf})
+    link = tmp_path / "experimental_link"          # reached through a symbolic link
+    link.symlink_to(folder, target_is_directory=True)
+    monkeypatch.setenv("PHASES_RUNS_DIR", str(tmp_path / "runs"))
+    executed = execute_notebook(config.NOTEBOOKS_DIR / "00_data.py", "smoke",
+                                {"experimental_dir": str(link), "n_calculated": 40,
+                                 "chunk_size": 20, "min_pearson": 0.9})
+    metrics = read_metrics(config.metrics_dir("smoke") / "00_data.json")
+    expt = metrics["experimental"]
+    assert expt["simulated"] is False and expt["n_structures"] == 1
+    assert expt["min_pearson"] == 0.9
+    reasons = {Path(s["path"]).relative_to(folder).parts[0]: s["reason"]
+               for s in expt["skipped"]}
+    assert set(reasons) == set(sets) - {"good"}
+    assert "no signal" in reasons["zero_intensities"]
+    assert "Pearson r(I_meas, I_calc)" in reasons["permuted_intensities"]
+    assert "Pearson r(I_meas, I_calc)" in reasons["another_structure"]
+    assert "truncated" in reasons["cut_at_line_boundary"]
+    output = json.dumps(json.loads(Path(executed).read_text())["cells"])
+    for name in reasons:                     # the skipped table names each data set
+        assert name in output, name
+    assert "min_pearson = 0.9" in output

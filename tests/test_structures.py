@@ -137,19 +137,51 @@ def bad_corpus(tmp_path: Path) -> Path:
     # truncated right after the loop's data names: iotbx would crash the process on it
     cut = good.index("_atom_site_type_symbol") + 10
     (folder / "i_truncated_in_loop_header.cif").write_text(good[:cut])
+    # non-ASCII UTF-8 in a comment and in a value: read, the value in CIF 1.1 markup
+    (folder / "j_non_ascii.cif").write_text(
+        good.replace("data_global", "data_global\n# Kristall von Jürgen Müller: a ≈ 5 Å, "
+                                    "β = 95°, µ = 0.1 mm⁻¹\n_chemical_name_common "
+                                    "'Müller–Ångström salt'"), encoding="utf-8")
+    (folder / "k_negative_u.cif").write_text(_with_first_atom(good, 5, "-0.0150"))
+    (folder / "l_negative_b.cif").write_text(
+        _with_first_atom(good, 5, "-1.2").replace("_atom_site_U_iso_or_equiv",
+                                                  "_atom_site_B_iso_or_equiv"))
+    (folder / "m_occupancy_above_1.cif").write_text(_with_first_atom(good, 7, "1.2"))
+    (folder / "n_occupancy_rounding.cif").write_text(_with_first_atom(good, 7, "1.0008"))
+    (folder / "o_duplicate_blocks.cif").write_text(good + "\n" + good.replace(
+        "data_global", "DATA_GLOBAL"))
     (folder / "z_good_too.cif").write_text(_cif_text(generate_structure(PARAMS, seed=1,
                                                                         index=1)))
     return folder
 
 
+def _with_first_atom(cif: str, column: int, value: str) -> str:
+    """The CIF with column ``column`` of its first atom row set to ``value`` (cctbx's
+    ``as_cif_simple`` rows: label, type, x, y, z, U_iso, adp type, occupancy)."""
+    lines = cif.splitlines()
+    row = lines.index("  _atom_site_occupancy") + 1
+    parts = lines[row].split()
+    parts[column] = value
+    lines[row] = "  " + "  ".join(parts)
+    return "\n".join(lines) + "\n"
+
+
 def test_reader_skips_bad_files_with_reasons_and_goes_on(bad_corpus: Path):
     structures, skipped = read_cif_structures(bad_corpus)
-    assert [s.source_id for s in structures] == ["a_good.cif", "z_good_too.cif"]
+    assert [s.source_id for s in structures] == ["a_good.cif", "j_non_ascii.cif",
+                                                 "n_occupancy_rounding.cif", "z_good_too.cif"]
     reasons = {Path(s.path.split("#")[0]).name: s.reason for s in skipped}
     assert set(reasons) == {"b_truncated.cif", "c_truncated_quote.cif", "d_no_atoms.cif",
                             "e_wrong_space_group.cif", "f_not_a_cif.cif",
                             "g_unknown_type.cif", "h_empty.cif",
-                            "i_truncated_in_loop_header.cif"}
+                            "i_truncated_in_loop_header.cif", "k_negative_u.cif",
+                            "l_negative_b.cif", "m_occupancy_above_1.cif",
+                            "o_duplicate_blocks.cif"}
+    assert "negative displacement parameter: U = -0.015" in reasons["k_negative_u.cif"]
+    assert "negative displacement parameter" in reasons["l_negative_b.cif"]
+    assert "B = -1.2" in reasons["l_negative_b.cif"]
+    assert "occupancy 1.2" in reasons["m_occupancy_above_1.cif"]
+    assert "duplicate data block name(s) data_global" in reasons["o_duplicate_blocks.cif"]
     assert "truncated" in reasons["b_truncated.cif"] or "malformed" in reasons["b_truncated.cif"]
     assert "malformed" in reasons["c_truncated_quote.cif"]
     assert "no atoms" in reasons["d_no_atoms.cif"]
@@ -163,6 +195,18 @@ def test_reader_skips_bad_files_with_reasons_and_goes_on(bad_corpus: Path):
     # each skipped entry names its file
     for s in skipped:
         assert str(bad_corpus) in s.path
+
+
+def test_non_ascii_cif_reads_like_its_ascii_twin(bad_corpus: Path):
+    from lib.phases.structures import cif_ascii_text
+
+    plain = read_cif_file(bad_corpus / "a_good.cif").structures[0].structure
+    accented = read_cif_file(bad_corpus / "j_non_ascii.cif").structures[0].structure
+    assert np.allclose(plain.sites_frac().as_double(), accented.sites_frac().as_double())
+    # values keep their meaning in CIF 1.1 markup
+    assert cif_ascii_text("Müller–Ångström, 5 Å, 95°, β, µm, é") == \
+        'M\\"uller--\\%Angstr\\"om, 5 \\%A, 95\\%, \\b, \\mm, \\\'e'
+    assert cif_ascii_text("plain ASCII") == "plain ASCII"
 
 
 def test_reader_keeps_other_space_group_when_asked(bad_corpus: Path):

@@ -535,12 +535,32 @@ def build_from_structures(path: str | os.PathLike[str], kind: str,
                   {"input_skipped": len(skipped)})
 
 
+def relative_name(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
+    """The name of ``path`` relative to the folder ``root``, however both are spelled.
+
+    Works when ``root`` is a relative path, is reached through a symbolic link, or when only
+    one of the two is resolved: the lexical relation is tried first, then the resolved one
+    (symbolic links followed).  A path outside ``root`` keeps its full name.
+    """
+    path, root = Path(path), Path(root)
+    for a, b in ((path, root), (path.absolute(), root.absolute()),
+                 (path.resolve(), root.resolve())):
+        if a.is_relative_to(b):
+            return a.relative_to(b).as_posix()
+    return str(path)
+
+
 def file_fingerprint(files: Sequence[Path], root: Path | None = None) -> str:
-    """SHA-256 over (name, size, modification time) of ``files``: changes when any file does."""
+    """SHA-256 over (name, size, modification time) of ``files``: changes when any file does.
+
+    With ``root`` the names are taken relative to it (:func:`relative_name`), so the
+    fingerprint does not depend on how the folder is reached (link, relative path).
+    """
     digest = hashlib.sha256()
     for p in files:
+        p = Path(p)
         st = p.stat()
-        name = str(p.relative_to(root)) if root is not None else str(p)
+        name = relative_name(p, root) if root is not None else str(p)
         digest.update(f"{name}\t{st.st_size}\t{int(st.st_mtime)}\n".encode())
     return digest.hexdigest()
 
@@ -607,8 +627,10 @@ def measured_rows(experimental_dir: str | os.PathLike[str],
     (:meth:`lib.phases.measured.MeasuredData.on_index_set`; NaN where not measured) and computes
     F_calc of the model on the whole index set with cctbx (neutron scattering lengths for
     neutron data).  With ``centric_only`` a data set whose space group has no inversion
-    centre at the origin is skipped (its F_calc phases are not 0 or π: no sign).
-    Returns (rows, skipped, files) — ``files`` lists (id, size, mtime) for provenance.
+    centre at the origin is skipped (its F_calc phases are not 0 or π: no sign); with
+    ``min_pearson`` one whose Pearson r(I_meas, I_calc) is lower (the model does not match
+    the data).  Returns (rows, skipped, files) — ``files`` lists (name relative to the
+    folder, size, mtime) for provenance, the same however the folder is reached.
     """
     folder = Path(experimental_dir)
     if not folder.is_dir():
@@ -646,9 +668,7 @@ def measured_rows(experimental_dir: str | os.PathLike[str],
                      "n_atoms": xs.scatterers().size()})
         for p in {d.structure_path, d.reflections_path} - {""}:
             st = Path(p).stat()
-            files.append([str(Path(p).relative_to(folder.resolve()))
-                          if Path(p).resolve().is_relative_to(folder.resolve()) else str(p),
-                          st.st_size, int(st.st_mtime)])
+            files.append([relative_name(p, folder), st.st_size, int(st.st_mtime)])
     return rows, skipped, sorted(files)
 
 
@@ -657,23 +677,28 @@ def build_experimental_from_measured(path: str | os.PathLike[str],
                                      chunk_size: int = 256, progress: bool = True,
                                      n_reflections: int = reflections.N_FULL,
                                      centric_only: bool = True, force: bool = False,
+                                     min_pearson: float | None = None,
                                      **_ignored: Any) -> BuildResult:
     """Experimental data set from a folder of real model + measured-reflection data sets.
 
     ``intensity`` is the measured F² (the file's own scale; NaN where not measured),
     ``intensity_calc``/``amplitude``/``sign`` come from the model's F_calc (see
-    :func:`measured_rows`).  Data sets that cannot be read, or (``centric_only``) that have
-    no inversion centre at the origin, are skipped with their reason.  Runs in-process
-    (real folders are small).
+    :func:`measured_rows`).  Data sets that cannot be read, whose model does not match the
+    data (Pearson r(I_meas, I_calc) below ``min_pearson``: all intensities zero, another
+    structure's reflections, permuted indices), or (``centric_only``) that have no
+    inversion centre at the origin, are skipped with their reason.  The folder may be given
+    as a relative path or through a symbolic link.  Runs in-process (real folders are small).
     """
     start = time.perf_counter()
-    rows, skipped, files = measured_rows(experimental_dir, n_reflections, centric_only)
+    rows, skipped, files = measured_rows(experimental_dir, n_reflections, centric_only,
+                                         min_pearson)
     if not rows:
         raise ValueError(f"no usable measured data set in {str(experimental_dir)!r}: "
                          + "; ".join(str(s) for s in skipped[:10]))
     parameters = {"format_version": FORMAT_VERSION, "source": "measured",
                   "experimental_dir": str(Path(experimental_dir).resolve()), "files": files,
                   "n_reflections": int(n_reflections), "centric_only": bool(centric_only),
+                  "min_pearson": None if min_pearson is None else float(min_pearson),
                   "n_structures": len(rows)}
     bounds = _chunk_bounds(len(rows), chunk_size)
     tasks = [(compute_measured_chunk, ({"n_reflections": int(n_reflections)}, i, rows[s:e]))

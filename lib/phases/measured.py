@@ -13,7 +13,13 @@ formats are read (all through iotbx):
   F² (e.g. the neutron data set ``cod_2100301``);
 * SHELX HKLF 4 files (``h k l F² σ(F²)`` in fixed columns);
 * CIFs with the reflections embedded in ``_shelx_hkl_file`` (HKLF 4), as Acta Cryst E / IUCr
-  journals and SHELXL ≥ 2014 write them.
+  journals and SHELXL ≥ 2014 write them; the embedded ``_shelx_hkl_checksum`` is verified
+  (:func:`shelx_checksum`).
+
+HKLF 5 (twinned) data — negative batch numbers, or ``HKLF 5`` in the ``.ins``/``.res`` beside
+the file or embedded in the CIF — is refused with that reason, never read as HKLF 4.  A SHELX
+reflection file must end with its ``0 0 0`` terminator line: one without it was cut short
+(truncated) and is refused.
 
 :func:`read_measured_folder` reads every data set of a folder and goes on past bad ones,
 listing each skipped path with its reason.
@@ -32,7 +38,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .structures import cif_loop_problem
+from .structures import (cif_ascii_text, cif_loop_problem, duplicate_block_names,
+                         implausible_sites)
 
 # ---------------------------------------------------------------------------------------------
 # Real data: errors, the data class
@@ -93,7 +100,10 @@ class MeasuredData:
 
     @property
     def pearson_r(self) -> float:
-        """Pearson correlation of I_meas and I_calc (a check that model and data match)."""
+        """Pearson correlation of I_meas and I_calc (a check that model and data match);
+        NaN when either is constant (e.g. all measured intensities zero)."""
+        if self.i_meas.size < 2 or np.ptp(self.i_meas) == 0 or np.ptp(self.i_calc) == 0:
+            return float("nan")
         return float(np.corrcoef(self.i_meas, self.i_calc)[0, 1])
 
     @property
@@ -173,8 +183,14 @@ def _read_cif(path: Path, text: str | None = None) -> Any:
     problem = cif_loop_problem(text)
     if problem:  # iotbx's parser crashes (segfault) on such loops: never hand it over
         raise MeasuredDataError(path, f"malformed CIF ({problem})")
+    duplicates = duplicate_block_names(text)
+    if duplicates:
+        raise MeasuredDataError(path, "duplicate data block name(s) "
+                                      f"{', '.join('data_' + d for d in duplicates)}: which "
+                                      "block is meant cannot be told")
     try:
-        return iotbx.cif.reader(input_string=text, strict=False)
+        # iotbx reads ASCII only: non-ASCII characters in CIF 1.1 markup (Å → \%A)
+        return iotbx.cif.reader(input_string=cif_ascii_text(text), strict=False)
     except Exception as exc:  # CifParserError and boost errors
         raise MeasuredDataError(path, f"malformed or truncated CIF ({exc})") from None
 
@@ -203,6 +219,10 @@ def _structure_block(path: Path, reader: Any, prefer: str | None = None) -> tupl
         bad = sorted(t for t in types if not re.match(r"^[A-Z][a-z]?", t or ""))
         if bad:
             errors.append(f"block {name}: atoms of unknown type {bad}")
+            continue
+        implausible = implausible_sites(xs)
+        if implausible:
+            errors.append(f"block {name}: {implausible}")
             continue
         return name, xs
     raise MeasuredDataError(path, "no usable structure: " + "; ".join(errors))
@@ -270,6 +290,55 @@ def _locate_bad_hklf_line(text: str) -> str:
     return "not an HKLF 4 file"
 
 
+def shelx_checksum(text: str) -> int:
+    """SHELXL's checksum of an embedded file (``_shelx_hkl_checksum``, ``_shelx_res_checksum``).
+
+    The sum of the character codes of every non-blank character (code > 32) of the text,
+    mixed as SHELXL does: ``((s mod 714025) · 1366 + 150889) mod 714025 mod 100000``.
+    Checked against the five SHELXL CIFs of ``../shared/data/experimental`` (10 checksums).
+    """
+    total = sum(b for b in text.encode("utf-8") if b > 32)
+    return ((total % 714025) * 1366 + 150889) % 714025 % 100000
+
+
+def _check_hkl_checksum(path: Path, hkl_text: str, recorded: str | None) -> None:
+    """Raise when the embedded reflections do not give the recorded ``_shelx_hkl_checksum``."""
+    if recorded is None or recorded.strip() in ("", "?", "."):
+        return
+    try:
+        expected = int(recorded.strip())
+    except ValueError:
+        raise MeasuredDataError(path, f"_shelx_hkl_checksum {recorded!r} is not an "
+                                      "integer") from None
+    found = shelx_checksum(hkl_text)
+    if found != expected:
+        raise MeasuredDataError(path, f"_shelx_hkl_checksum mismatch: the CIF records "
+                                      f"{expected}, the embedded _shelx_hkl_file gives {found} "
+                                      "(reflections altered or truncated)")
+
+
+def _check_instructions_beside(path: Path) -> None:
+    """Refuse an HKLF file whose SHELX instructions say ``HKLF 5`` (twinned data).
+
+    The instructions are the ``.ins``/``.res`` files of its data-set folder, or — in a folder
+    holding several reflection files — those of the same stem (``name.hkl`` + ``name.res``).
+    """
+    siblings = sorted(p for p in path.parent.iterdir() if p.is_file())
+    n_reflection_files = sum(p.suffix.lower() in REFLECTION_SUFFIXES for p in siblings)
+    for other in siblings:
+        if other.suffix.lower() not in (".ins", ".res"):
+            continue
+        if n_reflection_files > 1 and other.stem != path.stem:
+            continue
+        try:
+            code, _ = _hklf_instruction(other.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if code == 5:
+            raise MeasuredDataError(path, f"HKLF 5 (twinned) data is not supported "
+                                          f"(HKLF 5 in {other.name})")
+
+
 def _read_hklf(path: Path, text: str, symmetry: Any) -> Any:
     """SHELX HKLF 4 text (h k l F² σ) → cctbx intensity array, via iotbx.shelx.hklf."""
     from iotbx.shelx import hklf
@@ -290,6 +359,18 @@ def _read_hklf(path: Path, text: str, symmetry: Any) -> Any:
     if not terminated and lines and len(lines[-1].rstrip()) < 20:
         raise MeasuredDataError(path, "truncated HKLF 4 file: last line incomplete "
                                       f"({lines[-1].strip()!r}) and no 0 0 0 terminator")
+    if not terminated:
+        raise MeasuredDataError(path, f"truncated HKLF 4 file: no 0 0 0 terminator line "
+                                      f"after {len(lines)} reflection lines (the file was "
+                                      f"cut short at a line boundary?)")
+    batches = reader.batch_numbers()
+    if batches is not None:
+        n_negative = int((batches.as_numpy_array() < 0).sum())
+        if n_negative:
+            raise MeasuredDataError(path, f"HKLF 5 (twinned) data is not supported: "
+                                          f"{n_negative} reflections with a negative batch "
+                                          f"number (twin components of overlapping "
+                                          f"reflections)")
     arrays = reader.as_miller_arrays(crystal_symmetry=symmetry, merge_equivalents=False)
     return arrays[0].set_observation_type_xray_intensity()
 
@@ -456,6 +537,7 @@ def read_measured(path: str | Path, reflections: str | Path | None = None,
         _check_symmetry(refl_path, symmetry, obs.crystal_symmetry())
         where = refl_path
     elif refl_path is not None:
+        _check_instructions_beside(refl_path)
         obs, fmt = _read_hklf(refl_path, refl_text, symmetry), "SHELX HKLF 4"
         where = refl_path
     else:
@@ -464,9 +546,14 @@ def read_measured(path: str | Path, reflections: str | Path | None = None,
             raise MeasuredDataError(structure_path, "no reflections: no reflection file "
                                                     "beside it and no embedded _shelx_hkl_file")
         code, matrix = _hklf_instruction(_block_value(s_block, "_shelx_res_file"))
+        if code == 5:
+            raise MeasuredDataError(structure_path, "HKLF 5 (twinned) data is not supported "
+                                                    "(HKLF 5 in the embedded _shelx_res_file)")
         if code != 4:
             raise MeasuredDataError(structure_path, f"HKLF {code} reflections: only "
                                                     "HKLF 4 is read")
+        _check_hkl_checksum(structure_path, embedded,
+                            _block_value(s_block, "_shelx_hkl_checksum"))
         obs, fmt = _read_hklf(structure_path, embedded, symmetry), \
             "embedded _shelx_hkl_file (HKLF 4)"
         if matrix is not None:
@@ -482,6 +569,10 @@ def read_measured(path: str | Path, reflections: str | Path | None = None,
         raise MeasuredDataError(where, "no measured reflections")
 
     obs = _merge(where, obs, symmetry)
+    values = obs.data().as_numpy_array()
+    if values.size > 1 and np.ptp(values) == 0:
+        raise MeasuredDataError(where, f"no signal: all {values.size} measured intensities "
+                                       f"are equal ({values[0]:g})")
     radiation = _radiation(s_block, data_block)
     f_calc = _f_calc(structure_path, xs, obs, radiation)
 
@@ -564,6 +655,23 @@ def find_data_sets(folder: str | Path) -> list[Path]:
     return found
 
 
+def pearson_problem(data: MeasuredData, min_pearson: float | None) -> str | None:
+    """Why ``data`` fails the ``min_pearson`` rule, or ``None`` when it passes (or no rule).
+
+    A data set whose Pearson r(I_meas, I_calc) is below ``min_pearson`` cannot be the
+    measurement of its model: intensities all zero, the reflections of another structure,
+    permuted indices (r ≈ 0.05 for those).
+    """
+    if min_pearson is None:
+        return None
+    r = data.pearson_r
+    if r >= min_pearson:
+        return None
+    return (f"model does not match the data: Pearson r(I_meas, I_calc) = {r:.3f} < "
+            f"min_pearson = {min_pearson} (all intensities zero, another structure's "
+            f"reflections or permuted indices?)")
+
+
 def read_measured_folder(folder: str | Path, min_pearson: float | None = None,
                          progress: bool = False
                          ) -> tuple[list[MeasuredData], list[tuple[str, str]]]:
@@ -594,9 +702,9 @@ def read_measured_folder(folder: str | Path, min_pearson: float | None = None,
         except Exception as exc:  # an unforeseen failure of one file must not stop the batch
             skipped.append((str(item), f"{type(exc).__name__}: {exc}"))
             continue
-        if min_pearson is not None and not data.pearson_r >= min_pearson:
-            skipped.append((str(item), f"model does not match the data: Pearson r(I_meas, "
-                                       f"I_calc) = {data.pearson_r:.3f} < {min_pearson}"))
+        reason = pearson_problem(data, min_pearson)
+        if reason:
+            skipped.append((str(item), reason))
             continue
         out.append(data)
     return out, skipped

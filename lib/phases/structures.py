@@ -22,12 +22,21 @@ Real structures
 keeps the structures whose space group has the requested *type* (P-1 by default: any
 setting or origin of P-1 counts; they are moved to the reference setting, inversion centre
 at the origin) and lists every skipped file with its reason.
+
+iotbx reads ASCII only: non-ASCII characters (in comments, names, text fields) are written
+in CIF 1.1's ASCII markup first (:func:`cif_ascii_text`: ``Å`` → ``\\%A``, ``é`` →
+``\\'e``, ``°`` → ``\\%``, ``α`` → ``\\a``).  A structure with a negative displacement
+parameter (B or U) or an occupancy above 1 (beyond rounding: > ``MAX_OCCUPANCY``) is
+skipped with the reason.  A file with two data blocks of the same name (CIF names are
+case-insensitive) is skipped as a whole: which block is meant cannot be told.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -39,6 +48,8 @@ DEFAULT_ELEMENTS: str = "C:0.70,N:0.12,O:0.15,S:0.02,Cl:0.01"
 #: Independent random streams of the study (one per data set kind).
 STREAM_CALCULATED: int = 0
 STREAM_EXPERIMENTAL: int = 1
+#: Largest accepted site occupancy: 1 plus rounding of the last printed digit (e.g. 1.0005).
+MAX_OCCUPANCY: float = 1.001
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,6 +361,109 @@ def cif_loop_problem(text: str) -> str | None:
     return None
 
 
+#: CIF 1.1 markup of the combining accents left by Unicode NFKD decomposition (placed
+#: before the letter: é = e + U+0301 → ``\'e``).
+_CIF_ACCENTS: dict[str, str] = {"\u0301": "\\'", "\u0300": "\\`", "\u0308": '\\"',
+                                "\u0302": "\\^", "\u0303": "\\~", "\u030a": "\\%",
+                                "\u0327": "\\,", "\u0304": "\\=", "\u0306": "\\(",
+                                "\u030c": "\\<", "\u030b": "\\>", "\u0328": "\\;",
+                                "\u0307": "\\."}
+#: CIF 1.1 markup (or a plain ASCII spelling) of other characters.
+_CIF_SYMBOLS: dict[str, str] = {
+    "°": "\\%", "±": "+-", "×": "\\\\times", "÷": "/", "·": "\\\\cdot", "–": "--",
+    "—": "---", "‘": "`", "’": "`", "“": "``", "”": "``", "…": "...", "≤": "<=", "≥": ">=",
+    "→": "\\\\rightarrow", "ß": "\\&s", "ø": "\\/o", "Ø": "\\/O", "æ": "ae", "Æ": "AE",
+    "ł": "\\/l", "Ł": "\\/L", "đ": "\\/d", "Đ": "\\/D", "ı": "\\?i", "\u00a0": " ",
+    "\ufeff": "", "\u2009": " ", "\u2212": "-", "Å": "\\%A", "å": "\\%a", "µ": "\\m",
+    "Ω": "\\W", "Θ": "\\Q", "Φ": "\\F", "Ψ": "\\Y", "Δ": "\\D", "Σ": "\\S",
+}
+_GREEK: str = "abgdezhqiklmnxoprstufcyw"   # α β γ δ ε ζ η θ ι κ λ μ ν ξ ο π ρ σ τ υ φ χ ψ ω
+
+
+def _cif_ascii_char(char: str) -> str:
+    """CIF 1.1 ASCII markup of one non-ASCII character ('?' when it has none)."""
+    if char in _CIF_SYMBOLS:
+        return _CIF_SYMBOLS[char]
+    code = ord(char)
+    if 0x3b1 <= code <= 0x3c9 and code != 0x3c2:          # α..ω (not final sigma)
+        return "\\" + _GREEK[code - 0x3b1 - (code > 0x3c2)]
+    if 0x391 <= code <= 0x3a9 and code != 0x3a2:          # Α..Ω
+        return "\\" + _GREEK[code - 0x391 - (code > 0x3a2)].upper()
+    if code == 0x3c2:
+        return "\\s"
+    out = []
+    for part in unicodedata.normalize("NFKD", char):
+        if part.isascii():
+            out.append(part)
+        elif part in _CIF_ACCENTS and out:
+            out.insert(len(out) - 1, _CIF_ACCENTS[part])
+        elif part in _CIF_SYMBOLS or 0x391 <= ord(part) <= 0x3c9:
+            out.append(_cif_ascii_char(part))
+    text = "".join(out)
+    return text if text and text.isascii() else "?"
+
+
+def cif_ascii_text(text: str) -> str:
+    """``text`` with every non-ASCII character written in CIF 1.1 ASCII markup.
+
+    iotbx's parser refuses any non-ASCII byte (a UTF-8 ``é`` in a comment makes the file
+    "not a CIF"); CIF 1.1 is ASCII and spells such characters with backslash codes
+    (``Å`` → ``\\%A``, ``é`` → ``\\'e``, ``ü`` → ``\\"u``, ``°`` → ``\\%``, ``α`` → ``\\a``,
+    ``µ`` → ``\\m``), so values keep their meaning.  Characters without a code become ``?``;
+    curly quotes become back-ticks (a straight quote could end a quoted value).
+    ASCII text is returned unchanged.
+    """
+    if text.isascii():
+        return text
+    return "".join(c if c.isascii() else _cif_ascii_char(c) for c in text)
+
+
+_DATA_BLOCK = re.compile(r"^\s*data_(\S*)", re.IGNORECASE)
+
+
+def duplicate_block_names(text: str) -> list[str]:
+    """Names of data blocks that occur more than once in a CIF text (case-insensitive, as
+    CIF names are), outside text fields; iotbx would silently merge them into one block."""
+    seen: dict[str, int] = {}
+    in_text_field = False
+    for line in text.splitlines():
+        if line.startswith(";"):
+            in_text_field = not in_text_field
+            continue
+        if in_text_field:
+            continue
+        match = _DATA_BLOCK.match(line)
+        if match:
+            name = match.group(1).lower()
+            seen[name] = seen.get(name, 0) + 1
+    return sorted(name for name, count in seen.items() if count > 1)
+
+
+def implausible_sites(xs: Any, max_occupancy: float = MAX_OCCUPANCY) -> str | None:
+    """Why the atoms of a cctbx structure cannot be physical, or ``None``.
+
+    A negative isotropic displacement parameter U_iso (B = 8π² U; Å²) or equivalent U_eq of
+    an anisotropic atom, a non-positive-definite anisotropic U, or a site occupancy outside
+    [0, ``max_occupancy``] (1 plus rounding).  Names the first such atom.
+    """
+    from cctbx import adptbx
+
+    scatterers = xs.scatterers()
+    u_eq = np.asarray(xs.extract_u_iso_or_u_equiv())
+    for i, sc in enumerate(scatterers):
+        if np.isfinite(u_eq[i]) and u_eq[i] < 0:
+            return (f"negative displacement parameter: U = {u_eq[i]:.4g} Å² "
+                    f"(B = {8 * math.pi ** 2 * u_eq[i]:.3g} Å²) of atom {sc.label}")
+        if sc.flags.use_u_aniso() and not adptbx.is_positive_definite(
+                adptbx.u_star_as_u_cart(xs.unit_cell(), sc.u_star)):
+            return f"anisotropic displacement parameters of atom {sc.label} are not " \
+                   "positive definite"
+        if not 0.0 <= sc.occupancy <= max_occupancy:
+            return (f"site occupancy {sc.occupancy:g} of atom {sc.label} outside [0, 1] "
+                    f"(tolerance {max_occupancy:g} for rounding)")
+    return None
+
+
 def _space_group_type_number(symbol: str) -> int:
     from cctbx import sgtbx
 
@@ -364,10 +478,12 @@ def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it19
     """Read the structures of one CIF, keeping those of space-group type ``space_group``.
 
     Each data block that cannot be used is listed in ``skipped`` with its reason: not a CIF
-    (or truncated / malformed), no atoms, atoms of unknown type ('?' or not in the
-    ``table`` of scattering factors), another space group, or an implausible displacement
-    parameter (U_iso/U_eq above ``max_u_equiv`` Å², typically B given as U or a unit
-    error).  Never raises for bad content.
+    (or truncated / malformed), two data blocks of the same name (the whole file), no
+    atoms, atoms of unknown type ('?' or not in the ``table`` of scattering factors),
+    another space group, a negative displacement parameter or an occupancy above 1
+    (:func:`implausible_sites`), or an implausible displacement parameter (U_iso/U_eq above
+    ``max_u_equiv`` Å², typically B given as U or a unit error).  Non-ASCII characters are
+    read (:func:`cif_ascii_text`).  Never raises for bad content.
     """
     import iotbx.cif
     from cctbx import sgtbx
@@ -387,8 +503,15 @@ def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it19
     if problem:   # iotbx's parser would crash the process on it
         result.skipped.append(SkippedFile(str(path), f"truncated or malformed CIF: {problem}"))
         return result
+    duplicates = duplicate_block_names(text)
+    if duplicates:
+        result.skipped.append(SkippedFile(
+            str(path), f"duplicate data block name(s) {', '.join('data_' + d for d in duplicates)}"
+                       f": which block is meant cannot be told (rename one)"))
+        return result
     try:
-        model = iotbx.cif.reader(input_string=text, raise_if_errors=True).model()
+        model = iotbx.cif.reader(input_string=cif_ascii_text(text),
+                                 raise_if_errors=True).model()
     except Exception as error:  # iotbx.cif.CifParserError and friends
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         result.skipped.append(SkippedFile(str(path),
@@ -456,6 +579,10 @@ def read_cif_file(path: str | Path, space_group: str = "P-1", table: str = "it19
             result.skipped.append(SkippedFile(
                 label, f"implausible displacement parameter: U_eq = {u_eq[worst]:.3g} Å² of "
                        f"atom {label_atom} (> {max_u_equiv} Å²)"))
+            continue
+        implausible = implausible_sites(xs)
+        if implausible:
+            result.skipped.append(SkippedFile(label, implausible))
             continue
         if to_reference_setting:
             cb = sgi.change_of_basis_op_to_reference_setting()
