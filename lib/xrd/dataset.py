@@ -66,10 +66,6 @@ class XRDData:
     def __len__(self) -> int:
         return len(self.space_group)
 
-    @property
-    def crystal_system_names(self) -> np.ndarray:
-        return np.array(CRYSTAL_SYSTEMS)[self.crystal_system]
-
     def subset(self, index: np.ndarray) -> "XRDData":
         """Rows ``index`` of the data set."""
         idx = np.asarray(index)
@@ -240,21 +236,6 @@ def load_dataset(path: str | Path, grid: Grid | None = None, sigma: float | None
                        n_atoms=h5["n_atoms"][...].astype(int), grid=grid, sigma=sigma,
                        failures=json.loads(h5.attrs["failures"]),
                        provenance=json.loads(h5.attrs["provenance"]), path=path)
-
-
-def read_cifs(path: str | Path, ids: Iterable[str] | None = None) -> dict[str, str]:
-    """The CIF strings of a data set (all, or those of ``ids``)."""
-    import h5py
-
-    with h5py.File(path, "r") as h5:
-        sid = [s.decode() if isinstance(s, bytes) else s for s in h5["structure_id"][...]]
-        wanted = None if ids is None else set(ids)
-        out = {}
-        for i, s in enumerate(sid):
-            if wanted is None or s in wanted:
-                c = h5["cif"][i]
-                out[s] = c.decode() if isinstance(c, bytes) else c
-        return out
 
 
 def _cached(path: Path, params: dict[str, Any], grid: Grid, sigma: float) -> XRDData | None:
