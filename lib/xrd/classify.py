@@ -38,6 +38,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import atomic
+from .models import Bundle, load_bundle, predict_patterns
 from .patterns import Grid, render, smooth_normalise
 
 INPUT_KINDS = ("auto", "profile", "peaks")
@@ -290,8 +292,6 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
     bundle path or a loaded :class:`lib.xrd.models.Bundle`.  Raises ``ValueError`` (naming the
     file) when the model cannot be loaded.
     """
-    from .models import Bundle, load_bundle, model_inputs, predict
-
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
@@ -312,14 +312,32 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
         where.append(i)
         kinds.append(kind)
     if vectors:
-        x = model_inputs(bundle.kind, np.stack(vectors), bundle.image_size)
-        probs = predict(bundle.model, x)
+        probs = predict_patterns(bundle.model, bundle.kind, np.stack(vectors), bundle.image_size)
         for j, i in enumerate(where):
             rec: dict[str, Any] = {"file": str(paths[i]), "read_as": kinds[j]}
             for head, labels in bundle.heads.items():
                 rec[head] = _top(probs[head][j], labels, top, head)
             records[i] = rec
     return records
+
+
+def write_scans(peak_lists: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequence[str],
+                folder: str | Path, two_theta: np.ndarray, sigma_deg: float = 0.06,
+                background: float = 2.0, headers: Sequence[str] | None = None) -> list[Path]:
+    """Write each peak list (2θ in degrees, intensity) as a two-column scan file
+    ``<folder>/<name>.xy``: Gaussian peaks (σ = ``sigma_deg`` degrees) on the 2θ points
+    ``two_theta`` over a flat ``background``, as a user would give the command.  Written
+    atomically."""
+    folder = Path(folder)
+    paths = []
+    for j, ((tt, inten), name) in enumerate(zip(peak_lists, names)):
+        prof = background + sum(h * np.exp(-0.5 * ((two_theta - p) / sigma_deg) ** 2)
+                                for p, h in zip(tt, inten))
+        with atomic.atomic_path(folder / f"{name}.xy") as tmp:
+            np.savetxt(tmp, np.column_stack([two_theta, prof]), fmt="%.4f",
+                       header=headers[j] if headers else "")
+        paths.append(folder / f"{name}.xy")
+    return paths
 
 
 def format_text(records: list[dict[str, Any]]) -> str:

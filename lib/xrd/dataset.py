@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -65,6 +64,16 @@ class XRDData:
 
     def __len__(self) -> int:
         return len(self.space_group)
+
+    def first_of_system(self, system: str) -> int:
+        """Row of the first structure of crystal system ``system`` (0 when there is none)."""
+        rows = np.flatnonzero(self.crystal_system == CRYSTAL_SYSTEMS.index(system))
+        return int(rows[0]) if len(rows) else 0
+
+    def describe_row(self, row: int) -> str:
+        """"<id> <formula>, space group <n>, <crystal system>" of one structure."""
+        return (f"{self.structure_id[row]} {self.formula[row]}, space group "
+                f"{self.space_group[row]}, {CRYSTAL_SYSTEMS[self.crystal_system[row]]}")
 
     def subset(self, index: np.ndarray) -> "XRDData":
         """Rows ``index`` of the data set."""

@@ -225,6 +225,13 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> dict[str, np.nd
     return {names[0]: np.asarray(out)}
 
 
+def predict_patterns(model: Any, kind: str, patterns: np.ndarray,
+                     image_size: int | None = None) -> dict[str, np.ndarray]:
+    """Class probabilities of each head for pattern vectors (n, n_points) on the model's grid,
+    turned into the model's input first (images for MobileNetV2)."""
+    return predict(model, model_inputs(kind, patterns, image_size))
+
+
 # ---------------------------------------------------------------------------------------------
 # Bundles
 # ---------------------------------------------------------------------------------------------
