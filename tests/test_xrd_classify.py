@@ -94,6 +94,7 @@ BAD_FILES = {
     "no_overlap.xy": ("100 5\n101 6\n102 7\n103 6\n", "does not overlap"),
     "flat.xy": ("10 5\n11 5\n12 5\n13 5\n", "no signal"),
     "ambiguous_commas.csv": ("12,5,300,7\n12,6,310,2\n12,7,320,1\n", "ambiguous commas"),
+    "decimal_and_separator_commas.csv": ("12,5,300\n12,6,310\n12,7,320\n", "ambiguous commas"),
     "thousands.csv": ("12,5;1.300,5\n12,6;1.310,2\n", "ambiguous number '1.300,5'"),
 }
 

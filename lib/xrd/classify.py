@@ -96,8 +96,8 @@ def column_splitter(path: Path, lines: list[str]) -> tuple[Callable[[str], list[
 
     ``12,5;300`` (decimal comma, ``;`` between columns) and ``12,5 300`` (decimal comma,
     whitespace between columns) are read with the comma as the decimal mark; ``12.5,300``,
-    ``12.5 300`` and ``12.5;300`` with the point.  Where a comma could be either (``12,5,300,7``
-    with no decimal point anywhere, or ``1.234,5``) a ``PatternError`` says so.
+    ``12.5 300`` and ``12.5;300`` with the point.  Where a comma could be either (``12,5,300``
+    with no decimal point anywhere in the file, or ``1.234,5``) a ``PatternError`` says so.
     """
     if any(";" in line for line in lines):
         fields = [f for line in lines for f in _split_semicolon(line)]
@@ -113,11 +113,11 @@ def column_splitter(path: Path, lines: list[str]) -> tuple[Callable[[str], list[
         return str.split, True
     if lines and all("," in line for line in lines) and not any("." in line for line in lines):
         widths = {len(_split_any(line)) for line in lines}
-        if all(w >= 4 and w % 2 == 0 for w in widths):
-            raise PatternError(path, "ambiguous commas: no decimal point anywhere and an even "
-                                     "number of comma-separated values per line, so ',' may be "
-                                     "the decimal mark or the separator; write decimals with "
-                                     "'.' or separate the columns with ';'")
+        if all(w >= 3 for w in widths):
+            raise PatternError(path, "ambiguous commas: no decimal point anywhere and three or "
+                                     "more comma-separated values per line, so ',' may be the "
+                                     "decimal mark or the separator; write decimals with '.' "
+                                     "or separate the columns with ';'")
     return _split_any, False
 
 
