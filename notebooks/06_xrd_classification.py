@@ -411,14 +411,12 @@ display(Markdown(verdict.text))
 
 # %%
 timings["total_s"] = time.perf_counter() - t_start
-mobilenet_facts = {"weights": weights_source, "parameters": int(mnv2.count_params()),
-                   "epochs_run": res_mnv2.epochs_run, "best_epoch": res_mnv2.best_epoch,
-                   "train_seconds": res_mnv2.seconds, "heads": ["crystal_system"],
-                   "bundle": str(bundle_mnv2)}
-cnn_facts = {"parameters": int(cnn.count_params()), "dense": list(dense),
-             "epochs_run": res_cnn.epochs_run, "best_epoch": res_cnn.best_epoch,
-             "train_seconds": res_cnn.seconds, "heads": ["crystal_system", "space_group"],
-             "class_weights": "balanced per head (sample weights)", "bundle": str(bundle_cnn)}
+model_blocks = {
+    "mobilenetv2": evaluate.model_summary(evals, "MobileNetV2", mnv2, res_mnv2,
+                                          weights=weights_source, bundle=str(bundle_mnv2)),
+    "cnn1d": evaluate.model_summary(evals, "1D CNN", cnn, res_cnn, dense=list(dense),
+                                    class_weights="balanced per head (sample weights)",
+                                    bundle=str(bundle_cnn))}
 summary = evaluate.metrics_summary(
     evals, verdict, grid=grid.to_dict(), sigma_points=cfg.sigma, symprec=cfg.symprec,
     engine=cfg.engine, image_size=cfg.image_size,
@@ -428,9 +426,7 @@ summary = evaluate.metrics_summary(
     split_grouping="reduced formula (StratifiedGroupKFold by crystal system)",
     training_patterns=int(len(x_train)),
     augmentation=xrd_augment.describe(aug) if cfg.augment else None,
-    models={"mobilenetv2": evaluate.model_summary(evals, "MobileNetV2", **mobilenet_facts),
-            "cnn1d": evaluate.model_summary(evals, "1D CNN", **cnn_facts)},
-    classify_demo=demo_records, timings_s=timings)
+    models=model_blocks, classify_demo=demo_records, timings_s=timings)
 print(f"metrics: {metrics.write_metrics(cfg, summary)}; total {timings['total_s']:.0f} s")
 
 # %% [markdown]

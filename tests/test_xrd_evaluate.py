@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -150,13 +151,18 @@ def test_metrics_summary_keeps_the_notebook_keys_and_is_json(tmp_path):
     evals = {("MobileNetV2", "test"): fake_eval(0.5, 70), ("MobileNetV2", "MP"): None,
              ("1D CNN", "test"): fake_eval(0.8, 70, True), ("1D CNN", "MP"): None}
     v = evaluate.verdict(evals, (2, 1), "scratch", 40)
-    models = {"cnn1d": evaluate.model_summary(evals, "1D CNN", epochs_run=2)}
+    model = SimpleNamespace(count_params=lambda: 1234, output_names=["crystal_system",
+                                                                     "space_group"])
+    trained = SimpleNamespace(epochs_run=2, best_epoch=1, seconds=3.5)
+    models = {"cnn1d": evaluate.model_summary(evals, "1D CNN", model, trained, bundle="b")}
     out = evaluate.metrics_summary(evals, v, models=models, split={"test": 70})
     assert out["report"] == {"mobilenetv2_accuracy": 0.54, "park2017_crystal_system": 0.9499,
                              "park2017_space_group": 0.8114,
                              "rruff_measured_crystal_system": 0.817}
     assert out["table"]["1D CNN"]["MP"] is None and out["table"]["1D CNN"]["test"]["n"] == 70
     assert out["verdict"]["small_scale"] is True and out["models"]["cnn1d"]["epochs_run"] == 2
+    assert out["models"]["cnn1d"]["heads"] == ["crystal_system", "space_group"]
+    assert out["models"]["cnn1d"]["parameters"] == 1234 and out["models"]["cnn1d"]["bundle"] == "b"
     assert "probs" not in out["models"]["cnn1d"]["test"]
     back = json.loads(atomic.write_json(tmp_path / "m.json", out).read_text())
     assert back["models"]["cnn1d"]["test"]["confusion"][0][0] == 8     # 56 of 70 right

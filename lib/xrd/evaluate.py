@@ -353,10 +353,14 @@ def without_probs(ev: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def model_summary(evals: Mapping[tuple[str, str], dict[str, Any] | None], name: str,
-                  **facts: Any) -> dict[str, Any]:
-    """The metrics block of one model: ``facts`` (weights, parameters, epochs, bundle, ...) and
-    its evaluations on the synthetic test (``test``) and MP (``mp``) sets."""
-    return {**facts, "test": without_probs(evals.get((name, "test"))),
+                  model: Any, trained: Any, **facts: Any) -> dict[str, Any]:
+    """The metrics block of one model: its size, training (``trained``: a
+    :class:`lib.xrd.models.TrainResult`), its heads, ``facts`` (weights, bundle, ...) and its
+    evaluations on the synthetic test (``test``) and MP (``mp``) sets."""
+    return {"parameters": int(model.count_params()), "epochs_run": trained.epochs_run,
+            "best_epoch": trained.best_epoch, "train_seconds": trained.seconds,
+            "heads": list(model.output_names), **facts,
+            "test": without_probs(evals.get((name, "test"))),
             "mp": without_probs(evals.get((name, "MP")))}
 
 
