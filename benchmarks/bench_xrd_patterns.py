@@ -9,8 +9,9 @@ list computed, placed on the 2θ grid, smoothed and normalised: the same work on
 
 - baseline: a loop calling ``XRDCalculator.get_pattern`` for one structure after another;
 - engine: the same loop with ``lib.xrd.patterns.fast_peaks`` (vectorised, same numbers);
-- pipeline: ``lib.xrd.dataset.run_parallel`` over ``--workers`` processes with the fast
-  engine (what the notebook runs), process start-up included.
+- pipeline: ``lib.xrd.dataset.generate`` (``lib.parallel``: a Dask ``LocalCluster`` of
+  ``--workers`` processes) with the fast engine (what the notebook runs), cluster start-up
+  included.
 
 Prints patterns per second and the ratios to the baseline, for the pattern step alone
 (structures already parsed) and for the full work per structure.  For random pyxtal crystals
@@ -81,8 +82,8 @@ def main() -> int:
     p_base, p_fast = pattern_loop("pymatgen"), pattern_loop("fast")
     t_base, t_fast = full_loop("pymatgen"), full_loop("fast")
     start = time.perf_counter()
-    recs = dataset.run_parallel(dataset._mp_chunk, dataset._chunks(rows, 16), args.workers,
-                                "pipeline", progress=False, symprec=0.1, engine="fast")
+    recs = dataset.generate(dataset._mp_chunk, dataset._chunks(rows, 16), args.workers,
+                            "pipeline", progress=False, symprec=0.1, engine="fast")
     for r in recs:
         if r["ok"]:
             patterns.render(r["two_theta"], r["intensity"], grid, 5.0)

@@ -63,3 +63,17 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically (NumPy scalars allowed)."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=False,
                                        default=_json_default, allow_nan=True) + "\n")
+
+
+@contextlib.contextmanager
+def hdf5_file(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """An ``h5py.File`` open for writing under a temporary name beside ``path``; when the block
+    succeeds the root attribute ``complete`` is set to True, the file closed and renamed onto
+    ``path``.  On any exception nothing is left behind and ``path`` is untouched, so a reader
+    that requires ``complete`` never sees a half-written file."""
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            yield h5
+            h5.attrs["complete"] = True

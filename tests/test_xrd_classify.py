@@ -93,6 +93,9 @@ BAD_FILES = {
     "out_of_range.xy": ("200 5\n300 6\n", "outside 0–180"),
     "no_overlap.xy": ("100 5\n101 6\n102 7\n103 6\n", "does not overlap"),
     "flat.xy": ("10 5\n11 5\n12 5\n13 5\n", "no signal"),
+    "ambiguous_commas.csv": ("12,5,300,7\n12,6,310,2\n12,7,320,1\n", "ambiguous commas"),
+    "decimal_and_separator_commas.csv": ("12,5,300\n12,6,310\n12,7,320\n", "ambiguous commas"),
+    "thousands.csv": ("12,5;1.300,5\n12,6;1.310,2\n", "ambiguous number '1.300,5'"),
 }
 
 
@@ -106,9 +109,11 @@ def test_each_bad_file_gets_a_clear_error_and_the_rest_are_classified(tiny_bundl
     np.save(tmp_path / "one_col.npy", np.arange(10.0))
     np.save(tmp_path / "strings.npy", np.array(["a", "b"]))
     (tmp_path / "garbage.npy").write_bytes(b"not numpy")
-    (tmp_path / "binary.xy").write_bytes(b"\xff\xfe\x00\x81")
+    (tmp_path / "binary.xy").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x81\xff")
+    (tmp_path / "utf16_no_bom.xy").write_bytes("10 5\n11 6\n12 7\n".encode("utf-16-le"))
     extra = {"one_col.npy": "one column", "strings.npy": "non-numeric",
              "garbage.npy": "not a readable .npy", "binary.xy": "not a text file",
+             "utf16_no_bom.xy": "UTF-16 text without a byte-order mark",
              "missing.xy": "no such file"}
     paths += [tmp_path / n for n in extra]
     recs = classify.classify_files(paths, tiny_bundle)
@@ -118,6 +123,44 @@ def test_each_bad_file_gets_a_clear_error_and_the_rest_are_classified(tiny_bundl
         name = os.path.basename(rec["file"])
         assert "error" in rec, name
         assert expected[name] in rec["error"], (name, rec["error"])
+
+
+def _text_variants(tt: np.ndarray, prof: np.ndarray) -> dict[str, bytes]:
+    """One pattern written the ways instruments and spreadsheets write it."""
+    dot = "".join(f"{a:.3f} {b:.2f}\n" for a, b in zip(tt, prof))
+    comma_semi = "".join(f"{a:.3f};{b:.2f}\n".replace(".", ",") for a, b in zip(tt, prof))
+    comma_tab = "".join(f"{a:.3f}\t{b:.2f}\n".replace(".", ",") for a, b in zip(tt, prof))
+    return {"dot.xy": ("2theta intensity\n" + dot).encode(),
+            "comma_semicolon.csv": ("2Theta;Intensität\n" + comma_semi).encode(),
+            "comma_tab.xy": comma_tab.encode(),
+            "utf8_bom.xy": "\ufeff# scan\n".encode() + dot.encode(),
+            "utf16_le_bom.xy": ("# 2θ intensity\n" + dot).encode("utf-16"),
+            "utf16_be_bom.xy": b"\xfe\xff" + ("2θ;I\n" + comma_semi).encode("utf-16-be")}
+
+
+def test_comma_decimal_and_utf16_files_are_read_as_the_same_pattern(tiny_bundle, tmp_path):
+    tt, prof = write_profile(tmp_path / "ref.xy", silicon(), step=0.05)
+    paths = []
+    for name, raw in _text_variants(tt, prof).items():
+        (tmp_path / name).write_bytes(raw)
+        paths.append(tmp_path / name)
+    ref_tt, ref_i = classify.read_pattern(paths[0])
+    assert ref_tt[0] == pytest.approx(10.0) and len(ref_tt) == len(tt)
+    for path in paths[1:]:
+        got_tt, got_i = classify.read_pattern(path)
+        np.testing.assert_allclose(got_tt, ref_tt, err_msg=path.name)
+        np.testing.assert_allclose(got_i, ref_i, err_msg=path.name)
+    recs = classify.classify_files(paths, tiny_bundle, top=7)
+    assert all("error" not in r for r in recs), recs
+    assert all(r["crystal_system"] == recs[0]["crystal_system"] for r in recs)
+
+
+def test_a_single_path_is_one_file(tiny_bundle, tmp_path):
+    good = tmp_path / "si.xy"
+    write_profile(good, silicon())
+    for one in (str(good), good):
+        recs = classify.classify_files(one, tiny_bundle)
+        assert len(recs) == 1 and recs[0]["file"] == str(good) and "crystal_system" in recs[0]
 
 
 def test_cli_json_exit_status_and_messages(tiny_bundle, tmp_path, capsys):
@@ -156,14 +199,36 @@ def test_wrong_model_files(tiny_bundle, tmp_path, capsys):
     broken.mkdir()
     (broken / "bundle.json").write_text((tiny_bundle / "bundle.json").read_text())
     (broken / "model.keras").write_bytes(b"truncated")
+    info = json.loads((tiny_bundle / "bundle.json").read_text())
+    keras_bytes = (tiny_bundle / "model.keras").read_bytes()
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+    (truncated / "model.keras").write_bytes(keras_bytes[:len(keras_bytes) // 2])
     cases = {not_model: "not a model bundle", empty_dir: "no bundle.json",
              bad_json: "not valid JSON", other: "not a phases-and-patterns",
-             broken: "cannot be loaded by Keras", tmp_path / "nope": "no such file"}
+             broken: "damaged or truncated model file",
+             truncated: "damaged or truncated model file", tmp_path / "nope": "no such file"}
+    short = {**info, "heads": {**info["heads"],
+                               "crystal_system": info["heads"]["crystal_system"][:-1]}}
+    variants = {"no_grid": ({k: v for k, v in info.items() if k != "grid"}, "lacks grid"),
+                "no_sigma_heads": ({k: v for k, v in info.items() if k not in ("sigma", "heads")},
+                                   "lacks sigma, heads"),
+                "few_labels": (short, "head 'crystal_system' has 6 labels but the model gives "
+                                      "7 classes"),
+                "bad_grid": ({**info, "grid": {"n_points": 10}}, "bad grid or sigma")}
+    for name, (content, reason) in variants.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "bundle.json").write_text(json.dumps(content), encoding="utf-8")
+        (folder / "model.keras").write_bytes(keras_bytes)
+        cases[folder] = reason
     for model, reason in cases.items():
         code = classify.main(["classify", str(good), "--model", str(model)])
         _, err = capsys.readouterr()
         assert code == 2, model
         assert reason in err and "model" in err, (model, err)
+        assert str(model) in err, (model, err)
 
 
 def test_module_entry_point(tiny_bundle, tmp_path):

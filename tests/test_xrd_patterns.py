@@ -263,12 +263,14 @@ def test_real_mp20_structures_labels_agree(shared_data):
 
 
 def test_parallel_generation_equals_serial():
+    """lib.parallel on a Dask LocalCluster of 2 processes gives the in-process records, in
+    the chunks' order."""
     rows = [(f"s{i}", s.to(fmt="cif"), 0) for i, s in
             enumerate([nacl(), silicon(), magnesium_hcp(), rutile()])]
-    serial = dataset.run_parallel(dataset._mp_chunk, [rows[:2], rows[2:]], 1, "t", False,
-                                  symprec=0.1, engine="fast")
-    para = dataset.run_parallel(dataset._mp_chunk, [rows[:2], rows[2:]], 2, "t", False,
-                                symprec=0.1, engine="fast")
+    serial = dataset.generate(dataset._mp_chunk, [rows[:2], rows[2:]], 1, "t", False,
+                              symprec=0.1, engine="fast")
+    para = dataset.generate(dataset._mp_chunk, [rows[:2], rows[2:]], 2, "t", False,
+                            symprec=0.1, engine="fast")
     assert [r["id"] for r in para] == ["s0", "s1", "s2", "s3"]
     assert [r["space_group"] for r in para] == [225, 227, 194, 136]
     for a, b in zip(serial, para):
@@ -284,3 +286,16 @@ def test_optional_loaders_explain_missing_packages():
     if importlib.util.find_spec("mp_api") is None:
         with pytest.raises(ImportError, match="pip install mp-api"):
             next(structures.load_mp_api())
+
+
+def test_cache_write_is_atomic(tmp_path):
+    """A failure while the HDF5 cache is written leaves no file (and no temporary) behind."""
+    good = dataset._mp_chunk([("s0", nacl().to(fmt="cif"), 225)], symprec=0.1, engine="fast")
+    bad = [{**good[0], "space_group": "not a number"}]
+    path = tmp_path / "xrd_mp_x.h5"
+    with pytest.raises(ValueError):
+        dataset.write_dataset(path, bad, "mp", {"symprec": 0.1}, Grid(0, 90, 300), 5.0)
+    assert list(tmp_path.iterdir()) == []
+    dataset.write_dataset(path, good, "mp", {"symprec": 0.1}, Grid(0, 90, 300), 5.0)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert dataset.load_dataset(path).space_group.tolist() == [225]

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .. import atomic, metrics
+from .. import atomic, metrics, parallel
 from . import reflections
 from . import structure_factors as sfm
 from .measured import read_measured_folder
@@ -240,27 +240,6 @@ def _canonical(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
-@contextlib.contextmanager
-def _dask_client(n_workers: int, dask_address: str):
-    from dask.distributed import Client, LocalCluster
-
-    if dask_address:
-        client = Client(dask_address)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
 def _n_inputs(result: dict[str, Any]) -> int:
     """Inputs (structures or files) a chunk result accounts for."""
     if "n_inputs" in result:
@@ -270,31 +249,17 @@ def _n_inputs(result: dict[str, Any]) -> int:
 
 def _run_tasks(tasks: list[tuple[Callable, tuple]], folder: Path, n_workers: int,
                dask_address: str, bar) -> float:
-    """Run chunk tasks, saving each result atomically as soon as it arrives.
+    """Run chunk tasks (:func:`lib.parallel.run_tasks`), saving each result atomically as
+    soon as it arrives.
 
     Returns the seconds spent starting (or connecting to) the Dask cluster.
     """
-    if not tasks:
-        return 0.0
-    if n_workers <= 1 and not dask_address:
-        for fn, args in tasks:
-            chunk, result = fn(*args)
-            _save_chunk(folder, chunk, result)
-            bar.update(_n_inputs(result))
-        return 0.0
-    from dask.distributed import as_completed
+    def save(_index: int, chunk_result: tuple[int, dict[str, Any]]) -> None:
+        chunk, result = chunk_result
+        _save_chunk(folder, chunk, result)
+        bar.update(_n_inputs(result))
 
-    start = time.perf_counter()
-    with _dask_client(n_workers, dask_address) as client:
-        startup = time.perf_counter() - start
-        futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
-        finished = as_completed(futures, with_results=True)
-        del futures   # hold no reference: each result is freed on the cluster once saved
-        for future, (chunk, result) in finished:
-            _save_chunk(folder, chunk, result)
-            future.release()
-            bar.update(_n_inputs(result))
-    return startup
+    return parallel.run_tasks(tasks, n_workers, dask_address, save)
 
 
 def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: bool,

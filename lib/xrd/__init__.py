@@ -4,6 +4,7 @@ Modules: ``patterns`` (peak lists, the 2θ grid, smoothing, images, labels), ``s
 (pyxtal random crystals, MP-20 CSV, optional matminer / Materials Project API loaders),
 ``dataset`` (parallel generation, HDF5 cache, grouped splits), ``augment`` (measurement-like
 augmentation), ``models`` (MobileNetV2, 1D CNN, training, bundles), ``evaluate`` (the report's
-table), ``classify`` (the command ``python -m lib.xrd classify``).  TensorFlow is imported
+table, the verdict and the metrics of notebook 06, computed), ``plots`` (its figures, drawn),
+``classify`` (the command ``python -m lib.xrd classify``).  TensorFlow is imported
 only by ``models`` and ``classify``.
 """

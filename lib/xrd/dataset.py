@@ -1,4 +1,6 @@
-"""Pattern data sets: generated in parallel over processes, cached to HDF5 with provenance.
+"""Pattern data sets: generated in parallel (:mod:`lib.parallel`: in-process for one worker, else
+a Dask ``LocalCluster``), cached to HDF5 (written by :func:`lib.atomic.hdf5_file`) with
+provenance.
 
 :func:`synthetic_dataset` (random pyxtal crystals, balanced over the 7 crystal systems) and
 :func:`mp_dataset` (real structures from an MP-20-layout CSV) return an :class:`XRDData`.  Both
@@ -25,17 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import atomic
+from .. import atomic, parallel
 from .patterns import CRYSTAL_SYSTEMS, Grid, peaks, render, symmetry_labels
 from .structures import StructureSpec, random_crystal, read_mp_csv, structure_from_cif, \
     synthetic_specs
@@ -65,9 +65,15 @@ class XRDData:
     def __len__(self) -> int:
         return len(self.space_group)
 
-    @property
-    def crystal_system_names(self) -> np.ndarray:
-        return np.array(CRYSTAL_SYSTEMS)[self.crystal_system]
+    def first_of_system(self, system: str) -> int:
+        """Row of the first structure of crystal system ``system`` (0 when there is none)."""
+        rows = np.flatnonzero(self.crystal_system == CRYSTAL_SYSTEMS.index(system))
+        return int(rows[0]) if len(rows) else 0
+
+    def describe_row(self, row: int) -> str:
+        """"<id> <formula>, space group <n>, <crystal system>" of one structure."""
+        return (f"{self.structure_id[row]} {self.formula[row]}, space group "
+                f"{self.space_group[row]}, {CRYSTAL_SYSTEMS[self.crystal_system[row]]}")
 
     def subset(self, index: np.ndarray) -> "XRDData":
         """Rows ``index`` of the data set."""
@@ -80,7 +86,7 @@ class XRDData:
 
 
 # ---------------------------------------------------------------------------------------------
-# Workers (run in child processes: module-level, import only pymatgen / pyxtal)
+# Workers (run in worker processes: module-level, import only pymatgen / pyxtal)
 # ---------------------------------------------------------------------------------------------
 
 def _record(structure: Any, sid: str, reference: int, symprec: float, engine: str,
@@ -127,44 +133,14 @@ def _mp_chunk(rows: Sequence[tuple[str, str, int]], symprec: float, engine: str,
     return out
 
 
-def run_parallel(func: Callable[..., list[dict]], chunks: Sequence[Sequence[Any]],
-                 n_workers: int, desc: str, progress: bool = True,
-                 **kwargs: Any) -> list[dict[str, Any]]:
-    """Apply ``func(chunk, **kwargs)`` to every chunk over ``n_workers`` processes, with a tqdm
-    progress bar counting structures.  ``n_workers`` = 1 runs in this process.  Results keep the
-    chunks' order.
-
-    Workers come from a *forkserver* that has imported pymatgen and pyxtal once: they start in
-    well under a second, and never inherit the threads of a TensorFlow already running in the
-    parent (which a plain fork could deadlock on)."""
-    from tqdm import tqdm
-
-    total = sum(len(c) for c in chunks)
-    bar = tqdm(total=total, desc=desc, unit="structure", disable=not progress, mininterval=2.0)
-    results: list[list[dict]] = [[] for _ in chunks]
-    try:
-        if n_workers <= 1:
-            for i, chunk in enumerate(chunks):
-                results[i] = func(chunk, **kwargs)
-                bar.update(len(chunk))
-        else:
-            import multiprocessing as mp
-
-            ctx = mp.get_context("forkserver")
-            try:
-                ctx.set_forkserver_preload(["lib.xrd.dataset", "pymatgen.core",
-                                            "pymatgen.symmetry.analyzer", "pyxtal"])
-            except Exception:  # pragma: no cover - server already running
-                pass
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-                futures = {pool.submit(func, chunk, **kwargs): i for i, chunk in enumerate(chunks)}
-                for fut in as_completed(futures):
-                    i = futures[fut]
-                    results[i] = fut.result()
-                    bar.update(len(chunks[i]))
-    finally:
-        bar.close()
-    return [r for chunk in results for r in chunk]
+def generate(func: Callable[..., list[dict]], chunks: Sequence[Sequence[Any]], n_workers: int,
+             desc: str, progress: bool = True, **kwargs: Any) -> list[dict[str, Any]]:
+    """The records of ``func(chunk, **kwargs)`` for every chunk, in the chunks' order, computed
+    by :func:`lib.parallel.map_chunks` (in this process for ``n_workers`` = 1, else on a Dask
+    ``LocalCluster`` of ``n_workers`` processes), with a progress bar counting structures."""
+    per_chunk = parallel.map_chunks(func, chunks, n_workers, desc=desc, unit="structure",
+                                    progress=progress, **kwargs)
+    return [record for records in per_chunk for record in records]
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -200,38 +176,36 @@ def write_dataset(path: str | Path, records: list[dict[str, Any]], kind: str,
                   "n_failed": len(failures), "seconds": seconds,
                   "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path = Path(path)
-    with atomic.atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            vf = h5py.vlen_dtype(np.float32)
-            st = h5py.string_dtype()
-            n = len(good)
-            d = h5.create_dataset("peak_two_theta", (n,), dtype=vf)
-            e = h5.create_dataset("peak_intensity", (n,), dtype=vf)
-            for i, r in enumerate(good):
-                d[i] = r["two_theta"]
-                e[i] = r["intensity"]
-            h5.create_dataset("pattern", data=patterns, compression="gzip", compression_opts=4,
-                              chunks=(max(1, min(n, 256)), grid.n_points) if n else None)
-            h5.create_dataset("space_group", data=np.array([r["space_group"] for r in good],
-                                                           np.int16))
-            h5.create_dataset("crystal_system", data=np.array([r["crystal_system"] for r in good],
-                                                              np.int8))
-            h5.create_dataset("space_group_reference",
-                              data=np.array([r["reference"] for r in good], np.int16))
-            h5.create_dataset("n_atoms", data=np.array([r["n_atoms"] for r in good], np.int32))
-            for name, key in (("structure_id", "id"), ("formula", "formula"), ("cif", "cif")):
-                h5.create_dataset(name, data=np.array([r[key] for r in good], dtype=object),
-                                  dtype=st)
-            h5.attrs["kind"] = kind
-            h5.attrs["simulated"] = True
-            h5.attrs["n_structures"] = n
-            h5.attrs["crystal_systems"] = json.dumps(list(CRYSTAL_SYSTEMS))
-            h5.attrs["grid"] = json.dumps(grid.to_dict())
-            h5.attrs["sigma"] = float(sigma)
-            h5.attrs["symprec"] = float(params.get("symprec", float("nan")))
-            h5.attrs["failures"] = json.dumps(failures)
-            h5.attrs["provenance"] = json.dumps(provenance, default=str)
-            h5.attrs["complete"] = True
+    with atomic.hdf5_file(path) as h5:
+        vf = h5py.vlen_dtype(np.float32)
+        st = h5py.string_dtype()
+        n = len(good)
+        d = h5.create_dataset("peak_two_theta", (n,), dtype=vf)
+        e = h5.create_dataset("peak_intensity", (n,), dtype=vf)
+        for i, r in enumerate(good):
+            d[i] = r["two_theta"]
+            e[i] = r["intensity"]
+        h5.create_dataset("pattern", data=patterns, compression="gzip", compression_opts=4,
+                          chunks=(max(1, min(n, 256)), grid.n_points) if n else None)
+        h5.create_dataset("space_group", data=np.array([r["space_group"] for r in good],
+                                                       np.int16))
+        h5.create_dataset("crystal_system", data=np.array([r["crystal_system"] for r in good],
+                                                          np.int8))
+        h5.create_dataset("space_group_reference",
+                          data=np.array([r["reference"] for r in good], np.int16))
+        h5.create_dataset("n_atoms", data=np.array([r["n_atoms"] for r in good], np.int32))
+        for name, key in (("structure_id", "id"), ("formula", "formula"), ("cif", "cif")):
+            h5.create_dataset(name, data=np.array([r[key] for r in good], dtype=object),
+                              dtype=st)
+        h5.attrs["kind"] = kind
+        h5.attrs["simulated"] = True
+        h5.attrs["n_structures"] = n
+        h5.attrs["crystal_systems"] = json.dumps(list(CRYSTAL_SYSTEMS))
+        h5.attrs["grid"] = json.dumps(grid.to_dict())
+        h5.attrs["sigma"] = float(sigma)
+        h5.attrs["symprec"] = float(params.get("symprec", float("nan")))
+        h5.attrs["failures"] = json.dumps(failures)
+        h5.attrs["provenance"] = json.dumps(provenance, default=str)
     return path
 
 
@@ -273,21 +247,6 @@ def load_dataset(path: str | Path, grid: Grid | None = None, sigma: float | None
                        provenance=json.loads(h5.attrs["provenance"]), path=path)
 
 
-def read_cifs(path: str | Path, ids: Iterable[str] | None = None) -> dict[str, str]:
-    """The CIF strings of a data set (all, or those of ``ids``)."""
-    import h5py
-
-    with h5py.File(path, "r") as h5:
-        sid = [s.decode() if isinstance(s, bytes) else s for s in h5["structure_id"][...]]
-        wanted = None if ids is None else set(ids)
-        out = {}
-        for i, s in enumerate(sid):
-            if wanted is None or s in wanted:
-                c = h5["cif"][i]
-                out[s] = c.decode() if isinstance(c, bytes) else c
-        return out
-
-
 def _cached(path: Path, params: dict[str, Any], grid: Grid, sigma: float) -> XRDData | None:
     if not path.is_file():
         return None
@@ -319,7 +278,7 @@ def synthetic_dataset(data_dir: str | Path, n_per_system: int, seed: int, grid: 
         return data
     specs = synthetic_specs(n_per_system, seed)
     start = time.perf_counter()
-    records = run_parallel(_synthetic_chunk, _chunks(specs, chunk_size), n_workers,
+    records = generate(_synthetic_chunk, _chunks(specs, chunk_size), n_workers,
                            "pyxtal + XRD", progress, max_atoms=max_atoms,
                            max_attempts=max_attempts, symprec=symprec, engine=engine,
                            id_prefix=f"pyxtal-{seed}-")
@@ -349,7 +308,7 @@ def mp_dataset(csv_path: str | Path, data_dir: str | Path, grid: Grid, sigma: fl
     rows = [(str(r["material_id"]), r["cif"], int(r["spacegroup.number"]))
             for _, r in df.iterrows()]
     start = time.perf_counter()
-    records = run_parallel(_mp_chunk, _chunks(rows, chunk_size), n_workers, "MP + XRD", progress,
+    records = generate(_mp_chunk, _chunks(rows, chunk_size), n_workers, "MP + XRD", progress,
                            symprec=symprec, engine=engine)
     seconds = time.perf_counter() - start
     Path(data_dir).mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,36 @@
-"""The report's table (precision, recall, F1 per crystal system, and accuracy) and confusion
-matrices, from true labels and predicted probabilities."""
+"""What notebook 06 reports, computed from true labels and predicted probabilities.
+
+- the report's table (precision, recall, F1 per crystal system, accuracy) and confusion
+  matrices: :func:`report_table`, :func:`confusion`, :func:`evaluation`, :func:`table_frame`,
+  :func:`accuracy_frame`;
+- the verdict on the report's claims, computed from a run's numbers against the anchors
+  (report 2: 54 % with MobileNetV2; Park et al. 2017: 94.99 % crystal system, 81.14 % space
+  group; measured RRUFF patterns: 81.7 %): :func:`verdict`;
+- the notebook's metrics dictionary: :func:`data_summary`, :func:`model_summary`,
+  :func:`metrics_summary`.
+
+Accuracies are fractions in [0, 1]; "s.e." is the binomial standard error of a fraction.
+No plotting and no model here: the notebook predicts, this module computes, the notebook shows.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
-from .patterns import CRYSTAL_SYSTEMS
+from .dataset import XRDData
+from .patterns import CRYSTAL_SYSTEMS, crystal_system_of
+
+#: Crystal-system accuracy of the report's MobileNetV2 (report 2).
+REPORT_ACCURACY = 0.54
+#: Park et al. (2017, IUCrJ 4, 621): 1D CNN, ~150,000 ICSD structures.
+PARK_CRYSTAL_SYSTEM, PARK_SPACE_GROUP, PARK_N_STRUCTURES = 0.9499, 0.8114, 150_000
+#: Crystal-system accuracy reported on measured (RRUFF) patterns.
+RRUFF_CRYSTAL_SYSTEM = 0.817
+#: Below these a run is too small for a verdict (test structures, epochs of either model).
+MIN_TEST_STRUCTURES, MIN_EPOCHS = 200, 5
 
 
 def accuracy(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -32,7 +55,12 @@ def report_table(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     from sklearn.metrics import precision_recall_fscore_support
 
     labels = list(range(len(CRYSTAL_SYSTEMS)))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    if len(y_true) == 0:
+        p = r = f = np.zeros(len(labels))
+        s = np.zeros(len(labels), int)
+    else:
+        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                     zero_division=0)
     per = {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                   "support": int(s[i])} for i, name in enumerate(CRYSTAL_SYSTEMS)}
     present = s > 0
@@ -50,6 +78,8 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """7 × 7 confusion matrix of crystal systems (rows true, columns predicted)."""
     from sklearn.metrics import confusion_matrix
 
+    if len(y_true) == 0:
+        return np.zeros((len(CRYSTAL_SYSTEMS), len(CRYSTAL_SYSTEMS)), int)
     return confusion_matrix(y_true, y_pred, labels=list(range(len(CRYSTAL_SYSTEMS))))
 
 
@@ -69,3 +99,282 @@ def table_frame(tables: dict[str, dict[str, Any]]) -> "Any":
             [tab["n"], tab["n"]]
     index = list(CRYSTAL_SYSTEMS) + ["macro avg", "accuracy"]
     return pd.DataFrame(cols, index=index)
+
+
+def standard_error(fraction: float, n: int) -> float:
+    """Binomial standard error of a fraction measured on ``n`` patterns (NaN for n = 0)."""
+    return float(np.sqrt(fraction * (1 - fraction) / n)) if n else float("nan")
+
+
+def percent(fraction: float) -> str:
+    """A fraction as ``"54.0 %"``."""
+    return f"{100 * fraction:.1f} %"
+
+
+def evaluation(crystal_system: np.ndarray, probs: Mapping[str, np.ndarray],
+               space_group: np.ndarray | None = None) -> dict[str, Any]:
+    """The numbers of one model on one set: ``n``, ``probs`` (crystal system), the report's
+    ``table``, ``confusion`` (7 × 7), ``accuracy``, ``top2_accuracy`` and, when ``probs`` has a
+    space-group head, ``space_group_accuracy`` and ``space_group_top5_accuracy``.
+
+    ``crystal_system``: true indices into ``CRYSTAL_SYSTEMS``; ``space_group``: true
+    international numbers (1–230); ``probs``: {head: (n, n_classes)} class probabilities."""
+    cs = np.asarray(probs["crystal_system"])
+    predicted = cs.argmax(1)
+    out = {"n": int(len(crystal_system)), "probs": cs,
+           "table": report_table(crystal_system, predicted),
+           "confusion": confusion(crystal_system, predicted),
+           "accuracy": accuracy(crystal_system, cs),
+           "top2_accuracy": top_k_accuracy(crystal_system, cs, 2)}
+    if "space_group" in probs and space_group is not None:
+        sg, truth = np.asarray(probs["space_group"]), np.asarray(space_group) - 1
+        out["space_group_accuracy"] = accuracy(truth, sg)
+        out["space_group_top5_accuracy"] = top_k_accuracy(truth, sg, 5)
+    return out
+
+
+def accuracy_frame(evals: Mapping[tuple[str, str], dict[str, Any] | None]) -> "Any":
+    """One row per (model, set) evaluation: n, crystal-system accuracy ± s.e., top-2, and the
+    space-group accuracy and top-5 (NaN without a space-group head); a pandas DataFrame."""
+    import pandas as pd
+
+    rows = []
+    for (model, where), ev in evals.items():
+        if ev is None:
+            continue
+        rows.append({"model": model, "set": where, "n": ev["n"],
+                     "crystal system accuracy": round(ev["accuracy"], 3),
+                     "± s.e.": round(standard_error(ev["accuracy"], ev["n"]), 3),
+                     "top-2": round(ev["top2_accuracy"], 3),
+                     "space group accuracy": round(ev.get("space_group_accuracy", np.nan), 3),
+                     "space group top-5": round(ev.get("space_group_top5_accuracy", np.nan), 3)})
+    return pd.DataFrame(rows)
+
+
+def tables_of(evals: Mapping[tuple[str, str], dict[str, Any] | None], where: str,
+              ) -> dict[str, dict[str, Any]]:
+    """The report's tables of every model evaluated on set ``where`` ({model: table})."""
+    return {m: ev["table"] for (m, w), ev in evals.items() if w == where and ev is not None}
+
+
+def confusion_panels(evals: Mapping[tuple[str, str], dict[str, Any] | None],
+                     ) -> dict[str, np.ndarray]:
+    """{panel title: 7 × 7 confusion counts} of every evaluation, for Fig 5."""
+    return {f"{m}, {'synthetic test' if w == 'test' else 'MP structures'}: accuracy "
+            f"{ev['accuracy']:.1%}": ev["confusion"] for (m, w), ev in evals.items()
+            if ev is not None}
+
+
+def counts_frame(sets: Mapping[str, XRDData | None]) -> "Any":
+    """Structures per crystal system of each data set ({column name: data set or None}); a
+    DataFrame indexed by crystal system (report Figs 2 and 3)."""
+    import pandas as pd
+
+    return pd.DataFrame({name: counts_per_system(data) for name, data in sets.items()},
+                        index=list(CRYSTAL_SYSTEMS))
+
+
+def count_and_share(counts: "Any") -> "Any":
+    """The counts and each column's share (3 decimals) side by side."""
+    import pandas as pd
+
+    share = counts / counts.sum().replace(0, 1)
+    return pd.concat({"count": counts, "share": share.round(3)}, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """The computed verdict: on the report's 54 %, on 1D CNN vs MobileNetV2, whether the run
+    is too small to judge, and the Markdown text the notebook shows."""
+
+    report_54: str
+    cnn_vs_mobilenet: str
+    small_scale: bool
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report_54": self.report_54, "cnn_vs_mobilenet": self.cnn_vs_mobilenet,
+                "small_scale": self.small_scale, "text": self.text}
+
+
+def is_small(n_test: int, epochs: tuple[int, ...]) -> bool:
+    """Too few test structures or epochs for a verdict."""
+    return n_test < MIN_TEST_STRUCTURES or min(epochs) < MIN_EPOCHS
+
+
+def verdict_on_report(accuracy_: float, n: int, small: bool, weights: str,
+                      n_train: int) -> str:
+    """Does this run's MobileNetV2 accuracy (on ``n`` patterns) agree with the report's 54 %?
+    Agreement: within max(2 s.e., 5 points)."""
+    if small:
+        return "inconclusive at this scale"
+    diff = accuracy_ - REPORT_ACCURACY
+    if abs(diff) <= max(2 * standard_error(accuracy_, n), 0.05):
+        text = "supported (this run's MobileNetV2 lands within the uncertainty of 54 %)"
+    elif diff > 0:
+        text = ("not reproduced as a limit: this run's MobileNetV2 does better than the report's "
+                "54 %")
+    else:
+        text = "not supported: this run's MobileNetV2 does worse than 54 %"
+    if not str(weights).startswith("imagenet"):
+        text += (f" (at this scale: {n_train} training structures, trained from scratch without "
+                 "ImageNet weights)")
+    return text
+
+
+def verdict_on_models(cnn: float, mobilenet: float, n: int, small: bool) -> str:
+    """Does the 1D CNN beat MobileNetV2 on the same ``n`` test patterns (by 2 s.e. of the
+    difference)?"""
+    if small:
+        return "inconclusive at this scale"
+    spread = 2 * float(np.hypot(standard_error(cnn, n), standard_error(mobilenet, n)))
+    if cnn - mobilenet > spread:
+        return "supported: the 1D CNN beats MobileNetV2"
+    if cnn - mobilenet < -spread:
+        return "not supported: MobileNetV2 beats the 1D CNN"
+    return "inconclusive: the two models are within two standard errors"
+
+
+def _line_report(ev_ref: dict[str, Any], ref_name: str, m_test: dict[str, Any], text: str,
+                 weights: str) -> str:
+    return (f"- **Report's 54 % (MobileNetV2):** {text}. This run: {percent(ev_ref['accuracy'])} "
+            f"± {percent(standard_error(ev_ref['accuracy'], ev_ref['n']))} on {ev_ref['n']} "
+            f"{ref_name}; {percent(m_test['accuracy'])} on {m_test['n']} held-out synthetic "
+            f"structures (chance: {percent(1 / len(CRYSTAL_SYSTEMS))}); weights: {weights}.")
+
+
+def _line_models(c_test: dict[str, Any], m_test: dict[str, Any], c_mp: dict[str, Any] | None,
+                 m_mp: dict[str, Any] | None, text: str) -> str:
+    on_mp = (f"{percent(c_mp['accuracy'])} vs {percent(m_mp['accuracy'])} on MP)."
+             if c_mp is not None and m_mp is not None else "no MP set).")
+    return (f"- **A 1D CNN on the vector does better than MobileNetV2 on images:** {text} "
+            f"({percent(c_test['accuracy'])} vs {percent(m_test['accuracy'])} on the synthetic "
+            f"test; " + on_mp)
+
+
+def _line_park(c_test: dict[str, Any], n_train: int) -> str:
+    gap = c_test["accuracy"] - PARK_CRYSTAL_SYSTEM
+    where = "at or above" if gap >= 0 else f"{percent(-gap)} below"
+    return (f"- **Park et al.'s {100 * PARK_CRYSTAL_SYSTEM:.2f} % / "
+            f"{100 * PARK_SPACE_GROUP:.2f} %:** this run's "
+            f"1D CNN reaches {percent(c_test['accuracy'])} (crystal system) and "
+            f"{percent(c_test.get('space_group_accuracy', np.nan))} (space group; top-5 "
+            f"{percent(c_test.get('space_group_top5_accuracy', np.nan))}) on held-out synthetic "
+            f"structures with {n_train} training structures ({n_train / PARK_N_STRUCTURES:.1%} of "
+            f"Park et al.'s ~150,000) — {where} their crystal-system accuracy"
+            + (", expected at this data size." if gap < 0 else "."))
+
+
+def _line_transfer(c_test: dict[str, Any], c_mp: dict[str, Any] | None) -> str:
+    anchor = (f"for measured patterns (RRUFF) ~{percent(RRUFF_CRYSTAL_SYSTEM)} is the reported "
+              "anchor")
+    if c_mp is None:
+        return f"- **Transfer to real structures:** not measured (no MP-20 CSV); {anchor}."
+    drop = c_test["accuracy"] - c_mp["accuracy"]
+    return (f"- **Transfer to real structures:** from synthetic test to MP the 1D CNN goes "
+            f"{percent(c_test['accuracy'])} → {percent(c_mp['accuracy'])} "
+            f"({'a drop' if drop > 0 else 'a gain'} of {percent(abs(drop))}); {anchor} — our MP "
+            "patterns are still simulated, so this run does not test measured data.")
+
+
+def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tuple[int, ...],
+            weights: str, n_train: int) -> Verdict:
+    """The verdict on report 2's claims from this run's evaluations.
+
+    ``evals``: {(model, set): :func:`evaluation` or None} with models ``"MobileNetV2"`` and
+    ``"1D CNN"`` and sets ``"test"`` (held-out synthetic structures, required) and ``"MP"``
+    (real structures, may be None); ``epochs``: epochs run by each model; ``weights``:
+    MobileNetV2's weights source; ``n_train``: training structures."""
+    m_test, c_test = evals[("MobileNetV2", "test")], evals[("1D CNN", "test")]
+    m_mp, c_mp = evals.get(("MobileNetV2", "MP")), evals.get(("1D CNN", "MP"))
+    small = is_small(m_test["n"], epochs)
+    ref, ref_name = ((m_mp, "real MP structures") if m_mp is not None
+                     else (m_test, "held-out synthetic structures"))
+    on_report = verdict_on_report(ref["accuracy"], ref["n"], small, weights, n_train)
+    on_models = verdict_on_models(c_test["accuracy"], m_test["accuracy"], m_test["n"], small)
+    lines = [_line_report(ref, ref_name, m_test, on_report, weights),
+             _line_models(c_test, m_test, c_mp, m_mp, on_models),
+             _line_park(c_test, n_train), _line_transfer(c_test, c_mp)]
+    return Verdict(on_report, on_models, bool(small), "\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics dictionary
+# ---------------------------------------------------------------------------------------------
+
+def counts_per_system(data: XRDData | None) -> np.ndarray:
+    """Structures per crystal system (7,), zeros when there is no data set."""
+    if data is None:
+        return np.zeros(len(CRYSTAL_SYSTEMS), int)
+    return np.bincount(data.crystal_system, minlength=len(CRYSTAL_SYSTEMS))
+
+
+def system_changed_fraction(data: XRDData) -> float:
+    """Fraction of structures whose crystal system found by SpacegroupAnalyzer differs from the
+    one of the space group asked of pyxtal (random structures can gain symmetry)."""
+    if len(data) == 0:
+        return float("nan")
+    asked = np.array([CRYSTAL_SYSTEMS.index(crystal_system_of(g))
+                      for g in data.space_group_reference], dtype=int)
+    return float(np.mean(asked != data.crystal_system))
+
+
+def data_summary(data: XRDData | None, n_requested: int | None = None) -> dict[str, Any] | None:
+    """The metrics block of one data set: sizes, failures, counts per crystal system and, for
+    the synthetic set (``n_requested`` given), the space groups asked and found; for the MP set
+    the agreement of the found space group with the CSV's."""
+    if data is None:
+        return None
+    out = {"n_structures": len(data), "n_failed": len(data.failures),
+           "failures": data.failures[:50],
+           "per_crystal_system": dict(zip(CRYSTAL_SYSTEMS, counts_per_system(data).tolist())),
+           "generation_seconds": data.provenance.get("seconds"),
+           "file": data.path.name if data.path else None}
+    if n_requested is not None:
+        out.update({"n_requested": int(n_requested),
+                    "n_space_groups_requested": int(len(np.unique(data.space_group_reference))),
+                    "n_space_groups_found": int(len(np.unique(data.space_group))),
+                    "crystal_system_changed_by_symmetry_search": system_changed_fraction(data)})
+    else:
+        out.update({"n_skipped": len(data.failures), "skipped": data.failures[:50],
+                    "space_group_agrees_with_csv": float(np.mean(data.space_group ==
+                                                                 data.space_group_reference))
+                    if len(data) else float("nan")})
+    return out
+
+
+def without_probs(ev: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An evaluation without its per-pattern probabilities (for the metrics JSON)."""
+    return None if ev is None else {k: v for k, v in ev.items() if k != "probs"}
+
+
+def model_summary(evals: Mapping[tuple[str, str], dict[str, Any] | None], name: str,
+                  model: Any, trained: Any, **facts: Any) -> dict[str, Any]:
+    """The metrics block of one model: its size, training (``trained``: a
+    :class:`lib.xrd.models.TrainResult`), its heads, ``facts`` (weights, bundle, ...) and its
+    evaluations on the synthetic test (``test``) and MP (``mp``) sets."""
+    return {"parameters": int(model.count_params()), "epochs_run": trained.epochs_run,
+            "best_epoch": trained.best_epoch, "train_seconds": trained.seconds,
+            "heads": list(model.output_names), **facts,
+            "test": without_probs(evals.get((name, "test"))),
+            "mp": without_probs(evals.get((name, "MP")))}
+
+
+def metrics_summary(evals: Mapping[tuple[str, str], dict[str, Any] | None],
+                    verdict_: Verdict, **blocks: Any) -> dict[str, Any]:
+    """The notebook's metrics dictionary: ``blocks`` as given (grid, data sets, split, models,
+    demo, timings, ...), the report's tables of every model on both sets, the anchors and the
+    verdict."""
+    models = list(dict.fromkeys(m for m, _ in evals))
+    return {**blocks,
+            "table": {m: {w: (evals.get((m, w)) or {}).get("table") for w in ("test", "MP")}
+                      for m in models},
+            "report": {"mobilenetv2_accuracy": REPORT_ACCURACY,
+                       "park2017_crystal_system": PARK_CRYSTAL_SYSTEM,
+                       "park2017_space_group": PARK_SPACE_GROUP,
+                       "rruff_measured_crystal_system": RRUFF_CRYSTAL_SYSTEM},
+            "verdict": verdict_.to_dict()}

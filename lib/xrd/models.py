@@ -225,6 +225,13 @@ def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> dict[str, np.nd
     return {names[0]: np.asarray(out)}
 
 
+def predict_patterns(model: Any, kind: str, patterns: np.ndarray,
+                     image_size: int | None = None) -> dict[str, np.ndarray]:
+    """Class probabilities of each head for pattern vectors (n, n_points) on the model's grid,
+    turned into the model's input first (images for MobileNetV2)."""
+    return predict(model, model_inputs(kind, patterns, image_size))
+
+
 # ---------------------------------------------------------------------------------------------
 # Bundles
 # ---------------------------------------------------------------------------------------------
@@ -263,10 +270,94 @@ def save_bundle(model: Any, folder: str | Path, kind: str, grid: Grid, sigma: fl
     return folder
 
 
+REQUIRED_KEYS = ("kind", "grid", "sigma", "heads")
+
+
+def read_bundle_info(info_path: Path) -> dict[str, Any]:
+    """The checked contents of a ``bundle.json``: format, model kind, 2θ grid, σ and heads.
+
+    Raises ``ValueError`` naming the file and what is wrong or missing."""
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"model {info_path}: bundle.json is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"model {info_path}: bundle.json cannot be read "
+                         f"({type(exc).__name__}: {exc.strerror or exc})") from None
+    if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"model {info_path}: not a {BUNDLE_FORMAT} bundle")
+    missing = [k for k in REQUIRED_KEYS if k not in info]
+    if missing:
+        raise ValueError(f"model {info_path}: bundle.json lacks {', '.join(missing)} "
+                         f"(a bundle needs {', '.join(REQUIRED_KEYS)})")
+    if info["kind"] not in MODEL_KINDS:
+        raise ValueError(f"model {info_path}: unknown model kind {info['kind']!r}")
+    try:
+        Grid.from_dict(info["grid"])
+        sigma = float(info["sigma"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"model {info_path}: bad grid or sigma in bundle.json "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not sigma > 0:
+        raise ValueError(f"model {info_path}: sigma must be positive, got {sigma}")
+    heads = info["heads"]
+    if (not isinstance(heads, dict) or not heads
+            or not all(isinstance(v, list) for v in heads.values())):
+        raise ValueError(f"model {info_path}: heads must map each output to its list of labels")
+    if info["kind"] == "mobilenetv2" and not info.get("image_size"):
+        raise ValueError(f"model {info_path}: a mobilenetv2 bundle needs image_size")
+    return info
+
+
+def check_heads(model: Any, heads: dict[str, list[str]], info_path: Path) -> None:
+    """Every model output has a head in ``bundle.json`` with one label per class."""
+    names = list(getattr(model, "output_names", None) or [])
+    outputs = dict(zip(names, model.outputs))
+    for name, out in outputs.items():
+        if name not in heads:
+            raise ValueError(f"model {info_path}: no labels for the model's output {name!r} "
+                             f"(heads: {', '.join(heads)})")
+        n_classes = int(out.shape[-1])
+        if len(heads[name]) != n_classes:
+            raise ValueError(f"model {info_path}: head {name!r} has {len(heads[name])} labels "
+                             f"but the model gives {n_classes} classes")
+    extra = [h for h in heads if h not in outputs]
+    if extra:
+        raise ValueError(f"model {info_path}: heads {', '.join(extra)} are not outputs of the "
+                         f"model ({', '.join(names)})")
+
+
+def load_keras_file(model_path: Path) -> Any:
+    """The Keras model in ``model.keras``; ``ValueError`` naming the file when it is damaged."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, EOFError):
+        raise ValueError(f"model {model_path}: damaged or truncated model file (not a complete "
+                         f".keras zip archive; {model_path.stat().st_size} bytes)") from None
+    except OSError as exc:
+        raise ValueError(f"model {model_path}: cannot be read ({type(exc).__name__}: "
+                         f"{exc.strerror or exc})") from None
+    if broken is not None:
+        raise ValueError(f"model {model_path}: damaged model file ({broken} fails its CRC "
+                         "check)")
+    import keras
+
+    try:
+        return keras.saving.load_model(model_path, compile=False)
+    except Exception as exc:
+        raise ValueError(f"model {model_path}: cannot be loaded by Keras "
+                         f"({type(exc).__name__}: {exc})"[:400]) from None
+
+
 def load_bundle(path: str | Path) -> Bundle:
     """Load a bundle from its folder, its ``bundle.json`` or its ``model.keras``.
 
-    Raises ``ValueError`` naming the file and the reason when it is not a model bundle.
+    Raises ``ValueError`` naming the file and the reason when it is not a usable bundle
+    (missing or malformed ``bundle.json`` keys, labels that do not match the model's outputs,
+    a damaged ``model.keras``).
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
@@ -279,23 +370,11 @@ def load_bundle(path: str | Path) -> Bundle:
                          f"bundle.json and model.keras)")
     if not info_path.is_file():
         raise ValueError(f"model {path}: no bundle.json beside it (not a model bundle)")
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"model {info_path}: bundle.json is not valid JSON ({exc})") from None
-    if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
-        raise ValueError(f"model {info_path}: not a {BUNDLE_FORMAT} bundle")
-    if info.get("kind") not in MODEL_KINDS:
-        raise ValueError(f"model {info_path}: unknown model kind {info.get('kind')!r}")
+    info = read_bundle_info(info_path)
     if not model_path.is_file():
         raise ValueError(f"model {folder}: model.keras is missing")
-    import keras
-
-    try:
-        model = keras.saving.load_model(model_path, compile=False)
-    except Exception as exc:
-        raise ValueError(f"model {model_path}: cannot be loaded by Keras "
-                         f"({type(exc).__name__}: {exc})"[:400]) from None
+    model = load_keras_file(model_path)
+    check_heads(model, info["heads"], info_path)
     return Bundle(model=model, kind=info["kind"], grid=Grid.from_dict(info["grid"]),
                   sigma=float(info["sigma"]), image_size=info.get("image_size"),
                   heads=info["heads"], meta=info.get("meta", {}), path=folder)

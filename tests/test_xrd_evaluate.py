@@ -1,0 +1,168 @@
+"""lib.xrd.evaluate on hand-made labels and probabilities: tables, verdict, metrics dictionary."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from lib import atomic
+from lib.xrd import evaluate
+from lib.xrd.dataset import XRDData
+from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
+
+
+def one_hot(predicted: list[int], n_classes: int = 7, p: float = 0.9) -> np.ndarray:
+    """Probabilities with ``p`` on the predicted class, the rest spread over the others,
+    decreasing with the class index (no ties: top-k is well defined)."""
+    ramp = np.linspace(2.0, 1.0, n_classes)
+    probs = np.tile((1 - p) * ramp / ramp.sum(), (len(predicted), 1))
+    probs[np.arange(len(predicted)), predicted] = p
+    return probs
+
+
+def fake_eval(accuracy: float, n: int, space_group: bool = False) -> dict:
+    """An evaluation of ``n`` patterns of which a fraction ``accuracy`` is right."""
+    truth = np.arange(n) % 7
+    right = int(round(accuracy * n))
+    predicted = np.where(np.arange(n) < right, truth, (truth + 1) % 7)
+    probs = {"crystal_system": one_hot(list(predicted))}
+    if space_group:
+        probs["space_group"] = one_hot(list(truth), 230)
+    return evaluate.evaluation(truth, probs, truth + 1 if space_group else None)
+
+
+def test_evaluation_table_confusion_and_top_k():
+    truth = np.array([0, 0, 1, 6, 6, 6])
+    probs = one_hot([0, 1, 1, 6, 6, 5])
+    probs[1, 0] = 0.05                  # second choice of row 1 is its true class 0
+    ev = evaluate.evaluation(truth, {"crystal_system": probs})
+    assert ev["n"] == 6 and ev["accuracy"] == pytest.approx(4 / 6)
+    assert ev["top2_accuracy"] == pytest.approx(5 / 6)
+    assert ev["confusion"].shape == (7, 7) and ev["confusion"].sum() == 6
+    assert ev["confusion"][0, 1] == 1 and ev["confusion"][6, 5] == 1
+    tab = ev["table"]
+    assert tab["per_class"]["triclinic"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert tab["per_class"]["cubic"]["recall"] == pytest.approx(2 / 3)
+    assert tab["per_class"]["orthorhombic"]["support"] == 0
+    assert tab["accuracy"] == pytest.approx(4 / 6)
+    assert "space_group_accuracy" not in ev
+
+
+def test_space_group_head_uses_numbers_1_to_230():
+    truth_sg = np.array([1, 225, 230])
+    probs = {"crystal_system": one_hot([0, 6, 6]), "space_group": one_hot([0, 224, 0], 230)}
+    ev = evaluate.evaluation(np.array([0, 6, 6]), probs, truth_sg)
+    assert ev["space_group_accuracy"] == pytest.approx(2 / 3)
+    assert ev["space_group_top5_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_empty_set_gives_nan_not_an_error():
+    ev = evaluate.evaluation(np.array([], int), {"crystal_system": np.zeros((0, 7))})
+    assert ev["n"] == 0 and np.isnan(ev["accuracy"]) and np.isnan(ev["top2_accuracy"])
+
+
+def test_standard_error_and_percent():
+    assert evaluate.standard_error(0.5, 100) == pytest.approx(0.05)
+    assert np.isnan(evaluate.standard_error(0.5, 0))
+    assert evaluate.percent(0.9499) == "95.0 %"
+
+
+def test_accuracy_frame_tables_and_panels():
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 70),
+             ("MobileNetV2", "MP"): None,
+             ("1D CNN", "test"): fake_eval(0.8, 70, space_group=True),
+             ("1D CNN", "MP"): None}
+    frame = evaluate.accuracy_frame(evals)
+    assert list(frame["model"]) == ["MobileNetV2", "1D CNN"]
+    assert list(frame["crystal system accuracy"]) == [0.5, 0.8]
+    assert np.isnan(frame["space group accuracy"][0]) and frame["space group accuracy"][1] == 1.0
+    assert set(evaluate.tables_of(evals, "test")) == {"MobileNetV2", "1D CNN"}
+    assert evaluate.tables_of(evals, "MP") == {}
+    table = evaluate.table_frame(evaluate.tables_of(evals, "test"))
+    assert table.loc["accuracy", ("1D CNN", "f1")] == pytest.approx(0.8)
+    panels = evaluate.confusion_panels(evals)
+    assert list(panels) == ["MobileNetV2, synthetic test: accuracy 50.0%",
+                            "1D CNN, synthetic test: accuracy 80.0%"]
+
+
+@pytest.mark.parametrize("mobilenet, expected", [
+    (0.55, "supported"), (0.75, "not reproduced as a limit"), (0.30, "not supported")])
+def test_verdict_on_the_report_54(mobilenet, expected):
+    text = evaluate.verdict_on_report(mobilenet, 1000, False, "imagenet", 5000)
+    assert text.startswith(expected)
+    assert "from scratch" in evaluate.verdict_on_report(mobilenet, 1000, False, "scratch", 5000)
+    assert evaluate.verdict_on_report(mobilenet, 1000, True, "scratch", 5000) == \
+        "inconclusive at this scale"
+
+
+@pytest.mark.parametrize("cnn, mobilenet, expected", [
+    (0.80, 0.50, "supported"), (0.50, 0.80, "not supported"), (0.52, 0.50, "inconclusive")])
+def test_verdict_on_the_two_models(cnn, mobilenet, expected):
+    assert evaluate.verdict_on_models(cnn, mobilenet, 700, False).startswith(expected)
+
+
+def test_verdict_text_names_the_anchors_and_flags_small_runs():
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 70), ("MobileNetV2", "MP"): None,
+             ("1D CNN", "test"): fake_eval(0.8, 70, True), ("1D CNN", "MP"): None}
+    small = evaluate.verdict(evals, (2, 1), "scratch: no network", 40)
+    assert small.small_scale and small.report_54 == "inconclusive at this scale"
+    assert "54 %" in small.text and "94.99 % / 81.14 %" in small.text
+    assert "81.7 %" in small.text and "no MP-20 CSV" in small.text
+    big = {k: (fake_eval(a, 700, k[0] == "1D CNN") if a is not None else None)
+           for k, a in ((("MobileNetV2", "test"), 0.54), (("MobileNetV2", "MP"), 0.52),
+                        (("1D CNN", "test"), 0.9), (("1D CNN", "MP"), 0.7))}
+    v = evaluate.verdict(big, (20, 8), "imagenet", 2000)
+    assert not v.small_scale and v.report_54.startswith("supported")
+    assert v.cnn_vs_mobilenet.startswith("supported")
+    assert "on 700 real MP structures" in v.text and "a drop of 20.0 %" in v.text
+    assert "1.3% of Park et al." in v.text
+
+
+def tiny_data(crystal_system: list[int], space_group: list[int], reference: list[int]) -> XRDData:
+    n = len(crystal_system)
+    return XRDData(np.zeros((n, 10), np.float32), [np.zeros(1)] * n, [np.ones(1)] * n,
+                   np.array(space_group), np.array(crystal_system), np.array(reference),
+                   np.array([f"s{i}" for i in range(n)], object), np.array(["NaCl"] * n, object),
+                   np.ones(n, int), Grid(0, 90, 10), 5.0, [{"id": "x", "reason": "r"}],
+                   {"seconds": 1.5})
+
+
+def test_data_summaries_and_counts():
+    synth = tiny_data([6, 6, 0], [225, 221, 2], [225, 200, 2])
+    block = evaluate.data_summary(synth, n_requested=4)
+    assert block["n_structures"] == 3 and block["n_failed"] == 1 and block["n_requested"] == 4
+    assert block["per_crystal_system"]["cubic"] == 2
+    assert block["n_space_groups_requested"] == 3 and block["n_space_groups_found"] == 3
+    assert block["crystal_system_changed_by_symmetry_search"] == pytest.approx(0.0)
+    mp = evaluate.data_summary(tiny_data([6, 0], [225, 2], [225, 1]))
+    assert mp["space_group_agrees_with_csv"] == 0.5 and mp["n_skipped"] == 1
+    assert evaluate.data_summary(None) is None
+    counts = evaluate.counts_frame({"a": synth, "b": None})
+    assert list(counts.index) == list(CRYSTAL_SYSTEMS) and counts["b"].sum() == 0
+    both = evaluate.count_and_share(counts)
+    assert both[("share", "a")]["cubic"] == pytest.approx(0.667)
+
+
+def test_metrics_summary_keeps_the_notebook_keys_and_is_json(tmp_path):
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 70), ("MobileNetV2", "MP"): None,
+             ("1D CNN", "test"): fake_eval(0.8, 70, True), ("1D CNN", "MP"): None}
+    v = evaluate.verdict(evals, (2, 1), "scratch", 40)
+    model = SimpleNamespace(count_params=lambda: 1234, output_names=["crystal_system",
+                                                                     "space_group"])
+    trained = SimpleNamespace(epochs_run=2, best_epoch=1, seconds=3.5)
+    models = {"cnn1d": evaluate.model_summary(evals, "1D CNN", model, trained, bundle="b")}
+    out = evaluate.metrics_summary(evals, v, models=models, split={"test": 70})
+    assert out["report"] == {"mobilenetv2_accuracy": 0.54, "park2017_crystal_system": 0.9499,
+                             "park2017_space_group": 0.8114,
+                             "rruff_measured_crystal_system": 0.817}
+    assert out["table"]["1D CNN"]["MP"] is None and out["table"]["1D CNN"]["test"]["n"] == 70
+    assert out["verdict"]["small_scale"] is True and out["models"]["cnn1d"]["epochs_run"] == 2
+    assert out["models"]["cnn1d"]["heads"] == ["crystal_system", "space_group"]
+    assert out["models"]["cnn1d"]["parameters"] == 1234 and out["models"]["cnn1d"]["bundle"] == "b"
+    assert "probs" not in out["models"]["cnn1d"]["test"]
+    back = json.loads(atomic.write_json(tmp_path / "m.json", out).read_text())
+    assert back["models"]["cnn1d"]["test"]["confusion"][0][0] == 8     # 56 of 70 right
