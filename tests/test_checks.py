@@ -150,6 +150,8 @@ def test_stored_set_agrees_with_the_numpy_sum(small_set):
         assert r["source_id"].startswith("gen:3:0:")
         assert r["max_delta_f_rel"] < 1e-6 and r["max_imag_f_rel"] < 1e-10
         assert r["n_strong"] > 4000 and r["sign_mismatches_strong"] == 0
+    with pytest.raises(IndexError, match="holds 4 structures"):
+        checks.stored_row(small_set, 4)
 
 
 def _tampered(small_set, tmp_path, edit):

@@ -42,7 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import reflections
-from .store import load_arrays, read_provenance
+from .store import open_dataset, read_provenance
 from .structures import GeneratorParameters, generate_structure, read_cif_file
 
 #: Largest |ΔF| accepted between the stored and the independent F, as a fraction of max |F|.
@@ -234,6 +234,20 @@ def sample_rows(n_structures: int, n_sample: int) -> np.ndarray:
                      .astype(int))
 
 
+def stored_row(path: str | os.PathLike[str], row: int) -> dict[str, Any]:
+    """One structure of a data set: its ``source_id``, the file's ``hkl``, and its stored
+    ``amplitude`` |F_calc|, ``sign`` (float ±1) and ``intensity_calc`` |F_calc|² (one row
+    read, however large the file)."""
+    with open_dataset(path) as f:
+        n = int(f.attrs["n_structures"])
+        if not 0 <= row < n:
+            raise IndexError(f"{path}: row {row} asked for, the file holds {n} structures")
+        return {"source_id": str(f["source_id"].asstr()[row]), "hkl": f["hkl"][:],
+                "amplitude": f["amplitude"][row].astype(float),
+                "sign": f["sign"][row].astype(float),
+                "intensity_calc": f["intensity_calc"][row].astype(float)}
+
+
 def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequence[int],
                                      generator: GeneratorParameters | None = None,
                                      cif_dir: str | os.PathLike[str] | None = None,
@@ -251,23 +265,19 @@ def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequenc
     stored_generator, stored_cif_dir = sources_of(path)
     generator = generator or stored_generator
     cif_dir = cif_dir or stored_cif_dir
-    rows = [int(r) for r in rows]
-    n = max(rows) + 1 if rows else 0
-    data = load_arrays(path, ("intensity_calc", "amplitude", "sign", "source_id", "hkl"),
-                       n_structures=n)
     out = []
-    for row in rows:
-        source_id = str(data["source_id"][row])
+    for row in (int(r) for r in rows):
+        stored = stored_row(path, row)
+        source_id = stored["source_id"]
         xs = structure_for_source(source_id, generator, cif_dir)
-        f = p1bar_structure_factors(xs, data["hkl"])
+        f = p1bar_structure_factors(xs, stored["hkl"])
         f_max = float(np.max(np.abs(f)))
-        stored = data["sign"][row].astype(float) * data["amplitude"][row]
-        d_f = float(np.max(np.abs(stored - f.real))) / f_max
-        d_amplitude = float(np.max(np.abs(data["amplitude"][row] - np.abs(f)))) / f_max
-        d_intensity = float(np.max(np.abs(data["intensity_calc"][row] - np.abs(f) ** 2))) \
+        d_f = float(np.max(np.abs(stored["sign"] * stored["amplitude"] - f.real))) / f_max
+        d_amplitude = float(np.max(np.abs(stored["amplitude"] - np.abs(f)))) / f_max
+        d_intensity = float(np.max(np.abs(stored["intensity_calc"] - np.abs(f) ** 2))) \
             / f_max ** 2
         sel = np.abs(f) > strong * f_max
-        mismatches = int(np.sum(np.sign(f.real[sel]) != data["sign"][row][sel]))
+        mismatches = int(np.sum(np.sign(f.real[sel]) != stored["sign"][sel]))
         out.append({
             "row": row, "source_id": source_id, "n_atoms": int(xs.scatterers().size()),
             "max_abs_f": f_max, "max_delta_f_rel": d_f, "max_delta_amplitude_rel": d_amplitude,
