@@ -25,13 +25,60 @@ def test_smoke_00_data_metrics(smoke_data: dict[str, Any]):
     assert calc["file_bytes"] > 0 and expt["file_bytes"] > 0
     assert smoke_data["n_reflections"] == 4630
     assert abs(expt["fraction_measured"] - params["meas_completeness"]) < 0.02
-    signs = smoke_data["sign_balance"]
-    assert 0.45 < signs["fraction_positive_all"] < 0.55
-    assert signs["fraction_outside_2sigma"] < 0.15
+    assert smoke_data["sign_balance"]["fraction_outside_2sigma"] < 0.15
     assert smoke_data["projected_full_minutes_16_cores"] > 0
+    assert set(smoke_data["checks"]) == {
+        "the reflections are the unique half of the index cube [−10, 10]³, in the report order",
+        "stored F, |F|, I and signs equal an independent NumPy sum over the atoms",
+        "signs of the 7 non-seminvariant parity classes within 3 SE of ½",
+        "150,000 structures within an hour on 16 cores",
+    }
     assert all(smoke_data["checks"].values())
     assert smoke_data["verdict"] == "supported"
     assert smoke_data["_run"]["profile"] == "smoke"
+
+
+@pytest.mark.notebook
+def test_smoke_00_data_independent_structure_factors(smoke_data: dict[str, Any]):
+    """5 structures of each (generated) set regenerated from their source_id and summed in
+    NumPy agree with the stored F, |F|, I and signs."""
+    check = smoke_data["independent_f"]
+    assert smoke_data["index_set_problems"] == []
+    assert check["n_structures"] == 10 and len(check["structures"]) == 10
+    assert {r["set"] for r in check["structures"]} == {"calculated", "experimental"}
+    assert check["max_delta_f_rel"] <= check["tolerance"] == 1e-4
+    assert check["max_delta_intensity_rel"] <= 2e-4
+    assert check["max_imag_f_rel"] < 1e-10
+    assert check["sign_mismatches_strong"] == 0
+    for row in check["structures"]:
+        assert row["ok"] and row["n_strong"] > 4000
+        assert row["source_id"].startswith("gen:")
+
+
+@pytest.mark.notebook
+def test_smoke_00_data_sign_balance_by_parity(smoke_data: dict[str, Any]):
+    """The 8 parity classes of (h, k, l) mod 2 for all 4630 and the first 709 reflections;
+    the 7 non-seminvariant classes are within 3 SE of ½, the seminvariants are reported with
+    their best-constant accuracy."""
+    params = config.profile_parameters("00_data", "smoke")
+    tables = smoke_data["sign_balance_by_parity"]
+    assert set(tables) == {"reflections_4630", "reflections_709"}
+    for name, n_refl, n_semi in (("reflections_4630", 4630, 665), ("reflections_709", 709, 89)):
+        table = tables[name]
+        assert list(table) == [f"({h},{k},{l})" for h in (0, 1) for k in (0, 1) for l in (0, 1)]
+        assert sum(r["n_reflections"] for r in table.values()) == n_refl
+        semi = table["(0,0,0)"]
+        assert semi["seminvariant"] and semi["n_reflections"] == n_semi
+        assert semi["n_structures"] == min(2000, params["n_calculated"])
+        assert semi["best_constant_accuracy"] == pytest.approx(
+            max(semi["fraction_positive"], 1 - semi["fraction_positive"]))
+        assert 0.40 < semi["fraction_positive"] < 0.55
+        for label, row in table.items():
+            assert 0 < row["standard_error"] < 0.05
+            if label != "(0,0,0)":
+                assert not row["seminvariant"]
+    assert all(abs(r["z"]) <= 3 for k, r in tables["reflections_4630"].items()
+               if k != "(0,0,0)")
 
 
 @pytest.mark.notebook
