@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 #: Largest number of float32 values of one intermediate (structures × atoms × reflections).
-MAX_ELEMENTS: int = 1 << 20
+MAX_ELEMENTS: int = 1 << 17
 #: Implementations of the engine.
 BACKENDS: tuple[str, ...] = ("numpy", "keras")
 #: 8π², the factor between U (Å²) and B (Å²).
@@ -287,27 +287,35 @@ def _chunks(total: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, total)) for i in range(0, total, size)]
 
 
-def _form_factors_np(table: FormFactorTable, s2: np.ndarray, dtype: Any) -> np.ndarray:
-    """f_e(s) (B, E, r) from s² (B, r)."""
-    a = table.a.astype(dtype)
-    b = table.b.astype(dtype)
-    out = np.empty((s2.shape[0], len(table.labels), s2.shape[1]), dtype)
-    tmp = np.empty((s2.shape[0], s2.shape[1]), dtype)
-    for e in range(len(table.labels)):
-        out[:, e] = dtype(table.c[e])
-        for i in range(a.shape[1]):
-            if a[e, i] == 0:
-                continue
-            np.multiply(s2, -b[e, i], out=tmp)
-            np.exp(tmp, out=tmp)
-            tmp *= a[e, i]
-            out[:, e] += tmp
+def _gaussian_blocks(table: FormFactorTable, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(−b flattened (E·G,), block matrix (E, E·G) with each element's a_i on its block)."""
+    n_el, n_gauss = table.a.shape
+    blocks = np.zeros((n_el, n_el * n_gauss), dtype)
+    for e in range(n_el):
+        blocks[e, e * n_gauss:(e + 1) * n_gauss] = table.a[e]
+    return (-table.b.reshape(-1)).astype(dtype), blocks
+
+
+def _form_factors_np(table: FormFactorTable, s2: np.ndarray, dtype: Any,
+                     out: np.ndarray | None = None,
+                     scratch: np.ndarray | None = None) -> np.ndarray:
+    """f_e(s) (B, E, r) from s² (B, r), into ``out`` if given (``scratch``: B × E·G × r
+    numbers): every Gaussian exp(−b s²) in one call, then Σ_i a_i · (that) as one matrix
+    product, plus c."""
+    minus_b, blocks = _gaussian_blocks(table, dtype)
+    shape = (s2.shape[0], minus_b.size, s2.shape[1])
+    gauss = np.empty(shape, dtype) if scratch is None else scratch[: np.prod(shape)].reshape(shape)
+    np.einsum("br,g->bgr", s2, minus_b, out=gauss)
+    np.exp(gauss, out=gauss)
+    out = np.matmul(blocks, gauss, out=out)
+    out += table.c.astype(dtype)[None, :, None]
     return out
 
 
 def _f_numpy(batch: StructureBatch, hkl: np.ndarray, s2: np.ndarray, max_elements: int,
              dtype: Any) -> np.ndarray:
-    """F (B, R) with NumPy, chunked over structures and reflections."""
+    """F (B, R) with NumPy, chunked over structures and reflections, in preallocated buffers
+    of at most ``max_elements`` numbers (sized to stay in the CPU's cache)."""
     n_struct, n_atoms = batch.sites.shape[:2]
     n_refl = hkl.shape[0]
     n_el = len(batch.table.labels)
@@ -319,23 +327,38 @@ def _f_numpy(batch: StructureBatch, hkl: np.ndarray, s2: np.ndarray, max_element
     bi, ni = np.nonzero(batch.occupancy != 0)
     weight[bi, batch.element[bi, ni], ni] = batch.occupancy[bi, ni]
     f = np.zeros((n_struct, n_refl), dtype)
-    per_struct = n_atoms * min(n_refl, 1024)
-    rows = max(1, max_elements // max(per_struct, 1))
+    rows = max(1, min(n_struct, max_elements // max(n_atoms * min(n_refl, 1024), 1)))
+    rchunk = max(1, min(n_refl, max_elements // max(rows * n_atoms, 1)))
+    phase_buf = np.empty(rows * n_atoms * rchunk, dtype)
+    tmp_buf = np.empty_like(phase_buf)
+    acc_buf = np.empty(rows * n_el * rchunk, dtype)
+    ff_buf = np.empty_like(acc_buf)
+    gauss_buf = np.empty(rows * batch.table.a.size * rchunk, dtype)
+    minus_b_t = np.ascontiguousarray(minus_b)
+    two_pi = dtype(2 * np.pi)
     for sb in _chunks(n_struct, rows):
         nb = sb.stop - sb.start
-        rchunk = max(1, max_elements // max(nb * n_atoms, 1))
         for sr in _chunks(n_refl, rchunk):
+            r = sr.stop - sr.start
+            phase = phase_buf[: nb * n_atoms * r].reshape(nb, n_atoms, r)
+            tmp = tmp_buf[: nb * n_atoms * r].reshape(nb, n_atoms, r)
             s2c = s2[sb, sr]
-            phase = np.matmul(sites[sb], hkl_t[:, sr])              # h·x (nb, N, r)
-            phase -= np.rint(phase)                                 # modulo 1 → [−½, ½]
-            phase *= dtype(2 * np.pi)
+            np.matmul(sites[sb], hkl_t[:, sr], out=phase)           # h·x (nb, N, r)
+            np.rint(phase, out=tmp)
+            np.subtract(phase, tmp, out=phase)                      # modulo 1 → [−½, ½]
+            phase *= two_pi
             np.cos(phase, out=phase)
-            thermal = minus_b[sb, :, None] * s2c[:, None, :]         # −8π²U s²
-            np.exp(thermal, out=thermal)
-            phase *= thermal
-            acc = np.matmul(weight[sb], phase)                      # (nb, E, r)
-            acc *= _form_factors_np(batch.table, s2c, dtype)
-            f[sb, sr] = 2 * acc.sum(axis=1)
+            np.einsum("bn,br->bnr", minus_b_t[sb], s2c, out=tmp)       # −8π²U s²
+            np.exp(tmp, out=tmp)
+            phase *= tmp
+            acc = acc_buf[: nb * n_el * r].reshape(nb, n_el, r)
+            np.matmul(weight[sb], phase, out=acc)                   # Σ per element (nb, E, r)
+            acc *= _form_factors_np(batch.table, s2c, dtype,
+                                    out=ff_buf[: nb * n_el * r].reshape(nb, n_el, r),
+                                    scratch=gauss_buf)
+            f_chunk = f[sb, sr]
+            np.sum(acc, axis=1, out=f_chunk)
+            f_chunk *= 2
     return f
 
 

@@ -210,9 +210,14 @@ def min_distances(batch: StructureBatch) -> np.ndarray:
         x = batch.sites[i, :n]
         every = np.concatenate([x, -x], axis=0)
         d = every[:, None, :] - every[None, :, :]
-        # the answer is at most the shortest edge (an atom and its own translate); a vector
-        # that short has fractional components below edge/d_i: try every image within reach
-        reach = np.ceil(batch.cells[i, :3].min() / spacing[i] + 0.5).astype(int)
+        # an upper bound L: the shortest edge (an atom and its translate) or the shortest
+        # pair at the nearest-in-fractions image; a vector shorter than L has fractional
+        # components below L/d_i, so images |t_i| ≤ L/d_i + ½ are enough
+        reduced = d - np.rint(d)
+        lengths = np.einsum("...i,ij,...j->...", reduced, metric[i], reduced)
+        np.fill_diagonal(lengths, np.inf)
+        bound = min(float(batch.cells[i, :3].min()), float(np.sqrt(lengths.min())))
+        reach = np.floor(bound / spacing[i] + 0.5).astype(int)
         shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"),
                           axis=-1).reshape(-1, 3)
         dd = (d - np.rint(d))[:, :, None, :] + shifts[None, None]
