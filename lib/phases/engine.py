@@ -327,6 +327,12 @@ def _f_numpy(batch: StructureBatch, hkl: np.ndarray, s2: np.ndarray, max_element
     bi, ni = np.nonzero(batch.occupancy != 0)
     weight[bi, batch.element[bi, ni], ni] = batch.occupancy[bi, ni]
     f = np.zeros((n_struct, n_refl), dtype)
+    # structures sorted by the atom columns they use (last occupied + 1), so that each chunk
+    # skips the padding its structures share
+    occupied = batch.occupancy != 0
+    used = np.where(occupied.any(axis=1), n_atoms - np.argmax(occupied[:, ::-1], axis=1), 0)
+    order = np.argsort(used, kind="stable")
+    sites, minus_b, weight, s2, used = (a[order] for a in (sites, minus_b, weight, s2, used))
     rows = max(1, min(n_struct, max_elements // max(n_atoms * min(n_refl, 1024), 1)))
     rchunk = max(1, min(n_refl, max_elements // max(rows * n_atoms, 1)))
     phase_buf = np.empty(rows * n_atoms * rchunk, dtype)
@@ -334,32 +340,37 @@ def _f_numpy(batch: StructureBatch, hkl: np.ndarray, s2: np.ndarray, max_element
     acc_buf = np.empty(rows * n_el * rchunk, dtype)
     ff_buf = np.empty_like(acc_buf)
     gauss_buf = np.empty(rows * batch.table.a.size * rchunk, dtype)
-    minus_b_t = np.ascontiguousarray(minus_b)
     two_pi = dtype(2 * np.pi)
     for sb in _chunks(n_struct, rows):
         nb = sb.stop - sb.start
+        na = max(1, int(used[sb].max()))                           # atom columns of the chunk
+        x_c = sites[sb, :na]
+        b_c = np.ascontiguousarray(minus_b[sb, :na])
+        w_c = np.ascontiguousarray(weight[sb, :, :na])
         for sr in _chunks(n_refl, rchunk):
             r = sr.stop - sr.start
-            phase = phase_buf[: nb * n_atoms * r].reshape(nb, n_atoms, r)
-            tmp = tmp_buf[: nb * n_atoms * r].reshape(nb, n_atoms, r)
+            phase = phase_buf[: nb * na * r].reshape(nb, na, r)
+            tmp = tmp_buf[: nb * na * r].reshape(nb, na, r)
             s2c = s2[sb, sr]
-            np.matmul(sites[sb], hkl_t[:, sr], out=phase)           # h·x (nb, N, r)
+            np.matmul(x_c, hkl_t[:, sr], out=phase)                 # h·x (nb, N, r)
             np.rint(phase, out=tmp)
             np.subtract(phase, tmp, out=phase)                      # modulo 1 → [−½, ½]
             phase *= two_pi
             np.cos(phase, out=phase)
-            np.einsum("bn,br->bnr", minus_b_t[sb], s2c, out=tmp)       # −8π²U s²
+            np.einsum("bn,br->bnr", b_c, s2c, out=tmp)              # −8π²U s²
             np.exp(tmp, out=tmp)
             phase *= tmp
             acc = acc_buf[: nb * n_el * r].reshape(nb, n_el, r)
-            np.matmul(weight[sb], phase, out=acc)                   # Σ per element (nb, E, r)
+            np.matmul(w_c, phase, out=acc)                          # Σ per element (nb, E, r)
             acc *= _form_factors_np(batch.table, s2c, dtype,
                                     out=ff_buf[: nb * n_el * r].reshape(nb, n_el, r),
                                     scratch=gauss_buf)
             f_chunk = f[sb, sr]
             np.sum(acc, axis=1, out=f_chunk)
             f_chunk *= 2
-    return f
+    out = np.empty_like(f)
+    out[order] = f
+    return out
 
 
 def _f_keras(batch: StructureBatch, hkl: np.ndarray, s2: np.ndarray, max_elements: int,
@@ -421,8 +432,11 @@ def structure_factors_batch(batch: StructureBatch, hkl: np.ndarray, backend: str
         raise ValueError(f"hkl must have shape (R, 3), got {hkl.shape}")
     batch.check()
     s2 = stol2_batch(batch.cells, hkl)
-    compute = _f_numpy if backend == "numpy" else _f_keras
-    f = compute(batch, hkl, s2.astype(dtype), int(max_elements), dtype).astype(dtype)
+    if backend == "numpy":
+        f = _f_numpy(batch, hkl, s2.astype(dtype), int(max_elements), dtype)
+    else:
+        f = _f_keras(batch, hkl, s2.astype(dtype), int(max_elements), dtype)
+    f = f.astype(dtype)
     amplitude = np.abs(f)
     sign = np.where(f < 0, -1, 1).astype(np.int8)
     return EngineStructureFactors(f=f, amplitude=amplitude, sign=sign,
