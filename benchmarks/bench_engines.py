@@ -38,8 +38,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--structures", type=int, default=512,
                         help="structures per engine timing (default 512; GPU: 8× more)")
-    parser.add_argument("--reference", type=int, default=24,
-                        help="structures per cctbx timing (default 24)")
+    parser.add_argument("--reference", type=int, default=48,
+                        help="structures per cctbx timing (default 48)")
     parser.add_argument("--repeats", type=int, default=3, help="engine timings (best kept)")
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
