@@ -22,7 +22,6 @@ The powder-pattern keys (``xrd_*``) are left null: another piece of work.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -20,6 +20,17 @@ intermediate array exceeds ``max_elements`` numbers.
 Two implementations of the same formula: ``backend="numpy"`` (the fastest on a CPU core) and
 ``backend="keras"`` (``keras.ops``: the same code on CPU or a GPU, through TensorFlow, JAX or
 PyTorch).  Both are validated against cctbx's direct summation in ``tests/test_engine.py``.
+The engine is isotropic: an anisotropic atom counts with its U_eq (compare with cctbx after
+``convert_to_isotropic()``).
+
+Speed (``benchmarks/bench_engines.py``, one core, 30-atom structures, 4630 reflections):
+≈ 2,000 structures/s with NumPy, ≈ 13× cctbx's direct summation.  The NumPy loop is bound by
+its ~10 passes over the (structure, atom, reflection) array (matmul, modulo, cosine, thermal
+exponent and exp, product, per-element matmul; ≈ 0.3–0.6 ns per value each) and by the
+20 Gaussians of the form factors per reflection (≈ 30 %); Python costs < 2 %.  Tried and
+slower here: tables over index pairs on the half cube (no transcendental per atom and
+reflection, but 5-D broadcasting), XLA-compiled TensorFlow on the CPU, and form factors
+interpolated in a table (gathers).
 """
 
 from __future__ import annotations
