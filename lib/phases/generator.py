@@ -1,0 +1,229 @@
+"""Batched, vectorised random P-1 structures with the statistics of the cctbx generator.
+
+:func:`generate_batch` draws B structures at once with the parameters of
+:class:`lib.phases.structures.GeneratorParameters` and the same recipe as
+:func:`lib.phases.structures.generate_structure` (which calls cctbx's
+``random_structure.xray_structure``):
+
+* atoms per asymmetric unit N ~ U{atoms_min … atoms_max}; cell volume V = 2 N · volume_per_atom
+  (Å³);
+* cell: angles α, β, γ ~ U(angle range) (degrees), kept when the unit-cell volume factor is
+  ≥ 0.3; edge ratios ~ U(edge range) scaled to V; kept when every edge lies in the edge range
+  (rejection, as :func:`lib.phases.structures.random_cell`);
+* elements ~ the element mix, U_iso ~ U(u_iso_min, u_iso_max) Å² per atom;
+* sites by random sequential addition, as cctbx's ``random_sites``: each new site x is uniform
+  in the cell and is accepted when it lies ≥ ``min_distance`` Å from every atom already placed
+  *and from their inversion images* −x_i, and from its own image −x (a general position), with
+  all lattice translations (the minimum over images, in Cartesian Å).  So all 2 N atoms of the
+  cell are pairwise ≥ ``min_distance`` apart.  Up to 100 trial sites per atom; a structure
+  whose atom finds no place is drawn again from the start (new N, cell and elements: cctbx
+  first retries the same cell, which only matters when the packing is nearly impossible).
+
+Vectorised: the candidates of every structure of the batch (``trials_per_round`` per round)
+are tested at once; the loop runs over the atom index and the rounds of trials.  Lattice
+images: a vector shorter than r has fractional components below r·|a*_i|, so after reducing the
+fractional difference to [−½, ½) only the neighbouring image along an axis whose plane spacing
+d_i < 2r can be shorter; only those images are tested.
+
+Seeded: batch ``index`` of ``stream`` under ``seed`` draws from
+``numpy.random.SeedSequence(seed, spawn_key=(ENGINE_KEY, stream, index))``: the same
+arguments give the same batch in any process.  (The numbers differ from the per-structure
+cctbx generator, which has its own streams; the statistics are the same.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import (StructureBatch, cell_volumes, form_factor_table,
+                     orthogonalisation_matrices, reciprocal_metric)
+from .structures import STREAM_CALCULATED, GeneratorParameters, parse_element_mix
+
+#: First spawn-key entry of the batched generator's seeds (keeps them apart from cctbx's).
+ENGINE_KEY: int = 0xE9
+#: Trial sites per atom before a structure is drawn again (cctbx's ``max_trials``).
+MAX_TRIALS: int = 100
+#: Smallest unit-cell volume factor of an accepted cell (as ``random_cell``).
+MIN_UNIT_VOLUME: float = 0.3
+
+
+def batch_rng(seed: int, index: int, stream: int = STREAM_CALCULATED) -> np.random.Generator:
+    """The random generator of batch ``index`` of ``stream`` under ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(
+        int(seed), spawn_key=(ENGINE_KEY, int(stream), int(index))))
+
+
+def random_cells(rng: np.random.Generator, volumes: np.ndarray, params: GeneratorParameters,
+                 max_rounds: int = 10_000) -> np.ndarray:
+    """Cells (B, 6) of the given volumes (Å³): angles uniform in the angle range (kept when
+    the volume factor is ≥ 0.3), edges uniform in the edge range scaled to the volume, kept
+    when all three stay in the range; rejection, vectorised over the batch."""
+    volumes = np.asarray(volumes, dtype=np.float64)
+    cells = np.full((len(volumes), 6), np.nan)
+    todo = np.arange(len(volumes))
+    lo, hi = params.cell_edge_min, params.cell_edge_max
+    for _ in range(max_rounds):
+        if todo.size == 0:
+            return cells
+        angles = rng.uniform(params.cell_angle_min, params.cell_angle_max, size=(todo.size, 3))
+        unit = cell_volumes(np.concatenate([np.ones((todo.size, 3)), angles], axis=1))
+        edges = rng.uniform(lo, hi, size=(todo.size, 3))
+        with np.errstate(invalid="ignore"):
+            edges *= (volumes[todo] / (unit * edges.prod(axis=1)))[:, None] ** (1.0 / 3.0)
+            ok = (unit >= MIN_UNIT_VOLUME) & np.all((edges >= lo) & (edges <= hi), axis=1)
+        cells[todo[ok]] = np.concatenate([edges[ok], angles[ok]], axis=1)
+        todo = todo[~ok]
+    raise ValueError(f"no cell with edges in [{lo}, {hi}] Å and angles in "
+                     f"[{params.cell_angle_min}, {params.cell_angle_max}]° for volumes such as "
+                     f"{volumes[todo[0]]:.0f} Å³ after {max_rounds} rounds: widen the ranges or "
+                     f"change volume_per_atom")
+
+
+def _image_axes(cells: np.ndarray, radius: float) -> np.ndarray:
+    """(B, 3) bool: axes whose plane spacing d_i = 1/|a*_i| is below 2·radius (a neighbouring
+    lattice image along them can be closer than ``radius``)."""
+    g = reciprocal_metric(cells)
+    spacing = 1.0 / np.sqrt(np.stack([g[:, 0, 0], g[:, 1, 1], g[:, 2, 2]], axis=1))
+    if np.any(spacing <= radius):
+        raise ValueError(f"a cell has a plane spacing ≤ min_distance = {radius} Å")
+    return spacing < 2.0 * radius
+
+
+def _min_image_d2(d: np.ndarray, ortho_t: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Squared shortest lengths (Å²) of fractional difference vectors ``d`` (b, ..., 3) over
+    lattice translations; ``ortho_t`` (b, 3, 3): transposed orthogonalisation matrices;
+    ``axes`` (3,) bool: axes whose neighbouring image must be tried."""
+    d = d - np.rint(d)
+    flat_shape = (d.shape[0], -1, 3)
+
+    def length2(v: np.ndarray) -> np.ndarray:
+        cart = np.matmul(v.reshape(flat_shape), ortho_t)           # Å
+        cart *= cart
+        return cart.sum(axis=-1).reshape(d.shape[:-1])
+
+    best = length2(d)
+    tried = np.flatnonzero(axes)
+    if tried.size:
+        step = -np.sign(d)                                  # towards the neighbouring image
+        for code in range(1, 1 << tried.size):
+            shifted = d.copy()
+            for bit, axis in enumerate(tried):
+                if code >> bit & 1:
+                    shifted[..., axis] += step[..., axis]
+            np.minimum(best, length2(shifted), out=best)
+    return best
+
+
+def _place_sites(rng: np.random.Generator, cells: np.ndarray, n_atoms: np.ndarray,
+                 radius: float, trials_per_round: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional sites (B, N_max, 3) by random sequential addition, and (B,) bool: placed."""
+    n_struct, n_max = len(cells), int(n_atoms.max())
+    sites = np.zeros((n_struct, n_max, 3))
+    placed = np.ones(n_struct, bool)
+    ortho_t = np.ascontiguousarray(np.transpose(orthogonalisation_matrices(cells), (0, 2, 1)))
+    axes = _image_axes(cells, radius)
+    r2 = radius * radius
+    codes = axes @ np.array([1, 2, 4])
+    for code in np.unique(codes):                          # structures sharing image axes
+        group = np.flatnonzero(codes == code)
+        group_axes = axes[group[0]]
+        for k in range(n_max):
+            need = group[(n_atoms[group] > k) & placed[group]]
+            trials = 0
+            while need.size and trials < MAX_TRIALS:
+                t = min(trials_per_round, MAX_TRIALS - trials)
+                trials += t
+                cand = rng.random((need.size, t, 3))
+                g = ortho_t[need]
+                ok = _min_image_d2(2.0 * cand, g, group_axes) >= r2      # own image −x
+                if k:
+                    old = sites[need, :k]
+                    others = np.concatenate([old, -old], axis=1)          # (b, 2k, 3)
+                    d = cand[:, :, None, :] - others[:, None, :, :]
+                    ok &= np.all(_min_image_d2(d, g, group_axes) >= r2, axis=2)
+                found = ok.any(axis=1)
+                first = ok.argmax(axis=1)
+                rows = need[found]
+                sites[rows, k] = cand[found, first[found]]
+                need = need[~found]
+            placed[need] = False
+    return sites, placed
+
+
+def generate_batch(params: GeneratorParameters, seed: int, index: int, size: int,
+                   stream: int = STREAM_CALCULATED, n_max: int | None = None,
+                   trials_per_round: int = 4, max_redraws: int = 20) -> StructureBatch:
+    """Batch ``index`` of ``size`` random P-1 structures of ``stream`` under ``seed``.
+
+    Returns a :class:`lib.phases.engine.StructureBatch` padded to ``n_max`` atoms (default
+    ``params.atoms_max``) with occupancy 1 for the atoms and 0 for the padding; the element
+    indices refer to the element mix in its order.  Raises ``RuntimeError`` when some
+    structure finds no sites after ``max_redraws`` fresh draws (increase volume_per_atom).
+    """
+    if size <= 0:
+        raise ValueError(f"size must be > 0, got {size}")
+    mix = parse_element_mix(params.elements)
+    symbols = list(mix)
+    probabilities = np.array([mix[s] for s in symbols])
+    n_max = params.atoms_max if n_max is None else int(n_max)
+    if n_max < params.atoms_max:
+        raise ValueError(f"n_max = {n_max} is below atoms_max = {params.atoms_max}")
+    rng = batch_rng(seed, index, stream)
+    n_atoms = np.zeros(size, np.int32)
+    cells = np.zeros((size, 6))
+    sites = np.zeros((size, n_max, 3))
+    todo = np.arange(size)
+    for _ in range(max_redraws):
+        n = rng.integers(params.atoms_min, params.atoms_max + 1, size=todo.size)
+        c = random_cells(rng, 2 * n * params.volume_per_atom, params)
+        s, ok = _place_sites(rng, c, n, params.min_distance, trials_per_round)
+        rows = todo[ok]
+        n_atoms[rows], cells[rows] = n[ok], c[ok]
+        sites[rows, : s.shape[1]] = s[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            break
+    else:
+        raise RuntimeError(f"batch {index} (seed {seed}, stream {stream}): {todo.size} "
+                           f"structure(s) found no sites {params.min_distance} Å apart after "
+                           f"{max_redraws} draws; increase volume_per_atom")
+    element = rng.choice(len(symbols), size=(size, n_max), p=probabilities).astype(np.int32)
+    u_iso = rng.uniform(params.u_iso_min, params.u_iso_max, size=(size, n_max))
+    present = np.arange(n_max)[None, :] < n_atoms[:, None]
+    occupancy = present.astype(np.float64)
+    sites[~present] = 0.0
+    return StructureBatch(sites=sites, element=np.where(present, element, 0),
+                          u_iso=np.where(present, u_iso, 0.0), occupancy=occupancy, cells=cells,
+                          table=form_factor_table(symbols), n_atoms=n_atoms)
+
+
+def min_distances(batch: StructureBatch) -> np.ndarray:
+    """Shortest interatomic distance (B,) in Å of each structure of ``batch`` over all 2 N
+    atoms of the cell (x and −x) and all lattice translations (inf for one atom alone when
+    its image is far)."""
+    out = np.full(len(batch), np.inf)
+    metric = np.einsum("bki,bkj->bij", m := orthogonalisation_matrices(batch.cells), m)
+    g = reciprocal_metric(batch.cells)
+    spacing = 1.0 / np.sqrt(np.stack([g[:, 0, 0], g[:, 1, 1], g[:, 2, 2]], axis=1))
+    for i in range(len(batch)):
+        n = int(batch.n_atoms[i])
+        x = batch.sites[i, :n]
+        every = np.concatenate([x, -x], axis=0)
+        d = every[:, None, :] - every[None, :, :]
+        # an upper bound L: the shortest edge (an atom and its translate) or the shortest
+        # pair at the nearest-in-fractions image; a vector shorter than L has fractional
+        # components below L/d_i, so images |t_i| ≤ L/d_i + ½ are enough
+        reduced = d - np.rint(d)
+        lengths = np.einsum("...i,ij,...j->...", reduced, metric[i], reduced)
+        np.fill_diagonal(lengths, np.inf)
+        bound = min(float(batch.cells[i, :3].min()), float(np.sqrt(lengths.min())))
+        reach = np.floor(bound / spacing[i] + 0.5).astype(int)
+        shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"),
+                          axis=-1).reshape(-1, 3)
+        dd = (d - np.rint(d))[:, :, None, :] + shifts[None, None]
+        d2 = np.einsum("...i,ij,...j->...", dd, metric[i], dd)
+        diag = np.arange(2 * n)
+        same = np.all(shifts == 0, axis=1)
+        d2[diag, diag, :] = np.where(same, np.inf, d2[diag, diag, :])
+        out[i] = np.sqrt(d2.min())
+    return out

@@ -1,0 +1,114 @@
+"""A stream of never-seen structures: training batches made on the fly by the batched engine.
+
+:class:`StructureStream` is a ``keras.utils.PyDataset``: batch ``i`` of epoch ``e`` is made of
+the random P-1 structures of generator batch ``e · steps_per_epoch + i``
+(:func:`lib.phases.generator.generate_batch`, seeded by ``(seed, stream, that number)``), their
+structure factors on the report's reflections (:mod:`lib.phases.engine`), and the model's
+inputs and targets exactly as :func:`lib.phases.inputs.prepare_batch` makes them from a data
+set: inputs = intensities normalised per structure (``"max"``: by their maximum), targets =
+the packed ``[target, weight]`` of :func:`lib.phases.losses.pack_targets` (sign), or the
+normalised intensities themselves (``target="intensity"``, autoencoders).  Every epoch brings
+new structures, so a training run is limited by time, not by disk; the same seed gives the
+same batches, in any order and any process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import losses
+from .engine import StructureBatch, structure_factors_batch
+from .generator import generate_batch
+from .inputs import TARGETS, prepare_batch
+from .reflections import index_set
+from .structures import GeneratorParameters
+
+#: Random stream of the training stream's structures (apart from the data sets' 0 and 1).
+STREAM_TRAINING: int = 2
+
+
+def _keras_pydataset() -> type:
+    import keras
+
+    return keras.utils.PyDataset
+
+
+def stream_arrays(batch: StructureBatch, hkl: np.ndarray,
+                  backend: str = "numpy") -> dict[str, np.ndarray]:
+    """The data-set fields of a structure batch: ``intensity`` (|F|², e²), ``intensity_calc``
+    (the same: no measurement simulated), ``sign`` (±1 int8)."""
+    sf = structure_factors_batch(batch, hkl, backend=backend)
+    return {"intensity": sf.intensity, "intensity_calc": sf.intensity, "sign": sf.sign}
+
+
+class StructureStream(_keras_pydataset()):  # type: ignore[misc]
+    """Keras batches of never-seen random P-1 structures, made by the batched engine.
+
+    Parameters
+    ----------
+    generator : parameters of the random structures (:class:`GeneratorParameters`).
+    seed : seed of the stream (same seed → same batches).
+    batch_size : structures per batch.
+    steps_per_epoch : batches per epoch (the length Keras sees).
+    n_reflections : reflections (4630 or 709, :func:`lib.phases.reflections.index_set`).
+    target, weight_type, normalisation : as :class:`lib.phases.inputs.ReflectionBatches`.
+    stream : random stream of the structures (default :data:`STREAM_TRAINING`).
+    backend : the engine's (``"numpy"`` or ``"keras"``, :func:`lib.phases.engine.structure_factors_batch`).
+    """
+
+    def __init__(self, generator: GeneratorParameters, seed: int, batch_size: int,
+                 steps_per_epoch: int, n_reflections: int = 4630, target: str = "sign",
+                 weight_type: str = "none", normalisation: str = "max",
+                 stream: int = STREAM_TRAINING, backend: str = "numpy",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        losses.check_weight_type(weight_type)
+        if batch_size <= 0 or steps_per_epoch <= 0:
+            raise ValueError(f"batch_size and steps_per_epoch must be > 0, got {batch_size}, "
+                             f"{steps_per_epoch}")
+        self.generator = generator
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.hkl = index_set(n_reflections)
+        self.n_reflections = int(n_reflections)
+        self.target = target
+        self.weight_type = weight_type
+        self.normalisation = normalisation
+        self.stream = int(stream)
+        self.backend = backend
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def __repr__(self) -> str:
+        return (f"StructureStream(seed {self.seed}, {self.steps_per_epoch} batches of "
+                f"{self.batch_size} per epoch, {self.n_reflections} reflections, {self.target}, "
+                f"weights {self.weight_type}, epoch {self._epoch})")
+
+    def batch_number(self, index: int) -> int:
+        """Generator batch of step ``index`` in the current epoch."""
+        return self._epoch * self.steps_per_epoch + int(index)
+
+    def structures(self, index: int) -> StructureBatch:
+        """The structures of step ``index`` of the current epoch."""
+        return generate_batch(self.generator, self.seed, self.batch_number(index),
+                              self.batch_size, stream=self.stream)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if index < 0 or index >= len(self):
+            raise IndexError(index)
+        arrays = stream_arrays(self.structures(index), self.hkl, self.backend)
+        return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)
+
+    def on_epoch_end(self) -> None:
+        self._epoch += 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Put the stream at the start of ``epoch`` (0-based)."""
+        self._epoch = int(epoch)

@@ -1,0 +1,106 @@
+"""The batched random P-1 generator has the statistics of the cctbx generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lib.phases import engine, generator
+from lib.phases.structures import (GeneratorParameters, generate_structure,
+                                   min_interatomic_distance, parse_element_mix)
+
+PARAMS = GeneratorParameters(atoms_min=8, atoms_max=30)
+
+
+@pytest.fixture(scope="module")
+def ours() -> engine.StructureBatch:
+    return generator.generate_batch(PARAMS, seed=5, index=0, size=600)
+
+
+@pytest.fixture(scope="module")
+def theirs() -> list:
+    return [generate_structure(PARAMS, seed=5, index=i) for i in range(150)]
+
+
+def test_same_seed_same_batch_and_new_index_new_batch():
+    a = generator.generate_batch(PARAMS, seed=1, index=3, size=20)
+    b = generator.generate_batch(PARAMS, seed=1, index=3, size=20)
+    c = generator.generate_batch(PARAMS, seed=1, index=4, size=20)
+    for name in ("sites", "element", "u_iso", "occupancy", "cells", "n_atoms"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert not np.array_equal(a.cells, c.cells)
+
+
+def test_parameters_are_respected(ours):
+    p = PARAMS
+    n = ours.n_atoms
+    assert n.min() >= p.atoms_min and n.max() <= p.atoms_max
+    assert ours.sites.shape == (600, p.atoms_max, 3)
+    present = np.arange(p.atoms_max)[None] < n[:, None]
+    assert np.array_equal(ours.occupancy, present.astype(float))
+    assert np.all(ours.cells[:, :3] >= p.cell_edge_min) and np.all(
+        ours.cells[:, :3] <= p.cell_edge_max)
+    assert np.all(ours.cells[:, 3:] >= p.cell_angle_min) and np.all(
+        ours.cells[:, 3:] <= p.cell_angle_max)
+    assert np.allclose(engine.cell_volumes(ours.cells), 2 * n * p.volume_per_atom)
+    u = ours.u_iso[present]
+    assert u.min() >= p.u_iso_min and u.max() <= p.u_iso_max
+    assert generator.min_distances(ours).min() >= p.min_distance - 1e-9
+
+
+def test_min_distances_agree_with_cctbx_pair_tables(theirs):
+    batch = engine.batch_from_cctbx(theirs[:30])
+    ours = generator.min_distances(batch)
+    cctbx = np.array([min_interatomic_distance(xs) for xs in theirs[:30]])
+    assert np.allclose(ours, cctbx, atol=1e-9)
+
+
+def test_same_distributions_as_the_cctbx_generator(ours, theirs):
+    """Two-sample KS tests (p > 0.001) on atoms, cell volume, edges, angles, minimum distance,
+    U; element fractions within 3 percentage points of the mix."""
+    batch = engine.batch_from_cctbx(theirs)
+    samples = {
+        "atoms": (ours.n_atoms, batch.n_atoms),
+        "volume": (engine.cell_volumes(ours.cells), engine.cell_volumes(batch.cells)),
+        "edges": (ours.cells[:, :3].ravel(), batch.cells[:, :3].ravel()),
+        "angles": (ours.cells[:, 3:].ravel(), batch.cells[:, 3:].ravel()),
+        "min distance": (generator.min_distances(ours), generator.min_distances(batch)),
+        "U": (ours.u_iso[ours.occupancy > 0], batch.u_iso[batch.occupancy > 0]),
+    }
+    for name, (a, b) in samples.items():
+        p = stats.ks_2samp(a, b).pvalue
+        assert p > 1e-3, f"{name}: KS p = {p:.2g} (means {np.mean(a):.3f} vs {np.mean(b):.3f})"
+    mix = parse_element_mix(PARAMS.elements)
+    present = ours.occupancy > 0
+    for e, symbol in enumerate(ours.table.labels):
+        fraction = np.mean(ours.element[present] == e)
+        labels = [t for xs in theirs for t in xs.scatterers().extract_scattering_types()]
+        theirs_fraction = labels.count(symbol) / len(labels)
+        assert abs(fraction - mix[symbol]) < 0.03, symbol
+        assert abs(fraction - theirs_fraction) < 0.03, symbol
+
+
+def test_sites_accepted_by_cctbx_min_distance_check():
+    """cctbx rebuilds our structures with its own minimum-distance check
+    (general positions, symmetry equivalents)."""
+    from cctbx import crystal, xray
+
+    batch = generator.generate_batch(PARAMS, seed=9, index=0, size=10)
+    for i in range(len(batch)):
+        n = int(batch.n_atoms[i])
+        symmetry = crystal.symmetry(unit_cell=tuple(batch.cells[i]), space_group_symbol="P-1")
+        settings = crystal.special_position_settings(symmetry, min_distance_sym_equiv=0.5)
+        xs = xray.structure(settings, scatterers=None)
+        for j in range(n):
+            xs.add_scatterer(xray.scatterer(label=f"C{j}", site=tuple(batch.sites[i, j]),
+                                            u=0.02))
+        assert xs.site_symmetry_table().n_special_positions() == 0
+        assert min_interatomic_distance(xs) >= PARAMS.min_distance - 1e-9
+
+
+def test_impossible_packing_is_a_clear_error():
+    dense = GeneratorParameters(atoms_min=20, atoms_max=20, volume_per_atom=4.0,
+                                min_distance=2.5, cell_edge_min=3.0)
+    with pytest.raises((RuntimeError, ValueError), match="volume_per_atom|plane spacing"):
+        generator.generate_batch(dense, seed=0, index=0, size=2, max_redraws=2)
