@@ -161,15 +161,12 @@ verdicts.per_file_slopes(comparison).round(4)
 #
 # ## Figures 1–5
 #
-# Log–log scatter of measured against calculated intensity for up to `n_files_plot` files
-# (chosen to span the range of raw scales; one colour per file; non-positive intensities,
-# which a log axis cannot show, are left out of the plot but not of the numbers).  Fig 1
-# shows the raw intensities with each file's least-squares line; Figs 2–5 show them after
-# each normalisation with the line y = x; the right panel gives every file's slope s_f and
-# the CV across files.
+# Log–log scatter of measured against calculated intensity for up to `n_files_plot` files,
+# chosen to span the range of raw scales (one colour per file).
 
 # %%
 plot_index = plots.spread_picks(comparison.slopes["none"], cfg.n_files_plot)
+print("files drawn:", ", ".join(ids[i] for i in plot_index))
 FIGURES = {
     "none": ("fig01_measured_vs_calculated", "measured vs calculated intensity"),
     "max": ("fig02_normalised_by_maximum", "normalised by maximum"),
@@ -178,6 +175,15 @@ FIGURES = {
     "linear_regression": ("fig05_normalised_by_linear_regression",
                           "normalised by linear regression"),
 }
+
+# %% [markdown]
+# Fig 1 shows the raw intensities with each file's least-squares line; Figs 2–5 show them
+# after each normalisation with the line y = x.  Non-positive intensities, which a log axis
+# cannot show, are left out of the plot but not of the numbers.  The right panel gives every
+# file's slope s_f and the CV across files (on a linear axis when the slopes span less than
+# a decade).
+
+# %%
 for number, method in enumerate(COMPARISON_METHODS, start=1):
     name, what = FIGURES[method]
     spread = comparison.ratio_spread[method]

@@ -161,6 +161,11 @@ figures.save_figure(fig, "fig06_mlp_architecture",
 plt.show()
 display(pd.DataFrame(models.layer_table(exp_plain.model)))
 
+# %% [markdown]
+# One row per layer of the trained model with its parameters (weights and biases): a dense
+# layer as wide as its n inputs holds (n + 1)·n of them, so the hidden layers hold almost
+# all of the network's parameters.
+
 # %%
 fig = plots.accuracy_figure(
     {"3-layer MLP": exp_plain.history}, exp_plain.chance,
@@ -232,6 +237,10 @@ for size in sizes:
 largest = sizes[-1]
 calc_chance = results[calc_name(largest, 1)].chance
 
+# %% [markdown]
+# One line per run, as above.  The chance levels of the calculated runs are measured on the
+# same test block, so the figures below draw those of the largest set.
+
 # %%
 hist = {"1 hidden layer": results[calc_name(largest, 1)].history,
         "3 hidden layers": results[calc_name(largest, 3)].history}
@@ -301,6 +310,10 @@ display(verdicts.format_table(table))
 # %%
 loss_pairs = verdicts.loss_pairs_table(results)
 display(verdicts.format_table(loss_pairs))
+
+# %% [markdown]
+# One row per configuration: `gap_plain` and `gap_invariant` are the overfitting under each
+# loss, the `test_origin_acc_*` columns what generalises, next to `chance_origin_acc`.
 
 # %%
 fig = plots.loss_pairs_figure(loss_pairs, f"Fig 14b — plain vs origin-invariant loss "

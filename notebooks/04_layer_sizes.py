@@ -118,6 +118,10 @@ plt.show()
 table = verdicts.width_table(results.values())
 display(verdicts.format_table(table))
 
+# %% [markdown]
+# One row per width: `gap` is the overfitting (training − validation accuracy); `val_acc_se`
+# and `test_acc_se` are the standard errors over structures that the error bars below show.
+
 # %%
 fig = plots.width_figure(table, chance, REPORT_BEST_WIDTH,
                          f"Fig 18b — final accuracy vs hidden-layer width (calculated set, {tag})")

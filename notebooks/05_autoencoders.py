@@ -160,6 +160,10 @@ figures.save_figure(fig, "fig20_autoencoder_error_per_reflection",
                     f"{tag}.", cfg)
 plt.show()
 
+# %% [markdown]
+# Each reflection's error in Fig 20 is a mean over the test structures only, so it can jump
+# from one reflection to the next; Fig 21 smooths it to show the trend with R.
+
 # %%
 window = cfg.smoothing_window
 smoothed = {w: autoencoders.smoothed_errors(e["per_reflection_mse"],
