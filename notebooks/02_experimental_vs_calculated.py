@@ -149,11 +149,10 @@ exp_inv = results[f"experimental_3x{n_exp}_invariant"]
 # accuracy above the validation one is the overfitting the report saw.
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 3.2))
-models.draw_architecture(
-    exp_plain.model, ax,
-    title=f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
-          f"sign logits ({exp_plain.n_parameters:,} parameters)")
+fig = plots.architecture_figure(
+    exp_plain.model,
+    f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
+    f"sign logits ({exp_plain.n_parameters:,} parameters)")
 figures.save_figure(fig, "fig06_mlp_architecture",
                     f"Architecture of the sign MLP trained on the experimental set: {n_exp} "
                     "normalised intensities in, 3 hidden ReLU layers as wide as the input, one "

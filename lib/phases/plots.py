@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 import pandas as pd
 
+from .models import count_parameters, layer_table
+
 #: Labels of the history columns.
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "sign accuracy",
@@ -70,6 +72,54 @@ def loss_figure(histories: Mapping[str, pd.DataFrame], title: str,
     plot_curves(ax, histories, metric, chance, "P(+) = ½: ln 2")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 02 — the sign MLP (Fig 6)
+# ---------------------------------------------------------------------------------------------
+
+#: Box colour of each Keras layer type in the architecture drawing.
+LAYER_COLOURS: dict[str, str] = {"InputLayer": "#9ecae1", "Dense": "#fdae6b",
+                                 "Activation": "#c7e9c0", "Dropout": "#d9d9d9",
+                                 "BatchNormalization": "#dadaeb"}
+
+
+def draw_architecture(model: Any, ax: Any, title: str | None = None) -> None:
+    """Draw ``model`` on a matplotlib axis: one box per layer, sized by its units (Fig 6).
+
+    Built from the model's own layers (:func:`lib.phases.models.layer_table`: units,
+    activation, parameters), so the drawing is always the network that was trained.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    rows = layer_table(model)
+    units = [r["units"] or 1 for r in rows]
+    top = max(units)
+    for i, (row, u) in enumerate(zip(rows, units)):
+        height = 0.25 + 0.75 * np.sqrt(u / top)
+        ax.add_patch(FancyBboxPatch((i - 0.3, -height / 2), 0.6, height,
+                                    boxstyle="round,pad=0.02", edgecolor="0.3",
+                                    facecolor=LAYER_COLOURS.get(row["type"], "#eeeeee")))
+        label = f"{row['name']}\n{row['type']}\n{u} units"
+        if row["activation"] and row["activation"] != "linear":
+            label += f"\n{row['activation']}"
+        if row["parameters"]:
+            label += f"\n{row['parameters']:,} params"
+        ax.text(i, -0.62, label, ha="center", va="top", fontsize=7)
+        if i:
+            ax.annotate("", xy=(i - 0.32, 0), xytext=(i - 0.68, 0),
+                        arrowprops={"arrowstyle": "->", "color": "0.3"})
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(-1.35, 0.65)
+    ax.axis("off")
+    ax.set_title(title or f"{model.name}: {count_parameters(model):,} trainable parameters")
+
+
+def architecture_figure(model: Any, title: str | None = None) -> plt.Figure:
+    """Fig 6: the architecture of a built Keras model (:func:`draw_architecture`)."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    draw_architecture(model, ax, title)
     return fig
 
 
