@@ -48,12 +48,11 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib.phases import build, store, inputs, losses, models, plots, training
+from lib.phases import inputs, losses, models, plots, store, training, verdicts
 
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -109,59 +108,62 @@ if scaled_down:
     print(f"  This run is SCALED DOWN from the report's sizes {REPORT_SIZES} "
           f"(profile {profile!r}); conclusions about size trends are about these sizes.")
 
+# %% [markdown]
+# Every run below is one call of `training.train_sign_model` (`lib/phases/training.py`): it
+# trains, evaluates every split in inference mode, measures the chance levels on the test
+# split and leaves `history.csv`, `model.keras` and `config.json` in the run's folder.
+
 # %%
-def data_spec(info, n_structures, label):
-    splits = inputs.split_rows(info["n_structures"], n_structures,
-                                     cfg.validation_fraction, cfg.test_fraction)
-    return training.DataSpec(path=info["path"], splits=splits, label=label)
-
-
 results = {}
-
-
-def run(spec, data, keep_model=False):
-    result = training.train_sign_model(spec, data, cfg.models_dir, keep_model=keep_model)
-    results[spec.name] = result
-    m = result.metrics
-    print(f"{spec.name:<34} {result.seconds:6.1f} s  acc train/val/test "
-          f"{m['train']['accuracy']:.3f}/{m['validation']['accuracy']:.3f}/"
-          f"{m['test']['accuracy']:.3f}  origin-aware val {m['validation']['origin_accuracy']:.3f} "
-          f"(chance {result.chance['accuracy']:.3f} / {result.chance['origin_accuracy']:.3f})")
-    return result
-
-
 common = dict(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
               normalisation=cfg.normalisation)
+
+
+def train(spec, data, keep_model=False):
+    results[spec.name] = r = training.train_sign_model(spec, data, cfg.models_dir,
+                                                       keep_model=keep_model)
+    print(r.summary())
 
 # %% [markdown]
 # ## The experimental set: a 3-layer MLP as wide as the input (Figs 6–8)
 #
 # Three hidden layers of as many units as there are input reflections, ReLU, and one sign
-# logit per reflection.  Fig 6 is drawn from the trained model's own layers.
+# logit per reflection, trained with the plain and with the origin-invariant loss.  Fig 6 is
+# drawn from the trained model's own layers.
 
 # %%
 n_exp = cfg.n_reflections_experimental
-exp_data = data_spec(exp_info, None, f"experimental ({exp_tag})")
-for invariant in (False, True):
-    run(training.SignRun(name=f"experimental_3x{n_exp}_{'invariant' if invariant else 'plain'}",
-                         n_reflections=n_exp, depth=3, width=n_exp, epochs=cfg.epochs_experimental,
-                         origin_invariant=invariant, **common), exp_data,
-        keep_model=not invariant)
+exp_data = training.data_spec(exp_info, None, cfg.validation_fraction, cfg.test_fraction,
+                              f"experimental ({exp_tag})")
+for loss in ("plain", "invariant"):
+    train(training.SignRun(name=f"experimental_3x{n_exp}_{loss}", n_reflections=n_exp, depth=3,
+                           width=n_exp, epochs=cfg.epochs_experimental,
+                           origin_invariant=loss == "invariant", **common),
+          exp_data, keep_model=loss == "plain")
 exp_plain = results[f"experimental_3x{n_exp}_plain"]
 exp_inv = results[f"experimental_3x{n_exp}_invariant"]
 
+# %% [markdown]
+# Each line: seconds, parameters, final plain accuracy on the training, validation and test
+# structures, and the origin-aware validation accuracy, with both chance levels.  A training
+# accuracy above the validation one is the overfitting the report saw.
+
 # %%
-fig, ax = plt.subplots(figsize=(10, 3.2))
-models.draw_architecture(
-    exp_plain.model, ax,
-    title=f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
-          f"sign logits ({exp_plain.n_parameters:,} parameters)")
+fig = plots.architecture_figure(
+    exp_plain.model,
+    f"Fig 6 — sign MLP: {n_exp} normalised intensities → 3 × {n_exp} ReLU → {n_exp} "
+    f"sign logits ({exp_plain.n_parameters:,} parameters)")
 figures.save_figure(fig, "fig06_mlp_architecture",
                     f"Architecture of the sign MLP trained on the experimental set: {n_exp} "
                     "normalised intensities in, 3 hidden ReLU layers as wide as the input, one "
                     "sign logit per reflection out; drawn from the trained Keras model.", cfg)
 plt.show()
 display(pd.DataFrame(models.layer_table(exp_plain.model)))
+
+# %% [markdown]
+# One row per layer of the trained model with its parameters (weights and biases): a dense
+# layer as wide as its n inputs holds (n + 1)·n of them, so the hidden layers hold almost
+# all of the network's parameters.
 
 # %%
 fig = plots.accuracy_figure(
@@ -173,9 +175,16 @@ figures.save_figure(fig, "fig07_experimental_accuracy",
                     "origin-aware (best of the 8 P-1 origin shifts); dotted: chance level "
                     "measured on random signs.", cfg)
 plt.show()
+
+# %% [markdown]
+# Fig 7: the report's overfitting shows as a training curve (dashed) that climbs away from
+# the validation curve (solid); the validation curve is to be read against the dotted chance
+# level, not against 0.5.
+
+# %%
 fig = plots.loss_figure({"3-layer MLP": exp_plain.history},
-                              f"Fig 8 — experimental set ({exp_tag}): loss per epoch",
-                              chance=losses.UNINFORMATIVE_LOSS)
+                        f"Fig 8 — experimental set ({exp_tag}): loss per epoch",
+                        chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig08_experimental_loss",
                     f"Training (dashed) and validation (solid) binary cross-entropy per epoch "
                     f"of the 3-layer MLP on the experimental set ({exp_tag}); dotted: ln 2, the "
@@ -183,6 +192,9 @@ figures.save_figure(fig, "fig08_experimental_loss",
 plt.show()
 
 # %% [markdown]
+# Fig 8: a validation loss above ln 2 (dotted) is worse than predicting P(F > 0) = ½ for
+# every reflection.
+#
 # The same network trained with the origin-invariant loss: the curves below show the plain
 # and origin-aware accuracies of that run (Fig 7b; not in the report).
 
@@ -207,26 +219,30 @@ plt.show()
 
 # %%
 n_calc = cfg.n_reflections
+
+
+def calc_name(size, depth, loss="plain"):
+    return f"calculated_{size}_{depth}x{n_calc}_{loss}"
+
+
 for size in sizes:
-    calc_data = data_spec(calc_info, size, f"calculated ({calc_tag}), {size} structures")
+    calc_data = training.data_spec(calc_info, size, cfg.validation_fraction, cfg.test_fraction,
+                                   f"calculated ({calc_tag}), {size} structures")
     for depth in (1, 3):
-        for invariant in (False, True):
-            name = f"calculated_{size}_{depth}x{n_calc}_{'invariant' if invariant else 'plain'}"
-            run(training.SignRun(name=name, n_reflections=n_calc, depth=depth, width=n_calc,
-                                 epochs=cfg.epochs, origin_invariant=invariant, **common),
-                calc_data)
-
-
-def calc_run(size, depth, invariant=False):
-    return results[f"calculated_{size}_{depth}x{n_calc}_{'invariant' if invariant else 'plain'}"]
-
-
+        for loss in ("plain", "invariant"):
+            train(training.SignRun(name=calc_name(size, depth, loss), n_reflections=n_calc,
+                                   depth=depth, width=n_calc, epochs=cfg.epochs,
+                                   origin_invariant=loss == "invariant", **common), calc_data)
 largest = sizes[-1]
-calc_chance = calc_run(largest, 1).chance
+calc_chance = results[calc_name(largest, 1)].chance
+
+# %% [markdown]
+# One line per run, as above.  The chance levels of the calculated runs are measured on the
+# same test block, so the figures below draw those of the largest set.
 
 # %%
-hist = {"1 hidden layer": calc_run(largest, 1).history,
-        "3 hidden layers": calc_run(largest, 3).history}
+hist = {"1 hidden layer": results[calc_name(largest, 1)].history,
+        "3 hidden layers": results[calc_name(largest, 3)].history}
 fig = plots.accuracy_figure(
     hist, calc_chance, f"Fig 9 — calculated set ({calc_tag}), {n_calc} reflections, "
                        f"{largest:,} structures: 1 vs 3 hidden layers")
@@ -237,31 +253,37 @@ figures.save_figure(fig, "fig09_calculated_1_vs_3_layers_accuracy",
                     "dotted: measured chance.", cfg)
 plt.show()
 fig = plots.loss_figure(hist, f"Fig 10 — calculated set ({calc_tag}), {largest:,} "
-                                    "structures: loss, 1 vs 3 hidden layers",
-                              chance=losses.UNINFORMATIVE_LOSS)
+                              "structures: loss, 1 vs 3 hidden layers",
+                        chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig10_calculated_1_vs_3_layers_loss",
                     f"Binary cross-entropy per epoch on the calculated set ({calc_tag}, "
                     f"{largest} structures), 1 vs 3 hidden layers; dotted: ln 2.", cfg)
 plt.show()
 
+# %% [markdown]
+# Figs 9–10 compare depth on the largest set: the deeper network has more parameters to
+# memorise the training structures with, so its training curve may climb faster; what
+# matters is whether either validation curve leaves the chance level.
+#
+# Figs 11–14: the same for every data-set size, one figure per depth.
+
 # %%
 for depth, (fig_acc, fig_loss) in {1: (11, 12), 3: (13, 14)}.items():
     layers = "1 hidden layer" if depth == 1 else "3 hidden layers"
-    hist = {f"{size:,} structures": calc_run(size, depth).history for size in sizes}
+    stem = f"dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
+    hist = {f"{size:,} structures": results[calc_name(size, depth)].history for size in sizes}
     fig = plots.accuracy_figure(
         hist, calc_chance, f"Fig {fig_acc} — calculated set ({calc_tag}), {layers}: "
                            "data-set size")
-    figures.save_figure(fig, f"fig{fig_acc}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
-                             "_accuracy",
+    figures.save_figure(fig, f"fig{fig_acc}_{stem}_accuracy",
                         f"Sign accuracy per epoch for data-set sizes {sizes} (report: "
                         f"{REPORT_SIZES}) with {layers} of {n_calc} units on the calculated set "
                         f"({calc_tag}); training dashed, validation solid; dotted: chance.", cfg)
     plt.show()
     fig = plots.loss_figure(hist, f"Fig {fig_loss} — calculated set ({calc_tag}), "
-                                        f"{layers}: loss vs data-set size",
-                                  chance=losses.UNINFORMATIVE_LOSS)
-    figures.save_figure(fig, f"fig{fig_loss}_dataset_size_{depth}_layer{'s' if depth > 1 else ''}"
-                             "_loss",
+                                  f"{layers}: loss vs data-set size",
+                            chance=losses.UNINFORMATIVE_LOSS)
+    figures.save_figure(fig, f"fig{fig_loss}_{stem}_loss",
                         f"Binary cross-entropy per epoch for data-set sizes {sizes} with "
                         f"{layers} on the calculated set ({calc_tag}); dotted: ln 2.", cfg)
     plt.show()
@@ -271,16 +293,12 @@ for depth, (fig_acc, fig_loss) in {1: (11, 12), 3: (13, 14)}.items():
 #
 # Accuracies evaluated after training in inference mode on each split; `chance_*` are
 # measured on the test split with random signs (10 draws).  `gap` = training − validation
-# accuracy, the overfitting.
+# accuracy, the overfitting; `test_seminv_acc` is the test accuracy on the seminvariants
+# (h, k, l all even) and `chance_seminv_pos` that of always answering +.
 
 # %%
-table = training.results_table(results.values(), columns=("depth", "width", "n_reflections"))
-table["gap"] = table["train_acc"] - table["val_acc"]
-table["gap_origin"] = table["train_origin_acc"] - table["val_origin_acc"]
-table["test_seminv_acc"] = [r.metrics["test"]["seminvariant_accuracy"] for r in results.values()]
-table["chance_seminv_pos"] = [r.chance.get("always_positive_seminvariant_accuracy")
-                              for r in results.values()]
-display(plots.format_table(table))
+table = verdicts.sign_runs_table(results.values())
+display(verdicts.format_table(table))
 
 # %% [markdown]
 # ## Does the origin-invariant loss change the overfitting?
@@ -289,44 +307,16 @@ display(plots.format_table(table))
 # with the plain loss and with the origin-invariant loss (Fig 14b; not in the report).
 
 # %%
-pairs = []
-for name, r in results.items():
-    if name.endswith("_plain"):
-        inv = results[name[: -len("_plain")] + "_invariant"]
-        pairs.append({
-            "configuration": name[: -len("_plain")],
-            "gap_plain": training.overfitting_gap(r, "origin_accuracy"),
-            "gap_invariant": training.overfitting_gap(inv, "origin_accuracy"),
-            "val_origin_acc_plain": r.metrics["validation"]["origin_accuracy"],
-            "val_origin_acc_invariant": inv.metrics["validation"]["origin_accuracy"],
-            "test_origin_acc_plain": r.metrics["test"]["origin_accuracy"],
-            "test_origin_acc_invariant": inv.metrics["test"]["origin_accuracy"],
-            "chance_origin_acc": r.chance["origin_accuracy"],
-        })
-pairs = pd.DataFrame(pairs)
-display(plots.format_table(pairs))
+loss_pairs = verdicts.loss_pairs_table(results)
+display(verdicts.format_table(loss_pairs))
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-x = np.arange(len(pairs))
-axes[0].bar(x - 0.2, pairs["gap_plain"], 0.4, label="plain loss")
-axes[0].bar(x + 0.2, pairs["gap_invariant"], 0.4, label="origin-invariant loss")
-axes[0].set_ylabel("train − validation origin-aware accuracy")
-axes[0].set_title("overfitting gap", fontsize=10)
-axes[1].bar(x - 0.2, pairs["test_origin_acc_plain"], 0.4, label="plain loss")
-axes[1].bar(x + 0.2, pairs["test_origin_acc_invariant"], 0.4, label="origin-invariant loss")
-axes[1].axhline(float(pairs["chance_origin_acc"].mean()), color="0.4", ls=":",
-                label="chance (best of 8 random)")
-axes[1].set_ylabel("test origin-aware accuracy")
-axes[1].set_ylim(min(0.45, float(pairs[["test_origin_acc_plain",
-                                        "test_origin_acc_invariant"]].min().min()) - 0.01), None)
-axes[1].set_title("generalisation", fontsize=10)
-for ax in axes:
-    ax.set_xticks(x)
-    ax.set_xticklabels(pairs["configuration"], rotation=30, ha="right", fontsize=7)
-    ax.legend(fontsize=7)
-fig.suptitle(f"Fig 14b — plain vs origin-invariant loss (experimental: {exp_tag}; "
-             f"calculated: {calc_tag})", fontsize=11)
-fig.tight_layout()
+# %% [markdown]
+# One row per configuration: `gap_plain` and `gap_invariant` are the overfitting under each
+# loss, the `test_origin_acc_*` columns what generalises, next to `chance_origin_acc`.
+
+# %%
+fig = plots.loss_pairs_figure(loss_pairs, f"Fig 14b — plain vs origin-invariant loss "
+                                          f"(experimental: {exp_tag}; calculated: {calc_tag})")
 figures.save_figure(fig, "fig14b_origin_invariant_loss_overfitting",
                     "Overfitting gap (training − validation origin-aware accuracy) and test "
                     "origin-aware accuracy of every configuration trained with the plain and "
@@ -335,109 +325,37 @@ figures.save_figure(fig, "fig14b_origin_invariant_loss_overfitting",
 plt.show()
 
 # %% [markdown]
+# A smaller bar on the left means the origin-invariant loss overfits less; on the right, a
+# bar above the dotted line generalises beyond the best of 8 random guesses.
+#
 # ## Does this run support the report?
 #
-# Each claim is judged from this run's numbers.  "Above chance" means more than two standard
-# errors (spread of the per-structure accuracy over the validation structures) **and** at
-# least one percentage point above the chance level measured on random signs; "overfits"
-# means a training − validation accuracy gap above 0.05.
+# Each claim is judged from this run's numbers (`lib/phases/verdicts.py`).  "Above chance"
+# means more than two standard errors (spread of the per-structure accuracy over the
+# validation structures) **and** at least one percentage point above the chance level
+# measured on random signs; "overfits" means a training − validation accuracy gap above 0.05.
 
 # %%
-def judge_overfit(r, label):
-    val = r.metrics["validation"]
-    gap = training.overfitting_gap(r)
-    generalises = plots.above_chance(val["accuracy"], r.chance["accuracy"],
-                                           val["accuracy_se"])
-    evidence = (f"{label}: train {r.metrics['train']['accuracy']:.3f}, validation "
-                f"{val['accuracy']:.4f} ± {val['accuracy_se']:.4f} (chance "
-                f"{r.chance['accuracy']:.3f}), gap {gap:+.3f}")
-    if generalises:
-        return "not supported", evidence + " — validation accuracy is above chance"
-    if gap > 0.05:
-        return "supported", evidence
-    return "inconclusive at this scale", evidence + " — no clear gap yet (few epochs/structures)"
+judgement = verdicts.judge_sign_learning(
+    exp_plain, {depth: [results[calc_name(s, depth)] for s in sizes] for depth in (1, 3)},
+    sizes, loss_pairs, [results[c + "_invariant"] for c in loss_pairs["configuration"]])
+display(Markdown(judgement.markdown()))
 
-
-verdicts = {}
-lines = []
-status, ev = judge_overfit(exp_plain, "experimental, 3 layers")
-verdicts["experimental_overfits"] = status
-lines.append(plots.verdict(status, "the MLP overfits the experimental set and does not "
-                                 "generalise (Figs 7–8)", ev))
-for depth in (1, 3):
-    status, ev = judge_overfit(calc_run(largest, depth), f"calculated, {depth} layer(s), "
-                                                          f"{largest:,} structures")
-    verdicts[f"calculated_{depth}_layers_no_generalisation"] = status
-    lines.append(plots.verdict(status, f"{depth} hidden layer(s) of 709 units overfit the "
-                                     "calculated set without generalising (Figs 9–10)", ev))
-for depth in (1, 3):
-    gaps = [training.overfitting_gap(calc_run(s, depth)) for s in sizes]
-    val_best = max(calc_run(s, depth).metrics["validation"]["accuracy"] for s in sizes)
-    big = calc_run(largest, depth)
-    generalises = plots.above_chance(big.metrics["validation"]["accuracy"],
-                                           big.chance["accuracy"],
-                                           big.metrics["validation"]["accuracy_se"])
-    ev = (f"{depth} layer(s): gap {', '.join(f'{g:+.3f}' for g in gaps)} for sizes "
-          f"{', '.join(f'{s:,}' for s in sizes)}; best validation accuracy {val_best:.3f} "
-          f"(chance {big.chance['accuracy']:.3f})")
-    if len(sizes) < 2:
-        status = "inconclusive at this scale"
-        ev += " — a single size"
-    elif gaps[-1] < gaps[0] and not generalises:
-        status = "supported"
-    elif generalises:
-        status = "not supported"
-        ev += " — with the most data the validation accuracy is above chance"
-    else:
-        status = "not supported" if gaps[-1] - gaps[0] > 0.02 else "inconclusive at this scale"
-        ev += " — the gap does not shrink with more data"
-    verdicts[f"dataset_size_{depth}_layers"] = status
-    lines.append(plots.verdict(status, "more data narrows the overfitting gap but "
-                                     "validation accuracy stays at chance (Figs 11–14)", ev))
-mean_change = float((pairs["gap_invariant"] - pairs["gap_plain"]).mean())
-inv_above = [plots.above_chance(results[c + "_invariant"].metrics["test"]["origin_accuracy"],
-                                      results[c + "_invariant"].chance["origin_accuracy"],
-                                      results[c + "_invariant"].metrics["test"]["origin_accuracy_se"])
-             for c in pairs["configuration"]]
-origin_answer = (f"mean change of the origin-aware gap with the origin-invariant loss "
-                 f"{mean_change:+.3f} over {len(pairs)} configurations; test origin-aware "
-                 f"accuracy above its chance level in {sum(inv_above)} of {len(inv_above)}")
-lines.append(f"- **origin-invariant loss (new question)** — {origin_answer}")
-# Beyond the report: the seminvariants (h, k, l all even) are the only reflections whose sign
-# does not depend on the origin, so the only ones a plain loss can learn from intensities.
-semi_lines, findings = [], {}
-for depth in (1, 3):
-    t = calc_run(largest, depth).metrics["test"]
-    above = plots.above_chance(t["seminvariant_accuracy"], 0.5,
-                                     t.get("seminvariant_accuracy_se", 0.0))
-    findings[f"seminvariant_test_accuracy_{depth}_layers"] = {
-        "accuracy": t["seminvariant_accuracy"], "se": t.get("seminvariant_accuracy_se"),
-        "above_chance": bool(above)}
-    semi_lines.append(f"{depth} layer(s): {t['seminvariant_accuracy']:.4f} ± "
-                      f"{t.get('seminvariant_accuracy_se', 0.0):.4f} "
-                      f"({'above' if above else 'not above'} chance 0.5)")
-lines.append("- **seminvariant signs (new)** — test accuracy on the reflections with h, k, l all "
-             f"even, {largest:,} structures: " + "; ".join(semi_lines))
-display(Markdown("\n".join(lines)))
+# %% [markdown]
+# The runs, tables, verdicts and the numbers behind them go to the metrics file.
 
 # %%
 elapsed = time.perf_counter() - started
-metrics.write_metrics(cfg, training.json_ready({
-    "data": {"experimental": exp_info, "calculated": calc_info,
-             "experimental_simulated": exp_info["simulated"],
-             "calculated_simulated": calc_info["simulated"],
-             "dataset_sizes_requested": requested_sizes, "dataset_sizes_used": sizes,
-             "report_dataset_sizes": REPORT_SIZES, "scaled_down": scaled_down,
-             "size_notes": size_notes, "normalisation": cfg.normalisation,
-             "n_reflections_experimental": n_exp, "n_reflections_calculated": n_calc},
-    "chance": {"calculated_test": calc_chance, "experimental_test": exp_plain.chance},
-    "runs": {name: r.record() for name, r in results.items()},
-    "table": table.to_dict(orient="records"),
-    "origin_invariant_vs_plain": pairs.to_dict(orient="records"),
-    "origin_invariant_mean_gap_change": mean_change,
-    "verdicts": verdicts,
-    "findings": findings,
-    "backend": training.backend_name(),
-    "seconds": elapsed,
-}))
+metrics.write_metrics(cfg, verdicts.run_metrics(
+    results, table, judgement,
+    data={"experimental": exp_info, "calculated": calc_info,
+          "experimental_simulated": exp_info["simulated"],
+          "calculated_simulated": calc_info["simulated"],
+          "dataset_sizes_requested": requested_sizes, "dataset_sizes_used": sizes,
+          "report_dataset_sizes": REPORT_SIZES, "scaled_down": scaled_down,
+          "size_notes": size_notes, "normalisation": cfg.normalisation,
+          "n_reflections_experimental": n_exp, "n_reflections_calculated": n_calc},
+    chance={"calculated_test": calc_chance, "experimental_test": exp_plain.chance},
+    origin_invariant_vs_plain=loss_pairs.to_dict(orient="records"),
+    backend=training.backend_name(), seconds=elapsed))
 print(f"notebook 02 done in {elapsed:.0f} s")

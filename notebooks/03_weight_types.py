@@ -36,14 +36,11 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib.phases import inputs, losses, plots, training
-from lib.phases.reflections import index_set
+from lib.phases import losses, plots, training, verdicts
 
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 NOTEBOOK = "03_weight_types"
@@ -82,7 +79,7 @@ started = time.perf_counter()
 # %%
 data, info = training.profile_data(profile, "calculated", cfg.n_structures,
                                    cfg.validation_fraction, cfg.test_fraction)
-path, tag = data.path, info["tag"]
+tag = info["tag"]
 print(training.describe_data(info))
 
 results = {}
@@ -92,14 +89,13 @@ for weight_type in types:
                             epochs=cfg.epochs, batch_size=cfg.batch_size,
                             learning_rate=cfg.learning_rate, seed=cfg.seed,
                             normalisation=cfg.normalisation)
-    r = training.train_sign_model(spec, data, cfg.models_dir)
-    results[weight_type] = r
-    m = r.metrics
-    print(f"{weight_type:<14} {r.seconds:6.1f} s  acc train/val/test {m['train']['accuracy']:.3f}/"
-          f"{m['validation']['accuracy']:.3f}/{m['test']['accuracy']:.3f}  "
-          f"own-weighted val {m['validation']['weighted_accuracy']:.3f}")
+    results[weight_type] = training.train_sign_model(spec, data, cfg.models_dir)
+    print(results[weight_type].summary())
 
 # %% [markdown]
+# Each line: seconds, parameters, final plain accuracy on training, validation and test
+# structures and the origin-aware validation accuracy, with both chance levels.
+#
 # ## Figs 15–16: accuracy and loss per epoch
 #
 # The loss of each run is its own weighted cross-entropy (nats per unit weight), so the three
@@ -119,80 +115,49 @@ figures.save_figure(fig, "fig15_weight_types_accuracy",
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
 fig = plots.loss_figure(hist, f"Fig 16 — loss weighting ({tag}): weighted "
-                                    "cross-entropy per epoch",
-                              chance=losses.UNINFORMATIVE_LOSS)
+                              "cross-entropy per epoch",
+                        chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig16_weight_types_loss",
                     "Training (dashed) and validation (solid) weighted binary cross-entropy per "
                     f"epoch for the three weightings; calculated set ({tag}); dotted: ln 2.", cfg)
 plt.show()
 
 # %% [markdown]
+# The report's finding would show as validation curves (solid) that stay on the dotted chance
+# level for every weighting, whatever the training curves do.
+#
 # ## Every model on one scale: the intensity-weighted accuracy on the test structures
+#
+# Each model, whatever weighting it was trained with, scored on the test structures with
+# intensity weights (w = I/I_max): a wrong sign on a strong reflection costs more.  The
+# chance level is that of random signs under the same weights.
 
 # %%
-hkl = index_set(4630)[: cfg.n_reflections]
-test_intensity = inputs.ReflectionBatches(
-    path, data.splits["test"], cfg.n_reflections, cfg.batch_size, target="sign",
-    weight_type="intensity", normalisation=cfg.normalisation, in_memory=data.in_memory)
-rows = []
-common_chance = None
-for t, r in results.items():
-    scores, signs, w = training.evaluate_sign_model(r.model, test_intensity, hkl)
-    if common_chance is None:
-        common_chance = losses.chance_levels(signs, hkl, w, seed=cfg.seed)
-    rows.append({"weight_type": t,
-                 "train_acc": r.metrics["train"]["accuracy"],
-                 "val_acc": r.metrics["validation"]["accuracy"],
-                 "test_acc": r.metrics["test"]["accuracy"],
-                 "test_origin_acc": r.metrics["test"]["origin_accuracy"],
-                 "test_seminv_acc": r.metrics["test"]["seminvariant_accuracy"],
-                 "test_intensity_weighted_acc": scores["weighted_accuracy"],
-                 "test_intensity_weighted_origin_acc": scores["weighted_origin_accuracy"],
-                 "test_acc_se": r.metrics["test"]["accuracy_se"],
-                 "gap": training.overfitting_gap(r)})
-test_intensity.close()
-table = pd.DataFrame(rows)
-table["chance_acc"] = chance["accuracy"]
-table["chance_origin_acc"] = chance["origin_accuracy"]
-table["chance_intensity_weighted_acc"] = common_chance["weighted_accuracy"]
-table["chance_intensity_weighted_origin_acc"] = common_chance["weighted_origin_accuracy"]
-display(plots.format_table(table))
+scores, common_chance = training.intensity_weighted_scores(
+    {t: r.model for t, r in results.items()}, data, cfg.n_reflections, cfg.batch_size,
+    cfg.normalisation, seed=cfg.seed)
+table = verdicts.weighting_table(results, scores, chance, common_chance)
+display(verdicts.format_table(table))
 
 # %% [markdown]
 # ## Does this run support the report?
+#
+# "Above chance" means more than two standard errors and at least one percentage point above
+# the chance level measured on random signs (`lib/phases/verdicts.py`).
 
 # %%
-verdicts, lines = {}, []
-above = {}
-for t, r in results.items():
-    val = r.metrics["validation"]
-    above[t] = plots.above_chance(val["accuracy"], r.chance["accuracy"], val["accuracy_se"])
-any_above = any(above.values())
-evidence = "; ".join(f"{t}: validation {results[t].metrics['validation']['accuracy']:.4f} ± "
-                     f"{results[t].metrics['validation']['accuracy_se']:.4f}" for t in types)
-evidence += f" (chance {chance['accuracy']:.3f})"
-status = "not supported" if any_above else "supported"
-verdicts["no_weighting_generalises"] = status
-lines.append(plots.verdict(status, "no loss weighting lifts validation accuracy above "
-                                 "chance (Figs 15–16)", evidence))
-best = table.loc[table["test_intensity_weighted_acc"].idxmax()]
-spread = float(table["test_intensity_weighted_acc"].max() - table["test_intensity_weighted_acc"].min())
-lines.append(f"- **on one scale** — best intensity-weighted test accuracy: {best['weight_type']} "
-             f"{best['test_intensity_weighted_acc']:.3f} (chance "
-             f"{common_chance['weighted_accuracy']:.3f}); spread between weightings {spread:.3f}")
-display(Markdown("\n".join(lines)))
+judgement = verdicts.judge_weighting(results, table, chance, common_chance)
+display(Markdown(judgement.markdown()))
+
+# %% [markdown]
+# The runs, the table and the verdict go to the metrics file.
 
 # %%
 elapsed = time.perf_counter() - started
-metrics.write_metrics(cfg, training.json_ready({
-    "data": {**info, "normalisation": cfg.normalisation,
-             "weights": "w = 1 | I/I_max | exp(I/I_max), intensities normalised per structure"},
-    "chance": chance,
-    "chance_intensity_weighted": common_chance,
-    "runs": {t: r.record() for t, r in results.items()},
-    "table": table.to_dict(orient="records"),
-    "verdicts": verdicts,
-    "backend": training.backend_name(),
-    "seconds": elapsed,
-}))
+metrics.write_metrics(cfg, verdicts.run_metrics(
+    results, table, judgement,
+    data={**info, "normalisation": cfg.normalisation,
+          "weights": "w = 1 | I/I_max | exp(I/I_max), intensities normalised per structure"},
+    chance=chance, chance_intensity_weighted=common_chance,
+    backend=training.backend_name(), seconds=elapsed))
 print(f"notebook 03 done in {elapsed:.0f} s")

@@ -25,13 +25,11 @@
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
-from lib.phases import inputs, losses, plots, training
+from lib.phases import losses, plots, training, verdicts
 
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 NOTEBOOK = "04_layer_sizes"
@@ -69,7 +67,7 @@ started = time.perf_counter()
 # %%
 data, info = training.profile_data(profile, "calculated", cfg.n_structures,
                                    cfg.validation_fraction, cfg.test_fraction)
-path, tag = data.path, info["tag"]
+tag = info["tag"]
 print(training.describe_data(info))
 
 results = {}
@@ -78,15 +76,14 @@ for width in width_list:
                             width=width, weight_type=cfg.weight_type, epochs=cfg.epochs,
                             batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                             seed=cfg.seed, normalisation=cfg.normalisation)
-    r = training.train_sign_model(spec, data, cfg.models_dir, keep_model=False)
-    results[width] = r
-    m = r.metrics
-    print(f"width {width:>5}: {r.seconds:6.1f} s, {r.n_parameters:>9,} parameters, acc "
-          f"train/val/test {m['train']['accuracy']:.3f}/{m['validation']['accuracy']:.3f}/"
-          f"{m['test']['accuracy']:.3f}, origin-aware val {m['validation']['origin_accuracy']:.3f}")
+    results[width] = training.train_sign_model(spec, data, cfg.models_dir, keep_model=False)
+    print(results[width].summary())
 chance = next(iter(results.values())).chance
 
 # %% [markdown]
+# Each line: seconds, parameters, final plain accuracy on training, validation and test
+# structures and the origin-aware validation accuracy, with both chance levels.
+#
 # ## Figs 17–18: accuracy and loss per epoch for each width
 
 # %%
@@ -100,7 +97,7 @@ figures.save_figure(fig, "fig17_layer_sizes_accuracy",
                     "right origin-aware; dotted: chance level measured on random signs.", cfg)
 plt.show()
 fig = plots.loss_figure(hist, f"Fig 18 — hidden-layer width ({tag}): loss per epoch",
-                              chance=losses.UNINFORMATIVE_LOSS)
+                        chance=losses.UNINFORMATIVE_LOSS)
 figures.save_figure(fig, "fig18_layer_sizes_loss",
                     "Training (dashed) and validation (solid) binary cross-entropy per epoch for "
                     f"one hidden layer of {width_list} units; calculated set ({tag}); "
@@ -108,38 +105,26 @@ figures.save_figure(fig, "fig18_layer_sizes_loss",
 plt.show()
 
 # %% [markdown]
+# Wider layers have more parameters to memorise the training structures with: their
+# training curves (dashed) may climb faster; the width the report looked for is the one
+# whose validation curve (solid) is highest.
+#
 # ## Final accuracy against width
 #
 # Evaluated after training (inference mode); error bars are two standard errors over the
 # validation/test structures (Fig 18b; not in the report).
 
 # %%
-table = training.results_table(results.values(), columns=("width",))
-table["parameters"] = [r.n_parameters for r in results.values()]
-table["val_acc_se"] = [r.metrics["validation"]["accuracy_se"] for r in results.values()]
-table["test_acc_se"] = [r.metrics["test"]["accuracy_se"] for r in results.values()]
-table["gap"] = table["train_acc"] - table["val_acc"]
-display(plots.format_table(table))
+table = verdicts.width_table(results.values())
+display(verdicts.format_table(table))
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, key, title, ch in ((axes[0], "acc", "plain sign accuracy", chance["accuracy"]),
-                           (axes[1], "origin_acc", "origin-aware accuracy",
-                            chance["origin_accuracy"])):
-    ax.plot(table["width"], table[f"train_{key}"], "o--", label="train")
-    se = table["val_acc_se"] if key == "acc" else None
-    ax.errorbar(table["width"], table[f"val_{key}"], yerr=None if se is None else 2 * se,
-                fmt="o-", label="validation")
-    ax.errorbar(table["width"], table[f"test_{key}"],
-                yerr=None if key != "acc" else 2 * table["test_acc_se"], fmt="s-", label="test")
-    ax.axhline(ch, color="0.4", ls=":", label=f"chance ({ch:.3f})")
-    ax.axvline(REPORT_BEST_WIDTH, color="tab:red", ls="-.", lw=0.8, label="report's best (≈100)")
-    ax.set_xscale("log")
-    ax.set_xlabel("hidden-layer width (units)")
-    ax.set_ylabel(title)
-    ax.legend(fontsize=7)
-fig.suptitle(f"Fig 18b — final accuracy vs hidden-layer width (calculated set, {tag})",
-             fontsize=11)
-fig.tight_layout()
+# %% [markdown]
+# One row per width: `gap` is the overfitting (training − validation accuracy); `val_acc_se`
+# and `test_acc_se` are the standard errors over structures that the error bars below show.
+
+# %%
+fig = plots.width_figure(table, chance, REPORT_BEST_WIDTH,
+                         f"Fig 18b — final accuracy vs hidden-layer width (calculated set, {tag})")
 figures.save_figure(fig, "fig18b_layer_sizes_final_accuracy",
                     "Final training, validation and test sign accuracy (left plain, right "
                     "origin-aware) against the width of the single hidden layer; error bars 2 "
@@ -148,46 +133,24 @@ figures.save_figure(fig, "fig18b_layer_sizes_final_accuracy",
 plt.show()
 
 # %% [markdown]
+# Validation points whose error bars overlap are widths this run cannot tell apart.
+#
 # ## Does this run support the report?
+#
+# The best width is the one with the highest validation accuracy; widths within two
+# standard errors of it are tied with it.  When no width is above chance, the best width
+# is noise and the verdict says so (`lib/phases/verdicts.py`).
 
 # %%
-best_row = table.loc[table["val_acc"].idxmax()]
-best_width = int(best_row["width"])
-best_origin_width = int(table.loc[table["val_origin_acc"].idxmax(), "width"])
-best_above = plots.above_chance(float(best_row["val_acc"]), chance["accuracy"],
-                                      float(best_row["val_acc_se"]))
-# Is the best width distinguishable from the others? Within 2 SE of the best = tied.
-tied = [int(w) for w, v, s in zip(table["width"], table["val_acc"], table["val_acc_se"])
-        if float(best_row["val_acc"]) - v <= 2 * max(s, float(best_row["val_acc_se"]))]
-evidence = (f"best validation accuracy {best_row['val_acc']:.4f} ± "
-            f"{best_row['val_acc_se']:.4f} at width {best_width} (chance "
-            f"{chance['accuracy']:.3f}); widths within 2 SE of it: {tied}; best by origin-aware "
-            f"accuracy: {best_origin_width}")
-if not best_above:
-    status = "inconclusive at this scale"
-    evidence += " — no width is above chance, so the best width is noise"
-elif 50 <= best_width <= 250 or REPORT_BEST_WIDTH in tied:
-    status = "supported"
-else:
-    status = "not supported"
-verdicts = {"best_width_about_100": status}
-display(Markdown(plots.verdict(status, f"the best hidden-layer width is about "
-                                     f"{REPORT_BEST_WIDTH} units (Figs 17–18)", evidence)))
+judgement = verdicts.judge_width(table, chance, REPORT_BEST_WIDTH)
+display(Markdown(judgement.markdown()))
+
+# %% [markdown]
+# The runs, the table, the best width and the verdict go to the metrics file.
 
 # %%
 elapsed = time.perf_counter() - started
-metrics.write_metrics(cfg, training.json_ready({
-    "data": {**info, "normalisation": cfg.normalisation},
-    "chance": chance,
-    "runs": {str(w): r.record() for w, r in results.items()},
-    "table": table.to_dict(orient="records"),
-    "best_width": best_width,
-    "best_width_origin_aware": best_origin_width,
-    "best_width_above_chance": best_above,
-    "widths_tied_with_best": tied,
-    "report_best_width": REPORT_BEST_WIDTH,
-    "verdicts": verdicts,
-    "backend": training.backend_name(),
-    "seconds": elapsed,
-}))
+metrics.write_metrics(cfg, verdicts.run_metrics(
+    results, table, judgement, data={**info, "normalisation": cfg.normalisation},
+    chance=chance, backend=training.backend_name(), seconds=elapsed))
 print(f"notebook 04 done in {elapsed:.0f} s")

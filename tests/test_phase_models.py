@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
-from lib.phases import models  # noqa: E402
+from lib.phases import models, plots  # noqa: E402
 
 
 def test_mlp_shapes_and_parameter_count():
@@ -50,8 +50,8 @@ def test_autoencoder_bottleneck():
 
 def test_architecture_is_drawn_from_the_layers():
     model = models.build_sign_mlp(30, depth=2, width=10)
-    fig, ax = plt.subplots()
-    models.draw_architecture(model, ax)
+    fig = plots.architecture_figure(model)
+    ax = fig.axes[0]
     texts = " ".join(t.get_text() for t in ax.texts)
     for row in models.layer_table(model):
         assert row["name"] in texts

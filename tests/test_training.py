@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from lib.phases import inputs, training  # noqa: E402
+from lib.phases import inputs, training, verdicts  # noqa: E402
 from lib.phases.store import DatasetError  # noqa: E402
 
 from _fake_data import write_fake_dataset  # noqa: E402
@@ -99,12 +99,12 @@ def test_sign_run_writes_history_model_and_config(fake_set, tmp_path):
     assert np.allclose(keras.ops.convert_to_numpy(model(x)),
                        keras.ops.convert_to_numpy(result.model(x)), atol=1e-6)
     assert not list(out.glob(".*tmp*"))          # no temporary left behind
-    table = training.results_table([result], columns=("width",))
+    table = verdicts.results_table([result], columns=("width",))
     assert table.loc[0, "width"] == 16 and table.loc[0, "loss"] == "origin-invariant"
 
 
 def _metrics_json(result: training.RunResult) -> str:
-    record = training.json_ready(result.record())
+    record = verdicts.json_ready(result.record())
     record.pop("seconds")
     return json.dumps(record, sort_keys=True)
 

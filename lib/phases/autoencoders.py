@@ -4,20 +4,26 @@
   of the normalised intensities, the linear reference for an autoencoder of the same
   bottleneck width: PCA with k components is the best *linear* k-dimensional code in mean
   squared error.
-- :func:`saturation_width` — the smallest bottleneck whose error is within a tolerance of the
-  best error: where widening the code stops paying.
+- :func:`pca_reference` — that PCA fitted on a run's training structures and scored on its test
+  structures, for every bottleneck width.
 - :func:`smoothed_relative_error` — per-reflection error relative to the reflections' mean
   squared intensity over a moving window (the fraction of their signal that is not
-  reconstructed).
+  reconstructed); :func:`smoothed_errors` gives it with the absolute error for Fig 21.
+- :func:`mean_intensity_mse` — the error of predicting every reflection by its mean intensity.
+
+(Where the error saturates is judged in :mod:`lib.phases.verdicts`.)
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .inputs import ReflectionBatches
+from .training import DataSpec, reconstruction_errors
 
 
 def collect_inputs(batches: ReflectionBatches, max_structures: int | None = None) -> np.ndarray:
@@ -56,18 +62,6 @@ def pca_reconstructor(pca: Any, n_components: int) -> Callable[[np.ndarray], np.
     return reconstruct
 
 
-def saturation_width(widths: Sequence[int], errors: Sequence[float],
-                     tolerance: float = 0.05) -> int:
-    """Smallest width whose error is at most (1 + ``tolerance``) × the smallest error."""
-    widths = list(widths)
-    errors = np.asarray(errors, dtype=np.float64)
-    best = float(errors.min())
-    for w, e in sorted(zip(widths, errors)):
-        if e <= (1.0 + tolerance) * best:
-            return int(w)
-    return int(max(widths))  # pragma: no cover - the best width always qualifies
-
-
 def smoothed_relative_error(per_reflection_mse: np.ndarray, mean_square_intensity: np.ndarray,
                             window: int, floor: float = 1e-30) -> np.ndarray:
     """Relative error over a moving window of reflections (report order).
@@ -89,3 +83,64 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     total = np.convolve(values, kernel, mode="same")
     counts = np.convolve(np.ones_like(values), kernel, mode="same")
     return total / counts
+
+
+def smoothed_errors(per_reflection_mse: np.ndarray, mean_square_intensity: np.ndarray,
+                    window: int) -> dict[str, np.ndarray]:
+    """Per-reflection error smoothed over ``window`` reflections: ``absolute`` (MSE) and
+    ``relative`` (:func:`smoothed_relative_error`), report order."""
+    return {"absolute": moving_average(per_reflection_mse, window),
+            "relative": smoothed_relative_error(per_reflection_mse, mean_square_intensity,
+                                                window)}
+
+
+def mean_intensity_mse(errors: dict[str, Any]) -> float:
+    """MSE of predicting each reflection by its mean normalised intensity over the structures.
+
+    ``errors`` as returned by :func:`lib.phases.training.reconstruction_errors`: the mean over
+    reflections of mean(I²) − mean(I)², the per-reflection variance of the normalised intensity.
+    """
+    return float((errors["mean_square_intensity"] - errors["mean_intensity"] ** 2).mean())
+
+
+@dataclass
+class PCAReference:
+    """PCA of the training structures scored on the test structures, per bottleneck width.
+
+    ``errors[w]``: :func:`lib.phases.training.reconstruction_errors` of the first
+    ``components[w]`` (= min(w, fitted components)) principal components.
+    """
+
+    n_train: int
+    n_reflections: int
+    n_components: int
+    seconds: float
+    errors: dict[int, dict[str, Any]]
+    components: dict[int, int]
+
+    def describe(self) -> str:
+        """One line: what was fitted and how long it took."""
+        return (f"PCA of {self.n_train} × {self.n_reflections} in {self.seconds:.1f} s, "
+                f"{self.n_components} components")
+
+
+def pca_reference(data: DataSpec, widths: Sequence[int], n_reflections: int, batch_size: int,
+                  normalisation: str, seed: int = 0, max_structures: int = 20_000
+                  ) -> PCAReference:
+    """PCA fitted on (at most ``max_structures`` of) the training split of ``data`` with
+    max(``widths``) components, and its test-split reconstruction errors for every width."""
+    def batches(split: str) -> ReflectionBatches:
+        return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
+                                 target="intensity", normalisation=normalisation,
+                                 in_memory=data.in_memory)
+
+    x_train = collect_inputs(batches("train"), max_structures=max_structures)
+    start = time.perf_counter()
+    pca = fit_pca(x_train, max(widths), seed=seed)
+    seconds = time.perf_counter() - start
+    test = batches("test")
+    errors = {w: reconstruction_errors(pca_reconstructor(pca, w), test) for w in widths}
+    test.close()
+    return PCAReference(n_train=x_train.shape[0], n_reflections=x_train.shape[1],
+                        n_components=int(pca.n_components_), seconds=seconds, errors=errors,
+                        components={w: int(min(w, pca.n_components_)) for w in widths})

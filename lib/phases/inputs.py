@@ -147,13 +147,6 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
             "simulated": simulated, "tag": tag}
 
 
-def n_structures_in(path: str | Path) -> int:
-    """Number of structures (rows) of a data set file."""
-
-    with open_dataset(path) as f:
-        return int(f["sign"].shape[0])
-
-
 def normalised_intensity(intensity: np.ndarray, normalisation: str = "max") -> np.ndarray:
     """Model input: intensities normalised per structure (NaN → 0), float32."""
 
@@ -309,11 +302,6 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
 
     def on_epoch_end(self) -> None:
         self._epoch += 1
-        self._order = self._batch_order()
-
-    def set_epoch(self, epoch: int) -> None:
-        """Put the batch order at the start of ``epoch`` (0-based)."""
-        self._epoch = int(epoch)
         self._order = self._batch_order()
 
     def iter_unshuffled(self):

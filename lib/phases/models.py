@@ -9,8 +9,8 @@ Written with ``keras`` only (no ``tf.*``), so the same code runs under ``KERAS_B
   is ``build_sign_mlp(n, depth=3, width=n)``.
 - :func:`build_autoencoder` — normalised intensities in, the same intensities out through a
   bottleneck of ``bottleneck`` units (MSE loss).
-- :func:`layer_table` and :func:`draw_architecture` describe a built model from its own layers
-  (Fig 6), without pydot/graphviz.
+- :func:`layer_table` describes a built model from its own layers (drawn as Fig 6 by
+  :func:`lib.phases.plots.architecture_figure`, without pydot/graphviz).
 """
 
 from __future__ import annotations
@@ -104,40 +104,3 @@ def layer_table(model: Any) -> list[dict[str, Any]]:
             "parameters": int(sum(int(np.prod(w.shape)) for w in layer.weights)),
         })
     return rows
-
-
-def draw_architecture(model: Any, ax: Any, title: str | None = None) -> None:
-    """Draw ``model`` on a matplotlib axis: one box per layer, sized by its units (Fig 6).
-
-    Built from ``model.layers`` (units, activation, parameters), so the drawing is always the
-    network that was trained.
-    """
-    rows = layer_table(model)
-    units = [r["units"] or 1 for r in rows]
-    top = max(units)
-    n = len(rows)
-    colours = {"InputLayer": "#9ecae1", "Dense": "#fdae6b", "Activation": "#c7e9c0",
-               "Dropout": "#d9d9d9", "BatchNormalization": "#dadaeb"}
-    for i, (row, u) in enumerate(zip(rows, units)):
-        height = 0.25 + 0.75 * np.sqrt(u / top)
-        ax.add_patch(_box(i, height, colours.get(row["type"], "#eeeeee")))
-        label = f"{row['name']}\n{row['type']}\n{u} units"
-        if row["activation"] and row["activation"] != "linear":
-            label += f"\n{row['activation']}"
-        if row["parameters"]:
-            label += f"\n{row['parameters']:,} params"
-        ax.text(i, -0.62, label, ha="center", va="top", fontsize=7)
-        if i:
-            ax.annotate("", xy=(i - 0.32, 0), xytext=(i - 0.68, 0),
-                        arrowprops={"arrowstyle": "->", "color": "0.3"})
-    ax.set_xlim(-0.6, n - 0.4)
-    ax.set_ylim(-1.35, 0.65)
-    ax.axis("off")
-    ax.set_title(title or f"{model.name}: {count_parameters(model):,} trainable parameters")
-
-
-def _box(x: float, height: float, colour: str) -> Any:
-    from matplotlib.patches import FancyBboxPatch
-
-    return FancyBboxPatch((x - 0.3, -height / 2), 0.6, height, boxstyle="round,pad=0.02",
-                          facecolor=colour, edgecolor="0.3")

@@ -19,11 +19,10 @@ seed on the same machine gives the same history and metrics.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -92,6 +91,18 @@ class DataSpec:
                 "sizes": {k: len(v) for k, v in self.splits.items()}}
 
 
+def data_spec(info: dict[str, Any], n_structures: int | None, validation_fraction: float,
+              test_fraction: float, label: str = "") -> DataSpec:
+    """The first ``n_structures`` (training + validation) and the test block of a data set.
+
+    ``info`` is its :func:`lib.phases.inputs.dataset_summary`; see
+    :func:`lib.phases.inputs.split_rows` for the splits.
+    """
+    return DataSpec(Path(info["path"]), split_rows(info["n_structures"], n_structures,
+                                                   validation_fraction, test_fraction),
+                    label=label)
+
+
 def profile_data(profile: str, kind: str, n_structures: int | None, validation_fraction: float,
                  test_fraction: float) -> tuple[DataSpec, dict[str, Any]]:
     """The ``kind`` data set of ``profile`` split for a notebook, and what it is.
@@ -107,8 +118,8 @@ def profile_data(profile: str, kind: str, n_structures: int | None, validation_f
     n_use = available if n_structures is None else min(int(n_structures), available)
     notes = [] if n_structures is None or n_use == n_structures else [
         f"n_structures {n_structures:,} asked, {available:,} available (clipped)"]
-    data = DataSpec(path, split_rows(info["n_structures"], n_use, validation_fraction,
-                                     test_fraction), label=f"{kind} ({info['tag']})")
+    data = data_spec(info, n_use, validation_fraction, test_fraction,
+                     label=f"{kind} ({info['tag']})")
     info.update(n_structures_used=n_use, sizes=data.describe()["sizes"], notes=notes)
     return data, info
 
@@ -140,10 +151,6 @@ class SignRun:
     learning_rate: float = 1e-3
     seed: int = 0
     normalisation: str = "max"
-
-    @property
-    def loss_name(self) -> str:
-        return "origin-invariant" if self.origin_invariant else "plain"
 
 
 @dataclass
@@ -185,6 +192,18 @@ class RunResult:
                 "epochs_run": int(len(self.history)), "metrics": self.metrics,
                 "chance": self.chance}
 
+    def summary(self) -> str:
+        """One line: time, parameters and final accuracies (or MSE) per split."""
+        m = self.metrics
+        line = f"{self.name:<34} {self.seconds:6.1f} s, {self.n_parameters:>9,} parameters, "
+        if "mse" in m["train"]:
+            return line + (f"MSE train/val/test {m['train']['mse']:.3e}/"
+                           f"{m['validation']['mse']:.3e}/{m['test']['mse']:.3e}")
+        return line + (f"acc train/val/test {m['train']['accuracy']:.3f}/"
+                       f"{m['validation']['accuracy']:.3f}/{m['test']['accuracy']:.3f}, "
+                       f"origin-aware val {m['validation']['origin_accuracy']:.3f} (chance "
+                       f"{self.chance['accuracy']:.3f} / {self.chance['origin_accuracy']:.3f})")
+
 
 # ---------------------------------------------------------------------------------------------
 # History on disk
@@ -212,11 +231,6 @@ def _history_callback(path: Path) -> Any:
             atomic.write_text(path, pd.DataFrame(self.rows).to_csv(index=False))
 
     return HistoryCSV()
-
-
-def read_history(out_dir: str | Path) -> pd.DataFrame:
-    """The per-epoch history of a finished run folder."""
-    return pd.read_csv(Path(out_dir) / "history.csv")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,6 +372,28 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     return result
 
 
+def intensity_weighted_scores(models: Mapping[str, Any], data: DataSpec, n_reflections: int,
+                              batch_size: int, normalisation: str, seed: int = 0
+                              ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Every model on one scale: its test metrics under intensity weights (w = I/I_max).
+
+    Returns (metrics per model name, :func:`lib.phases.losses.chance_levels` of random signs
+    under the same weights).  The crystallographically relevant score of a sign model,
+    whatever weighting it was trained with (notebook 03).
+    """
+    hkl = index_set(4630)[:n_reflections]
+    test = _batches(data, "test", n_reflections, batch_size, target="sign",
+                    weight_type="intensity", normalisation=normalisation, shuffle=False, seed=0)
+    scores: dict[str, dict[str, float]] = {}
+    chance: dict[str, float] | None = None
+    for name, model in models.items():
+        scores[name], signs, weights = evaluate_sign_model(model, test, hkl)
+        if chance is None:
+            chance = losses.chance_levels(signs, hkl, weights, seed=seed)
+    test.close()
+    return scores, chance or {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Autoencoder runs (notebook 05)
 # ---------------------------------------------------------------------------------------------
@@ -427,60 +463,3 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
     _save(model, out_dir, result.record(), result.extra)
     result.extra["test_errors"] = errors["test"]
     return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables
-# ---------------------------------------------------------------------------------------------
-
-def results_table(results: Iterable[RunResult], columns: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per sign run: its description, final accuracies per split and chance levels.
-
-    ``columns`` adds spec fields (e.g. ``"depth"``, ``"width"``) in front of the metrics.
-    """
-    rows = []
-    for r in results:
-        row: dict[str, Any] = {"run": r.name}
-        for c in columns:
-            row[c] = r.spec.get(c, r.data.get(c))
-        row["n_train"] = r.data["sizes"]["train"]
-        row["loss"] = "origin-invariant" if r.spec.get("origin_invariant") else "plain"
-        for split in SPLITS:
-            m = r.metrics.get(split, {})
-            short = {"train": "train", "validation": "val", "test": "test"}[split]
-            row[f"{short}_acc"] = m.get("accuracy")
-            row[f"{short}_origin_acc"] = m.get("origin_accuracy")
-        row["chance_acc"] = r.chance.get("accuracy")
-        row["chance_origin_acc"] = r.chance.get("origin_accuracy")
-        row["test_weighted_acc"] = r.metrics.get("test", {}).get("weighted_accuracy")
-        row["chance_weighted_acc"] = r.chance.get("weighted_accuracy")
-        row["seconds"] = round(r.seconds, 1)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def overfitting_gap(result: RunResult, metric: str = "accuracy") -> float:
-    """Final training minus validation value of ``metric`` (inference mode): the overfitting."""
-    return float(result.metrics["train"][metric] - result.metrics["validation"][metric])
-
-
-def json_ready(obj: Any) -> Any:
-    """Round floats to 6 decimals and turn NumPy values into JSON types, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_ready(obj.tolist())
-    if isinstance(obj, (float, np.floating)):
-        return round(float(obj), 6)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def load_config(out_dir: str | Path) -> dict[str, Any]:
-    """The ``config.json`` of a run folder."""
-    return json.loads((Path(out_dir) / "config.json").read_text(encoding="utf-8"))
