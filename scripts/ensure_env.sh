@@ -41,18 +41,22 @@ else
     PY="$_root/.venv/bin/python"
     _stamp="$("$PY" -c "import hashlib; print(' '.join(hashlib.sha256(open('$_root/' + f, 'rb').read()).hexdigest() for f in ('pyproject.toml', 'requirements.lock')), '${PHASES_NO_LOCK:+ranges}')")"
     if [ "$(cat "$_root/.venv/.phases_stamp" 2>/dev/null)" != "$_stamp" ]; then
-        echo "env: installing the project and its dependencies into .venv (first time: several minutes)"
-        "$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+        echo "env: installing the project and its dependencies into .venv (first time: several minutes; log: .venv/install.log)"
+        _log="$_root/.venv/install.log"
+        : > "$_log"
+        "$PY" -m pip install --quiet --upgrade pip >>"$_log" 2>&1 || true
         if [ -n "${PHASES_NO_LOCK:-}" ]; then
             _install=(-e "$_root[dev]")
         else
-            "$PY" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements.lock" || {
-                echo "env: error: pip install -r requirements.lock failed (see above; PHASES_NO_LOCK=1 installs from pyproject.toml's ranges)" >&2
+            "$PY" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements.lock" >>"$_log" 2>&1 || {
+                tail -n 30 "$_log" >&2
+                echo "env: error: pip install -r requirements.lock failed (above; all of it in $_log; PHASES_NO_LOCK=1 installs from pyproject.toml's ranges)" >&2
                 exit 2; }
             _install=(--no-deps -e "$_root[dev]")
         fi
-        if ! "$PY" -m pip install --quiet --disable-pip-version-check "${_install[@]}"; then
-            echo "env: error: pip install failed (see above)" >&2
+        if ! "$PY" -m pip install --quiet --disable-pip-version-check "${_install[@]}" >>"$_log" 2>&1; then
+            tail -n 30 "$_log" >&2
+            echo "env: error: pip install failed (above; all of it in $_log)" >&2
             exit 2
         fi
         echo "$_stamp" > "$_root/.venv/.phases_stamp"
@@ -73,4 +77,4 @@ export GRPC_VERBOSITY="${GRPC_VERBOSITY:-ERROR}"
 export GLOG_minloglevel="${GLOG_minloglevel:-2}"
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$_root/.venv/.mplconfig}"
-unset _root _base _stamp _install
+unset _root _base _stamp _install _log
