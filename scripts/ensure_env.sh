@@ -1,8 +1,11 @@
 # Sourced by run_all.sh and run_tests.sh: make sure a Python environment with the project exists.
 #
 # - If a virtual or conda environment is active and already has the project installed, use it.
-# - Otherwise create .venv (needs Python >= 3.11) and `pip install -e ".[dev]"` into it; the
-#   install is redone only when pyproject.toml changes (a stamp in .venv records its hash).
+# - Otherwise create .venv (needs Python >= 3.11) and install the pinned environment into it:
+#   `pip install -r requirements.lock` (every package at one version, made by scripts/lock.sh),
+#   then the project itself, `pip install --no-deps -e ".[dev]"`.  The install is redone only
+#   when pyproject.toml or requirements.lock changes (a stamp in .venv records both hashes).
+#   PHASES_NO_LOCK=1 installs from pyproject.toml's ranges instead (newest versions allowed).
 # - Install the Jupyter kernelspec "phases-and-patterns" into the environment, so papermill and
 #   JupyterLab run the notebooks with this environment's Python whatever other kernels the
 #   user has (lib.runner.install_kernel).
@@ -36,12 +39,24 @@ else
         "$_base" -m venv "$_root/.venv" || { echo "env: error: could not create .venv" >&2; exit 2; }
     fi
     PY="$_root/.venv/bin/python"
-    _stamp="$("$PY" -c "import hashlib,sys; print(hashlib.sha256(open('$_root/pyproject.toml','rb').read()).hexdigest())")"
+    _stamp="$("$PY" -c "import hashlib; print(' '.join(hashlib.sha256(open('$_root/' + f, 'rb').read()).hexdigest() for f in ('pyproject.toml', 'requirements.lock')), '${PHASES_NO_LOCK:+ranges}')")"
     if [ "$(cat "$_root/.venv/.phases_stamp" 2>/dev/null)" != "$_stamp" ]; then
-        echo "env: installing the project and its dependencies into .venv (first time: several minutes)"
-        "$PY" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-        if ! "$PY" -m pip install --quiet --disable-pip-version-check -e "$_root[dev]"; then
-            echo "env: error: pip install failed (see above)" >&2
+        echo "env: installing the project and its dependencies into .venv (first time: several minutes; log: .venv/install.log)"
+        _log="$_root/.venv/install.log"
+        : > "$_log"
+        "$PY" -m pip install --quiet --upgrade pip >>"$_log" 2>&1 || true
+        if [ -n "${PHASES_NO_LOCK:-}" ]; then
+            _install=(-e "$_root[dev]")
+        else
+            "$PY" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements.lock" >>"$_log" 2>&1 || {
+                tail -n 30 "$_log" >&2
+                echo "env: error: pip install -r requirements.lock failed (above; all of it in $_log; PHASES_NO_LOCK=1 installs from pyproject.toml's ranges)" >&2
+                exit 2; }
+            _install=(--no-deps -e "$_root[dev]")
+        fi
+        if ! "$PY" -m pip install --quiet --disable-pip-version-check "${_install[@]}" >>"$_log" 2>&1; then
+            tail -n 30 "$_log" >&2
+            echo "env: error: pip install failed (above; all of it in $_log)" >&2
             exit 2
         fi
         echo "$_stamp" > "$_root/.venv/.phases_stamp"
@@ -56,7 +71,10 @@ fi
 export PY
 export PYTHONHASHSEED="${PYTHONHASHSEED:-0}"
 export KERAS_BACKEND="${KERAS_BACKEND:-tensorflow}"
+# TensorFlow's C++ logging, gRPC and glog: errors only (lib.runner.QUIET_ENV, also in the kernelspec).
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+export GRPC_VERBOSITY="${GRPC_VERBOSITY:-ERROR}"
+export GLOG_minloglevel="${GLOG_minloglevel:-2}"
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 export MPLCONFIGDIR="${MPLCONFIGDIR:-$_root/.venv/.mplconfig}"
-unset _root _base _stamp
+unset _root _base _stamp _install _log

@@ -1,4 +1,5 @@
-"""Shared fixtures: a private runs folder, the smoke-profile notebook runner, shared data."""
+"""Shared fixtures: a private runs folder, the smoke-profile notebook runner, shared data, and
+the session's smoke metrics that tests/test_pinned_metrics.py compares with the pinned values."""
 
 from __future__ import annotations
 
@@ -10,6 +11,24 @@ import pytest
 
 from lib import config
 from lib.metrics import read_metrics
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-pinned", action="store_true", default=False,
+        help="record the smoke run's key numbers into tests/data/pinned_smoke_metrics.json "
+             "instead of checking them (do it on purpose, when a change moves a result)")
+
+
+def run_key(name: str, parameters: dict[str, Any]) -> str:
+    """``NN_name`` or ``NN_name(key=value, ...)``: one smoke run of a notebook."""
+    if not parameters:
+        return name
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(parameters.items()))})"
+
+
+#: Metrics of every smoke notebook run of this session, by :func:`run_key` (the last run).
+SMOKE_RUNS: dict[str, dict[str, Any]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +56,24 @@ def run_notebook(runs_root: Path) -> Callable[..., dict[str, Any]]:
     def _run(name: str, **parameters: Any) -> dict[str, Any]:
         source = config.NOTEBOOKS_DIR / f"{name}.py"
         execute_notebook(source, "smoke", parameters)
-        return read_metrics(config.metrics_dir("smoke") / f"{name}.json")
+        metrics = read_metrics(config.metrics_dir("smoke") / f"{name}.json")
+        SMOKE_RUNS[run_key(name, parameters)] = metrics
+        return metrics
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def smoke_metrics(run_notebook: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """The metrics of a smoke run already made this session (by any test), else run it once."""
+
+    def _get(name: str, **parameters: Any) -> dict[str, Any]:
+        key = run_key(name, parameters)
+        if key not in SMOKE_RUNS:
+            run_notebook(name, **parameters)
+        return SMOKE_RUNS[key]
+
+    return _get
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,9 @@ import tomllib
 import jupytext
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from lib import config
 
@@ -41,15 +44,74 @@ def test_notebook_says_what_the_report_claimed(path):
     assert "Markdown(" in text, f"{path.name}: no computed verdict"
 
 
-def test_environment_yml_is_valid_and_matches_pyproject():
+def _pyproject_requirements() -> list[Requirement]:
+    """pyproject.toml's dependencies and its ``dev`` extra, as parsed requirements."""
+    project = tomllib.loads((config.ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [Requirement(r) for r in project["project"]["dependencies"]
+            + project["project"]["optional-dependencies"]["dev"]]
+
+
+def _lock_pins() -> dict[str, str]:
+    """requirements.lock as {normalised name: pinned version}; every line must be ``name==v``."""
+    pins: dict[str, str] = {}
+    for number, raw in enumerate(
+            (config.ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        req = Requirement(line)
+        specs = list(req.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", \
+            f"requirements.lock:{number}: {line!r} is not pinned with =="
+        name = canonicalize_name(req.name)
+        assert name not in pins, f"requirements.lock:{number}: {name} pinned twice"
+        pins[name] = specs[0].version
+    return pins
+
+
+def test_lock_pins_every_dependency_inside_pyproject_ranges():
+    pins = _lock_pins()
+    for req in _pyproject_requirements():
+        name = canonicalize_name(req.name)
+        assert name in pins, f"requirements.lock does not pin {name} (pyproject.toml: {req})"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock pins {name}=={pins[name]} outside pyproject.toml's {req}")
+        for extra in req.extras:  # dask[distributed]: the extra's packages are pinned too
+            assert extra in pins, f"requirements.lock does not pin {extra} ({req})"
+    assert canonicalize_name("phases-and-patterns") not in pins  # installed editable, not pinned
+
+
+def test_installed_environment_matches_the_lock():
+    """The environment the tests run in is the locked one (skipped for other environments)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = _lock_pins()
+    wrong = {}
+    for req in _pyproject_requirements():
+        name = canonicalize_name(req.name)
+        try:
+            have = version(req.name)
+        except PackageNotFoundError:
+            have = None
+        if have != pins[name]:
+            wrong[name] = (have, pins[name])
+    if wrong:
+        pytest.skip(f"this environment is not the locked one: {wrong}")
+
+
+def test_environment_yml_installs_the_lock():
     env = yaml.safe_load((config.ROOT / "environment.yml").read_text(encoding="utf-8"))
     assert env["name"] == "phases-and-patterns"
     deps = env["dependencies"]
-    assert any(isinstance(d, str) and d.startswith("python") for d in deps)
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
+    project = tomllib.loads((config.ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    lock_head = (config.ROOT / "requirements.lock").read_text(encoding="utf-8")[:400]
+    locked_python = re.search(r"\(Python (\d+\.\d+)\.\d+\)", lock_head).group(1)
+    assert python == f"python={locked_python}", "environment.yml's python is not the lock's"
+    assert SpecifierSet(project["project"]["requires-python"]).contains(f"{locked_python}.99")
     assert "pip>=23" in deps
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
-    project = tomllib.loads((config.ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    wanted = set(project["project"]["dependencies"]) | set(
-        project["project"]["optional-dependencies"]["dev"])
-    assert set(pip) - {"-e ."} == wanted
-    assert "-e ." in pip
+    assert pip == ["-r requirements.lock", "-e ."]
+    ensure_env = (config.ROOT / "scripts" / "ensure_env.sh").read_text(encoding="utf-8")
+    assert "-r \"$_root/requirements.lock\"" in ensure_env
+    assert "'pyproject.toml', 'requirements.lock'" in ensure_env  # the reinstall stamp

@@ -1,0 +1,183 @@
+"""Pinned smoke metrics: the smoke run's key numbers must reproduce the recorded ones.
+
+The README promises that a rerun with the same profile and seed reproduces the metrics to
+3 decimals.  ``tests/data/pinned_smoke_metrics.json`` holds the recorded key numbers of each
+smoke notebook run; this test compares the session's runs (made by the notebook tests through
+the ``run_notebook`` fixture, reused here, never executed twice) with them:
+
+- floats: ``pytest.approx`` with ``rel=1e-3`` and ``abs=1e-4``: 3 significant digits (an
+  accuracy of 0.5 to ±0.0005, i.e. 3 decimals; a mean squared error of 0.0015 to ±0.0001);
+  integers, booleans and strings exactly;
+- a pinned key that disappeared, or a new key that is not recorded, fails too.
+
+A change that moves a result fails loudly here; when the move is intended, re-record on purpose
+and commit the JSON with the change:
+
+    ./run_tests.sh tests/test_pinned_metrics.py --record-pinned            # every notebook
+    ./run_tests.sh tests/test_pinned_metrics.py --record-pinned -k 06_xrd   # one notebook
+
+Keys that depend on timing, paths or the presence of ``../shared`` are never pinned.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import run_key
+from lib import atomic
+
+PINNED_FILE = Path(__file__).parent / "data" / "pinned_smoke_metrics.json"
+ABS_TOL = 1e-4
+REL_TOL = 1e-3
+
+#: Per smoke run: (notebook, parameters, notebooks whose data it reads, key patterns).  Keys are
+#: dotted paths in the metrics JSON (list items by index); patterns use fnmatch (``*`` spans
+#: dots).  Only numbers that the seeds determine: accuracies, spreads, errors, counts.
+PINNED_RUNS: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] = [
+    ("00_data", {}, (), (
+        "calculated.n_structures", "experimental.n_structures", "experimental.n_files",
+        "n_reflections", "sign_balance.*", "checks.*", "verdict",
+    )),
+    # real data (../shared) would change every number: the simulated run is the pinned one
+    ("01_normalisation", {"experimental_dir": ""}, (), (
+        "ratio_spread.*", "best_structure_free_method", "n_files", "n_reflections_compared",
+        "verdict",
+    )),
+    ("02_experimental_vs_calculated", {}, ("00_data",), (
+        "runs.*.metrics.test.accuracy", "runs.*.metrics.test.origin_accuracy",
+        "runs.*.metrics.test.loss", "runs.*.epochs_run", "runs.*.n_parameters",
+        "findings.*.accuracy", "verdicts.*",
+    )),
+    ("03_weight_types", {}, ("00_data",), (
+        "runs.*.metrics.test.accuracy", "runs.*.metrics.test.loss",
+        "table.*.test_intensity_weighted_acc", "verdicts.*",
+    )),
+    ("04_layer_sizes", {}, ("00_data",), (
+        "runs.*.metrics.test.accuracy", "runs.*.metrics.test.loss", "best_width", "verdicts.*",
+    )),
+    ("05_autoencoders", {}, ("00_data",), (
+        "table.*.ae_test_mse", "table.*.pca_test_mse", "table.*.pca_components",
+        "saturation_width", "pca_saturation_width", "mean_intensity_reference_mse",
+        "relative_error_low_r_tenth", "relative_error_high_r_tenth", "verdicts.*",
+    )),
+    # the MP-20 test set comes from ../shared: only the synthetic numbers are pinned
+    ("06_xrd_classification", {}, (), (
+        "synthetic.n_structures", "synthetic.n_failed", "synthetic.per_crystal_system.*",
+        "split.*", "table.*.test.accuracy", "models.*.test.accuracy",
+        "models.*.test.space_group_accuracy", "models.*.n_parameters",
+    )),
+]
+
+#: Never pinned, whatever the patterns say: timing, places, dates, ../shared.
+NEVER = ("_run.*", "*seconds*", "*_s", "*.time*", "*minutes*", "*hour*", "*path*", "*dir*",
+         "*reused*", "*written*", "mp.*", "*.MP.*", "*mp_*")
+
+
+def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Leaves of a metrics JSON as (dotted path, number/bool/string); list items by index."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from flatten(item, f"{prefix}{key}.")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from flatten(item, f"{prefix}{index}.")
+    elif isinstance(value, (int, float, str, bool)) or value is None:
+        yield prefix[:-1], value
+
+
+def pinned_values(metrics: dict[str, Any], patterns: tuple[str, ...]) -> dict[str, Any]:
+    """The key numbers of one run: leaves matching ``patterns`` and none of :data:`NEVER`."""
+    return {path: value for path, value in flatten(metrics)
+            if any(fnmatchcase(path, p) for p in patterns)
+            and not any(fnmatchcase(path, n) for n in NEVER)}
+
+
+def same_value(recorded: Any, measured: Any) -> bool:
+    """Equal to 3 decimals for floats (see the module docstring); exactly otherwise."""
+    if isinstance(recorded, float) or isinstance(measured, float):
+        if isinstance(recorded, bool) or isinstance(measured, bool):
+            return recorded == measured
+        if not isinstance(recorded, (int, float)) or not isinstance(measured, (int, float)):
+            return False
+        if math.isnan(recorded):
+            return math.isnan(measured)
+        return measured == pytest.approx(recorded, abs=ABS_TOL, rel=REL_TOL)
+    return recorded == measured and type(recorded) is type(measured)
+
+
+def differences(recorded: dict[str, Any], measured: dict[str, Any]) -> list[str]:
+    """Readable lines for each key that moved, disappeared or is new."""
+    lines = []
+    for key in sorted(set(recorded) | set(measured)):
+        if key not in measured:
+            lines.append(f"  {key}: recorded {recorded[key]!r}, no longer in the metrics")
+        elif key not in recorded:
+            lines.append(f"  {key}: {measured[key]!r} is new (not recorded)")
+        elif not same_value(recorded[key], measured[key]):
+            lines.append(f"  {key}: recorded {recorded[key]!r}, now {measured[key]!r}")
+    return lines
+
+
+def read_pinned() -> dict[str, Any]:
+    """The recorded file, or an empty record when there is none yet."""
+    if not PINNED_FILE.exists():
+        return {}
+    return json.loads(PINNED_FILE.read_text(encoding="utf-8"))
+
+
+def record(key: str, values: dict[str, Any]) -> None:
+    """Store one run's key numbers (the other runs' entries are kept), atomically."""
+    data = read_pinned()
+    data["_about"] = ("Key numbers of the smoke profile's notebook runs, checked by "
+                      "tests/test_pinned_metrics.py to 3 decimals. Re-record on purpose: "
+                      "./run_tests.sh tests/test_pinned_metrics.py --record-pinned")
+    runs = data.setdefault("runs", {})
+    runs[key] = dict(sorted(values.items()))
+    data["runs"] = dict(sorted(runs.items()))
+    atomic.write_json(PINNED_FILE, data)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name, parameters, needs, patterns", PINNED_RUNS,
+                         ids=[run_key(n, p) for n, p, _, _ in PINNED_RUNS])
+def test_smoke_metrics_match_the_pinned_values(name, parameters, needs, patterns, smoke_metrics,
+                                               request):
+    for earlier in needs:  # the data sets this notebook reads (run once per session)
+        smoke_metrics(earlier)
+    key = run_key(name, parameters)
+    measured = pinned_values(smoke_metrics(name, **parameters), patterns)
+    assert measured, f"{key}: no metric matches the pinned patterns {patterns}"
+    if request.config.getoption("--record-pinned"):
+        record(key, measured)
+        return
+    recorded = read_pinned().get("runs", {}).get(key)
+    assert recorded is not None, (
+        f"{key} has no pinned values in {PINNED_FILE.name}: record them with "
+        "./run_tests.sh tests/test_pinned_metrics.py --record-pinned")
+    moved = differences(recorded, measured)
+    assert not moved, (
+        f"{key}: the smoke run's key numbers moved ({len(moved)} of {len(recorded)}):\n"
+        + "\n".join(moved)
+        + "\nIf the change is intended, re-record on purpose: ./run_tests.sh "
+          f"tests/test_pinned_metrics.py --record-pinned -k '{name}' and commit the JSON.")
+
+
+def test_comparison_rules():
+    assert same_value(0.5123, 0.5127) and not same_value(0.512, 0.514)
+    assert same_value(0.00148, 0.00152) and not same_value(0.00148, 0.00162)
+    assert same_value(1234.5, 1235.5) and not same_value(1234.5, 1237.0)
+    assert not same_value(4630, 4631) and not same_value(True, 1) and same_value("ok", "ok")
+    assert differences({"a": 1, "b": 0.5}, {"b": 0.6, "c": 2}) == [
+        "  a: recorded 1, no longer in the metrics",
+        "  b: recorded 0.5, now 0.6",
+        "  c: 2 is new (not recorded)"]
+    metrics = {"runs": {"x": {"metrics": {"test": {"accuracy": 0.5}}, "seconds": 3.0}},
+               "mp": {"n": 3}, "_run": {"seed": 1}}
+    assert pinned_values(metrics, ("runs.*", "mp.*", "_run.*")) == {
+        "runs.x.metrics.test.accuracy": 0.5}
