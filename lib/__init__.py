@@ -6,6 +6,13 @@ config       paths and profiles (the one place where they live)
 atomic       write-to-temporary-then-rename helpers: no output is ever half-written
 figures      headless figure saving (PNG + PDF) and the generated ``figures/README.md``
 metrics      the per-notebook metrics JSON
+parallel     a map over chunks of work, in-process or on Dask (both reports' builders)
+runner       jupytext → papermill execution of the notebooks (``./run_all.sh``)
+
+Packages
+--------
+phases       report 1: signs of structure factors from intensities (P-1)
+xrd          report 2: crystal systems from powder XRD patterns
 """
 
 __version__ = "0.1.0"

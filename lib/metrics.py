@@ -6,7 +6,6 @@ Tests and readers use these numbers; they are measured by the code that ships, n
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -48,7 +47,3 @@ def write_metrics(cfg: NotebookConfig, metrics: dict[str, Any]) -> Path:
     }
     return atomic.write_json(cfg.metrics_path, record)
 
-
-def read_metrics(path: str | Path) -> dict[str, Any]:
-    """Read a metrics JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))

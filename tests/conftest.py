@@ -3,6 +3,7 @@ the session's smoke metrics that tests/test_pinned_metrics.py compares with the 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -10,7 +11,11 @@ from typing import Any, Callable
 import pytest
 
 from lib import config
-from lib.metrics import read_metrics
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A notebook's metrics JSON."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -115,3 +115,86 @@ def test_environment_yml_installs_the_lock():
     ensure_env = (config.ROOT / "scripts" / "ensure_env.sh").read_text(encoding="utf-8")
     assert "-r \"$_root/requirements.lock\"" in ensure_env
     assert "'pyproject.toml', 'requirements.lock'" in ensure_env  # the reinstall stamp
+
+
+# ---------------------------------------------------------------------------------------------
+# The package's shape: data flows one way, every function has a caller
+# ---------------------------------------------------------------------------------------------
+
+LIB = config.ROOT / "lib"
+#: The study's machinery: may not import the reports' packages.
+MACHINERY = ("config", "runner", "atomic", "figures", "metrics", "parallel")
+
+
+def _intra_package_imports(path):
+    """(module-level imports, function-level imports) of sibling modules, as module names.
+
+    Imports under ``if TYPE_CHECKING:`` are types only and do not count.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only.update(id(n) for n in ast.walk(node))
+    top, nested = set(), set()
+    top_ids = {id(n) for n in tree.body}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level != 1 or id(node) in typing_only:
+            continue
+        names = {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        (top if id(node) in top_ids else nested).update(names)
+    return top, nested
+
+
+@pytest.mark.parametrize("package", ["phases", "xrd"])
+def test_each_module_imports_only_from_below_it(package):
+    """Within lib/phases and lib/xrd the imports form a DAG, all at module level (no lazy
+    sibling imports that climb back up the layers)."""
+    graph, lazy = {}, {}
+    for path in sorted((LIB / package).glob("*.py")):
+        top, nested = _intra_package_imports(path)
+        graph[path.stem] = top
+        if nested:
+            lazy[path.stem] = sorted(nested)
+    assert not lazy, f"lib/{package}: imports inside functions: {lazy}"
+    done, visiting = set(), []
+
+    def visit(name):
+        if name in done:
+            return
+        assert name not in visiting, f"lib/{package}: import cycle {visiting + [name]}"
+        visiting.append(name)
+        for dep in graph.get(name, ()):
+            visit(dep)
+        visiting.pop()
+        done.add(name)
+
+    for name in graph:
+        visit(name)
+
+
+def test_machinery_does_not_import_the_reports():
+    for name in MACHINERY:
+        text = (LIB / f"{name}.py").read_text(encoding="utf-8")
+        assert not re.search(r"^\s*from (\.|lib\.)(phases|xrd)\b|^\s*import lib\.(phases|xrd)",
+                             text, re.M), f"lib/{name}.py imports a report's package"
+
+
+def test_every_lib_function_has_a_caller():
+    """No function or class in lib/ is left without a caller in lib/, notebooks/, benchmarks/
+    or scripts/ (tests alone do not count)."""
+    sources = {}
+    for folder in ("lib", "notebooks", "benchmarks", "scripts"):
+        for path in (config.ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".sh") and path.is_file():
+                sources[path] = path.read_text(encoding="utf-8")
+    orphans = []
+    for path in sorted(LIB.rglob("*.py")):
+        for node in ast.parse(sources[path]).body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            pattern = re.compile(rf"\b{re.escape(node.name)}\b")
+            uses = sum(len(pattern.findall(text)) for text in sources.values()) - 1
+            if uses <= 0:
+                orphans.append(f"{path.relative_to(config.ROOT)}: {node.name}")
+    assert not orphans, "functions without a caller:\n" + "\n".join(orphans)

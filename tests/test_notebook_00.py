@@ -117,7 +117,7 @@ def test_00_data_lists_real_data_sets_that_cannot_be_right(tmp_path, monkeypatch
     smoke data sets untouched."""
     import json
 
-    from lib.metrics import read_metrics
+    from conftest import read_metrics
     from lib.runner import execute_notebook
 
     from _fake_data import (hklf_with_intensities, measured_texts, synthetic_structure,

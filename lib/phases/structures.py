@@ -247,10 +247,6 @@ def generate_structure(params: GeneratorParameters, seed: int, index: int,
         random.setstate(saved)
 
 
-def generate_structures(params: GeneratorParameters, seed: int, indices: Iterable[int],
-                        stream: int = STREAM_CALCULATED) -> list:
-    """Structures ``indices`` of ``stream`` under ``seed`` (see :func:`generate_structure`)."""
-    return [generate_structure(params, seed, i, stream) for i in indices]
 
 
 def generated_source_id(seed: int, index: int, stream: int = STREAM_CALCULATED) -> str:
@@ -258,9 +254,6 @@ def generated_source_id(seed: int, index: int, stream: int = STREAM_CALCULATED) 
     return f"gen:{int(seed)}:{int(stream)}:{int(index)}"
 
 
-def structure_cell(xs) -> tuple[float, ...]:
-    """Cell (a, b, c in Å; α, β, γ in degrees) of a cctbx structure."""
-    return tuple(float(v) for v in xs.unit_cell().parameters())
 
 
 def min_interatomic_distance(xs, cutoff: float = 4.0) -> float:
