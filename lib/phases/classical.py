@@ -342,12 +342,14 @@ def _peak_signs(e_abs: np.ndarray, signs: np.ndarray, hkl: np.ndarray, cell,
 
 
 def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
-                 n_strong: int = 300, n_trials: int = 128, n_cycles: int = 40,
+                 n_strong: int | None = None, n_trials: int = 128, n_cycles: int = 40,
                  n_weak: int = 300, psi0_weight: float = 1.0, n_recycles: int = 3,
                  volume_per_atom: float = VOLUME_PER_ATOM) -> PhasingResult:
     """Signs of the reflections ``hkl`` of one P-1 structure by Σ2/tangent multisolution.
 
-    The ``n_strong`` strongest |E| (at most 40 % of the present reflections) are phased from
+    The ``n_strong`` strongest |E| (by default max(300, 15 % of the present reflections): at
+    high resolution the triplets among 300 reflections are too sparse; at most 40 % of the
+    present reflections) are phased from
     ``n_trials`` random starts (seeded).  Each trial is refined by ``n_cycles`` cycles of
     s ← sign(Σ2 sum − ``psi0_weight`` · ∂ψ₀-penalty): the Σ2 (tangent) sum Σ_k A s(k) s(h−k)
     over the triplets, minus the gradient of Σ_weak (Σ_k E_k E_{h−k} s s)², which pushes
@@ -373,6 +375,8 @@ def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
     n_atoms = max(2, int(round(cell_volume(cell) / volume_per_atom)))
     rng = np.random.default_rng(seed)
     order = present[np.argsort(-e[present], kind="stable")]
+    if n_strong is None:
+        n_strong = max(300, int(0.15 * present.size))
     strong = order[:min(n_strong, int(0.4 * present.size))]
     weak = order[::-1][:min(n_weak, present.size - strong.size)]
     n = len(strong)
