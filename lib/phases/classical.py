@@ -41,6 +41,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import phasing_metrics as pm
+from .evalues import amplitude_array, e_values, reflections_by_resolution
+from .phasing_metrics import sign_map
+from .structure_factors import calculate
+from .structures import cell_volume
+
 #: Volume per non-H atom (Å³) used to estimate the number of atoms in the cell.
 VOLUME_PER_ATOM: float = 18.0
 
@@ -143,8 +149,6 @@ def charge_flipping_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 
     """
     from cctbx.array_family import flex
     from smtbx.ab_initio import charge_flipping
-
-    from .evalues import amplitude_array
 
     started = time.perf_counter()
     e = np.asarray(e_abs, dtype=np.float64)
@@ -328,8 +332,6 @@ def _peak_signs(e_abs: np.ndarray, signs: np.ndarray, hkl: np.ndarray, cell,
     mates) of the E-map from (|E|, signs): one cycle of E-Fourier recycling."""
     from cctbx import maptbx
 
-    from .phasing_metrics import sign_map
-
     fft = sign_map(e_abs, signs, hkl, cell)
     parameters = maptbx.peak_search_parameters(peak_search_level=1, interpolate=True,
                                                min_distance_sym_equiv=0.5,
@@ -363,8 +365,6 @@ def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
     of E-Fourier recycling with N = V/``volume_per_atom`` atoms in the cell.  ``psi0_weight`` = 0
     gives the plain Σ2 routine.  NaN |E| are left out (sign +1).
     """
-    from .structures import cell_volume
-
     started = time.perf_counter()
     e = np.asarray(e_abs, dtype=np.float64)
     hkl = np.asarray(hkl)
@@ -448,10 +448,6 @@ def phase_known_structure(xs, d_min: float, method: str = "charge_flipping", see
     chance and chance_strongest (the same metrics for random signs).
     """
     from cctbx import miller
-
-    from . import phasing_metrics as pm
-    from .evalues import e_values, reflections_by_resolution
-    from .structure_factors import calculate
 
     if method not in METHODS:
         raise ValueError(f"unknown phasing method {method!r}: choose one of {', '.join(METHODS)}")

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from .reflections import cube_indices, friedel_unique
-from .structure_factors import flex_miller_indices
+from .structure_factors import flex_miller_indices, structure_factors
 
 #: Default clipping of |E| (dimensionless).
 E_CLIP: float = 5.0
@@ -219,8 +219,6 @@ def true_e_values(xs, hkl: np.ndarray, table: str = "it1992") -> np.ndarray:
     with f_j the ``table`` form factor and T_j = exp(−8π² U_j s²) the displacement factor
     of each atom of the unit cell (cctbx).  The reference the shell normalisation estimates."""
     from cctbx import adptbx
-
-    from .structure_factors import structure_factors
 
     hkl = np.asarray(hkl)
     f = structure_factors(xs, hkl, table=table).real

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reflections import origin_shift_parities, origin_shift_signs
+from .evalues import amplitude_array
+from .reflections import origin_shift_parities, origin_shift_signs, shift_origin
 
 #: Map correlation from which a structure counts as solved.
 SOLVED_MAP_CORRELATION: float = 0.5
@@ -165,8 +166,6 @@ def sign_map(amplitude: np.ndarray, signs: np.ndarray, hkl: np.ndarray, cell,
     from cctbx import maptbx
     from cctbx.array_family import flex
 
-    from .evalues import amplitude_array
-
     a = np.asarray(amplitude, dtype=np.float64)
     keep = np.isfinite(a)
     fa = amplitude_array(a[keep], np.asarray(hkl)[keep], cell)
@@ -200,8 +199,6 @@ def atoms_found(xs, amplitude: np.ndarray, predicted: np.ndarray, hkl: np.ndarra
     distances include the symmetry equivalents and lattice translations (cctbx
     ``min_sym_equiv_distance_info``)."""
     from cctbx import maptbx, sgtbx
-
-    from .reflections import shift_origin
 
     signs = shift_origin(np.asarray(predicted), np.asarray(hkl), np.asarray(parity))
     fft = sign_map(amplitude, signs, hkl, xs.unit_cell())
