@@ -21,8 +21,10 @@ In P-1, for strong reflections h, k and h − k (any of h ± k = ±l), s(h) s(k)
 probability ½ + ½ tanh A, A = 2 σ₃ σ₂^(−3/2) |E_h E_k E_{h−k}| (Cochran; equal atoms:
 A = 2 |E E E| / √N, N atoms in the cell).  :func:`sigma2_signs` finds the triplets among the
 strongest |E|, draws random sign sets for them, refines each with the Σ2 (tangent) formula
-s(h) ← sign Σ_k A s(k) s(h−k), ranks the trials by a combined figure of merit (triplet
-consistency minus ψ₀, the consistency of strong pairs whose sum is a *weak* reflection), and
+s(h) ← sign Σ_k A s(k) s(h−k) plus a ψ₀ penalty (the Σ2 sums of the *weakest* reflections
+pushed towards 0; without it most starts fall into the "single atom at an inversion centre"
+solutions s(h) = (−1)^(h·p), whose triplet consistency is perfect), ranks the trials by a
+combined figure of merit (triplet consistency minus ψ₀), and
 extends the best set to every reflection by E-Fourier recycling: E-map → the strongest N peaks
 (cctbx peak search) → signs of equal point atoms at the peaks → map from every |E| → ... .
 N is estimated from the cell: N = V / ``volume_per_atom`` (18 Å³ by default).
