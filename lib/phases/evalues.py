@@ -1,0 +1,239 @@
+"""Normalised structure factors |E| and reflections by resolution.
+
+Normalised structure factors
+----------------------------
+A crystallographer phases from |E|, not from raw intensities: the normalised structure factor
+E(h) = F(h) / √(ε ⟨|F|²/ε⟩_shell) divides each amplitude by the root-mean-square amplitude of
+the reflections at the same resolution (a *shell* of (sin θ/λ)²), so that ⟨|E|²⟩ = 1 in every
+shell whatever the form factors, the displacement parameters, the number of atoms and the
+arbitrary scale of the data.  ε is the epsilon factor of the reflection (1 for every reflection
+of P-1).  :func:`e_values` does this with cctbx's shell ("Karle") normalisation
+``miller.array.normalize(reflections_per_bin)`` (shells of about ``reflections_per_bin``
+reflections, using the cell for the resolution of each reflection); :func:`wilson_e_values`
+uses cctbx's Wilson-plot normalisation (``miller.array.normalised_amplitudes``: scale and
+overall B from a Wilson plot, with the unit-cell content).  |E| is clipped at ``clip`` (5 by
+default: in a centric distribution P(|E| > 5) ≈ 6·10⁻⁷, a larger value is an outlier).
+
+Reflections by resolution
+-------------------------
+The report's index cube means different resolutions in different cells.  A *resolution
+sphere* keeps, for each structure, every unique reflection of P-1 (one of each Friedel pair)
+with d ≥ d_min (Å).  To store structures of different cells in one array, the reflections
+live on a fixed index grid, all Friedel-unique (h, k, l) with |h|, |k|, |l| ≤ index_max:
+reflection h lies inside the sphere of a cell only if |h| ≤ a/d_min (h = a·s with
+|s| = 1/d ≤ 1/d_min), so ``index_max = ceil(cell_edge_max / d_min)`` covers every cell with
+edges up to ``cell_edge_max`` Å.  Entries outside a structure's sphere are masked; d (Å) is
+recorded for every entry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from .reflections import cube_indices, friedel_unique
+from .structure_factors import flex_miller_indices, structure_factors
+
+#: Default clipping of |E| (dimensionless).
+E_CLIP: float = 5.0
+#: Default number of reflections per resolution shell of the shell normalisation.
+REFLECTIONS_PER_SHELL: int = 100
+
+
+# ---------------------------------------------------------------------------------------------
+# Reflections by resolution
+# ---------------------------------------------------------------------------------------------
+
+
+def _unit_cell(cell):
+    from cctbx import uctbx
+
+    if isinstance(cell, uctbx.ext.unit_cell):
+        return cell
+    values = tuple(float(v) for v in cell)
+    if len(values) != 6:
+        raise ValueError(f"a cell is a, b, c (Å), α, β, γ (degrees); got {cell!r}")
+    return uctbx.unit_cell(values)
+
+
+def grid_index_max(d_min: float, cell_edge_max: float = 15.0) -> int:
+    """Largest |h|, |k|, |l| of the fixed index grid holding the resolution sphere d ≥ ``d_min``
+    (Å) of every cell with edges ≤ ``cell_edge_max`` (Å): ceil(cell_edge_max / d_min)."""
+    if not (d_min > 0 and math.isfinite(d_min)):
+        raise ValueError(f"d_min must be a positive resolution in Å, got {d_min!r}")
+    if not (cell_edge_max > 0 and math.isfinite(cell_edge_max)):
+        raise ValueError(f"cell_edge_max must be a positive length in Å, got {cell_edge_max!r}")
+    return int(math.ceil(cell_edge_max / d_min - 1e-9))
+
+
+@lru_cache(maxsize=4)
+def _grid(index_max: int) -> np.ndarray:
+    hkl = friedel_unique(cube_indices(index_max))
+    hkl.setflags(write=False)
+    return hkl
+
+
+def resolution_grid(d_min: float, cell_edge_max: float = 15.0) -> np.ndarray:
+    """The fixed index grid for resolution ``d_min`` (Å) and cells with edges up to
+    ``cell_edge_max`` (Å): every Friedel-unique (h, k, l) ≠ 0 of P-1 (cctbx asu) with
+    |h|, |k|, |l| ≤ :func:`grid_index_max`, in the report's order.  Shape (n, 3), read-only."""
+    return _grid(grid_index_max(d_min, cell_edge_max))
+
+
+def d_spacings(cell, hkl: np.ndarray) -> np.ndarray:
+    """Interplanar spacing d (Å) of reflections ``hkl`` in ``cell`` (cctbx ``unit_cell.d``)."""
+    return _unit_cell(cell).d(flex_miller_indices(hkl)).as_numpy_array()
+
+
+@dataclass
+class ResolutionSphere:
+    """Reflections of structures on a fixed index grid: ``hkl`` (n, 3); ``d`` spacing in Å of
+    every entry, shape (n_structures, n) (or (n,)); ``mask`` True where d ≥ ``d_min``."""
+
+    hkl: np.ndarray
+    d: np.ndarray
+    mask: np.ndarray
+    d_min: float
+
+
+def reflections_by_resolution(cells: Sequence | np.ndarray, d_min: float,
+                              cell_edge_max: float = 15.0) -> ResolutionSphere:
+    """Every unique P-1 reflection with d ≥ ``d_min`` (Å) of each cell, on the fixed grid.
+
+    ``cells``: one cell (a, b, c in Å; α, β, γ in degrees) or a sequence of them.  A cell with
+    an edge longer than ``cell_edge_max`` raises ``ValueError`` (its sphere would not fit the
+    grid).  ``d`` has one row per cell (a 1-D row for a single cell).
+    """
+    hkl = resolution_grid(d_min, cell_edge_max)
+    arr = np.asarray(cells, dtype=np.float64)
+    single = arr.ndim == 1
+    arr = np.atleast_2d(arr)
+    if arr.shape[1] != 6:
+        raise ValueError(f"cells must be (a, b, c, α, β, γ) rows, got shape {arr.shape}")
+    too_long = np.max(arr[:, :3], axis=1) > cell_edge_max + 1e-9
+    if np.any(too_long):
+        first = int(np.argmax(too_long))
+        raise ValueError(f"cell {first} {tuple(arr[first])} has an edge longer than "
+                         f"cell_edge_max = {cell_edge_max} Å: its d ≥ {d_min} Å sphere does "
+                         f"not fit the index grid; raise cell_edge_max")
+    d = np.stack([d_spacings(row, hkl) for row in arr])
+    mask = d >= d_min
+    if single:
+        d, mask = d[0], mask[0]
+    return ResolutionSphere(hkl=hkl, d=d, mask=mask, d_min=float(d_min))
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalised structure factors
+# ---------------------------------------------------------------------------------------------
+
+
+def amplitude_array(amplitude: np.ndarray, hkl: np.ndarray, cell,
+                    space_group: str = "P-1"):
+    """A cctbx ``miller.array`` of amplitudes |F| (any scale) on reflections ``hkl`` of
+    ``cell``; observation type X-ray amplitude."""
+    from cctbx import crystal, miller
+    from cctbx.array_family import flex
+
+    symmetry = crystal.symmetry(unit_cell=_unit_cell(cell).parameters(),
+                                space_group_symbol=space_group)
+    ms = miller.set(symmetry, flex_miller_indices(hkl), anomalous_flag=False)
+    data = flex.double(np.ascontiguousarray(amplitude, dtype=np.float64))
+    return miller.array(ms, data=data).set_observation_type_xray_amplitude()
+
+
+def _present(amplitude: np.ndarray) -> np.ndarray:
+    a = np.asarray(amplitude, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"amplitudes of one structure must be 1-D, got shape {a.shape}")
+    if np.any(a[np.isfinite(a)] < 0):
+        raise ValueError("amplitudes |F| must be ≥ 0")
+    return np.isfinite(a)
+
+
+def e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
+             reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+             clip: float | None = E_CLIP) -> np.ndarray:
+    """|E| of one structure by shell normalisation with cctbx (``miller.array.normalize``).
+
+    ``amplitude``: |F| (any scale; NaN marks a reflection that is not there, e.g. outside the
+    resolution sphere) on reflections ``hkl`` of ``cell``.  Reflections are binned by
+    resolution into shells of ≈ ``reflections_per_shell`` (at least one shell) and
+    |E| = (|F|/√ε) / rms(|F|/√ε)_shell, clipped at ``clip``.  Returns float64 with NaN where
+    the input is NaN; dimensionless.
+    """
+    a = np.asarray(amplitude, dtype=np.float64)
+    present = _present(a)
+    out = np.full(a.shape, np.nan)
+    n = int(present.sum())
+    if n == 0:
+        return out
+    if reflections_per_shell < 1:
+        raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
+    fa = amplitude_array(a[present], np.asarray(hkl)[present], cell)
+    e = fa.normalize(reflections_per_bin=min(int(reflections_per_shell), n)).data()
+    e = e.as_numpy_array()
+    out[present] = np.minimum(e, clip) if clip is not None else e
+    return out
+
+
+def wilson_e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
+                    unit_cell_content: dict[str, float], clip: float | None = E_CLIP,
+                    table: str = "wk1995") -> np.ndarray:
+    """|E| of one structure by Wilson-plot normalisation with cctbx
+    (``miller.array.normalised_amplitudes``): |E| = |F| / √(k ε Σ_j f_j² exp(−2B s²)), with the
+    scale k and overall B (Å²) from a Wilson plot over 20 shells and the asymmetric-unit
+    content ``unit_cell_content`` ({element: atoms per asymmetric unit}).  NaN entries stay
+    NaN; clipped at ``clip``.  ``table`` is fixed to cctbx's wk1995 form factors."""
+    if table != "wk1995":
+        raise ValueError("cctbx's amplitude_normalisations uses the wk1995 form factors")
+    a = np.asarray(amplitude, dtype=np.float64)
+    present = _present(a)
+    out = np.full(a.shape, np.nan)
+    if not present.any():
+        return out
+    fa = amplitude_array(a[present], np.asarray(hkl)[present], cell)
+    e = fa.normalised_amplitudes(unit_cell_content).array().data().as_numpy_array()
+    out[present] = np.minimum(e, clip) if clip is not None else e
+    return out
+
+
+def e_values_batch(amplitudes: np.ndarray, hkl: np.ndarray, cells: Sequence,
+                   reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+                   clip: float | None = E_CLIP) -> np.ndarray:
+    """:func:`e_values` of every structure (row) of ``amplitudes`` (n_structures, n), each in
+    its own cell; NaN entries (masked reflections) stay NaN."""
+    a = np.asarray(amplitudes, dtype=np.float64)
+    if a.ndim != 2 or len(cells) != a.shape[0]:
+        raise ValueError(f"need one cell per row of amplitudes: {a.shape} vs {len(cells)} cells")
+    return np.stack([e_values(row, hkl, cell, reflections_per_shell, clip)
+                     for row, cell in zip(a, cells)])
+
+
+def true_e_values(xs, hkl: np.ndarray, table: str = "it1992") -> np.ndarray:
+    """Signed E of a known structure from its atoms: E(h) = F(h) / √(ε Σ_j f_j(s)² T_j(s)²),
+    with f_j the ``table`` form factor and T_j = exp(−8π² U_j s²) the displacement factor
+    of each atom of the unit cell (cctbx).  The reference the shell normalisation estimates."""
+    from cctbx import adptbx
+
+    hkl = np.asarray(hkl)
+    f = structure_factors(xs, hkl, table=table).real
+    registry = xs.scattering_type_registry(table=table)
+    s2 = _unit_cell(xs.unit_cell()).stol_sq(flex_miller_indices(hkl)).as_numpy_array()
+    sigma2 = np.zeros_like(s2)
+    form_factors: dict[str, np.ndarray] = {}
+    for scatterer in xs.scatterers():
+        fj = form_factors.get(scatterer.scattering_type)
+        if fj is None:
+            g = registry.gaussian_not_optional(scatterer.scattering_type)
+            fj = g.c() + sum(a * np.exp(-b * s2)
+                             for a, b in zip(g.array_of_a(), g.array_of_b()))
+            form_factors[scatterer.scattering_type] = fj
+        b = adptbx.u_as_b(scatterer.u_iso)
+        weight = scatterer.multiplicity() * scatterer.occupancy
+        sigma2 += weight * (fj * np.exp(-b * s2)) ** 2
+    return f / np.sqrt(sigma2)
