@@ -1,0 +1,315 @@
+"""Structure variants that keep the space group, batched peak lists against pymatgen's
+XRDCalculator, and the Gaussian / pseudo-Voigt renderers of many patterns (lib.xrd.variants,
+lib.xrd.profiles)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from lib import config
+from lib.xrd import patterns, profiles, structures, variants
+from lib.xrd.patterns import Grid
+
+warnings.filterwarnings("ignore")
+
+
+def nacl():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.6402), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def silicon():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.4309), ["Si"], [[0, 0, 0]])
+
+
+def rutile():
+    """TiO2 rutile (P4_2/mnm, 136): O on 4f (x, x, 0), one free coordinate."""
+    from pymatgen.core import Lattice, Structure
+
+    u = 0.3048
+    return Structure(Lattice.tetragonal(4.594, 2.959), ["Ti", "Ti", "O", "O", "O", "O"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5], [u, u, 0], [-u, -u, 0],
+                      [0.5 + u, 0.5 - u, 0.5], [0.5 - u, 0.5 + u, 0.5]])
+
+
+def wurtzite():
+    """ZnO wurtzite (P6_3mc, 186): Zn and O on 2b (1/3, 2/3, z)."""
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("P6_3mc", Lattice.hexagonal(3.25, 5.21), ["Zn", "O"],
+                                     [[1 / 3, 2 / 3, 0.0], [1 / 3, 2 / 3, 0.382]])
+
+
+def diopside_like():
+    """A monoclinic C2/c (15) structure: Ca, Mg on 4e (0, y, ¼), Si and O on 8f (x, y, z)."""
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("C2/c", Lattice.monoclinic(9.7, 8.9, 5.3, 105.0),
+                                     ["Ca", "Mg", "Si", "O"],
+                                     [[0, 0.3, 0.25], [0, 0.9, 0.25], [0.29, 0.09, 0.23],
+                                      [0.12, 0.09, 0.14]])
+
+
+def triclinic():
+    """A triclinic P-1 (2) structure, every coordinate and cell parameter free."""
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup("P-1", Lattice.from_parameters(5.1, 6.2, 7.3, 81, 95, 103),
+                                     ["Na", "Al", "O", "O"],
+                                     [[0.1, 0.2, 0.3], [0.4, 0.3, 0.8], [0.2, 0.7, 0.1],
+                                      [0.6, 0.1, 0.4]])
+
+
+BUILT = [nacl, silicon, rutile, wurtzite, diopside_like, triclinic]
+
+
+def mp_structures(n: int = 8) -> list:
+    """A seeded sample of the team's MP-20 structures (empty when the CSV is absent)."""
+    path = config.resolve_shared("shared", "mp20_subset", "mp20_subset.csv")
+    if path is None:
+        return []
+    df = structures.read_mp_csv(path, limit=n, seed=3)
+    return [structures.structure_from_cif(c, m) for c, m in zip(df["cif"], df["material_id"])]
+
+
+def space_group(structure) -> int:
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return int(SpacegroupAnalyzer(structure, symprec=0.1).get_space_group_number())
+
+
+# -- variants ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", BUILT, ids=lambda f: f.__name__)
+def test_variants_keep_space_group(make):
+    parent = make()
+    batch = variants.make_variants(parent, 8, seed=1)
+    assert batch.space_group == space_group(parent)
+    assert [space_group(batch.structure(k)) for k in range(8)] == [batch.space_group] * 8
+    assert np.allclose(batch.lattices[0], parent.lattice.matrix)
+    assert not np.allclose(batch.lattices[1:], batch.lattices[0])       # strained
+
+
+def test_mp_variants_keep_space_group():
+    sample = mp_structures(8)
+    if not sample:
+        pytest.skip("no MP-20 CSV under ../shared/data/mp20_subset")
+    for parent in sample:
+        batch = variants.make_variants(parent, 4, seed=2)
+        assert [space_group(batch.structure(k)) for k in range(4)] == [space_group(parent)] * 4
+
+
+@pytest.mark.parametrize("make, same", [
+    (nacl, "abc"), (rutile, "ab"), (wurtzite, "ab"), (diopside_like, ""), (triclinic, "")])
+def test_strain_stays_within_the_crystal_system(make, same):
+    """Cubic: a = b = c and right angles; tetragonal/hexagonal: a = b, angles kept; monoclinic:
+    α = γ = 90°; triclinic: all six parameters change."""
+    from pymatgen.core import Lattice
+
+    parent = make()
+    settings = variants.VariantSettings(substitution=0.0, jitter=0.0, strain=0.04)
+    batch = variants.make_variants(parent, 6, seed=5, settings=settings)
+    for k in range(1, 6):
+        lat = Lattice(batch.lattices[k])
+        a, b, c = lat.abc
+        if same == "abc":
+            assert a == pytest.approx(b) == pytest.approx(c)
+        if same == "ab":
+            assert a == pytest.approx(b)
+        if make in (nacl, rutile, wurtzite):
+            assert lat.angles == pytest.approx(parent.lattice.angles, abs=1e-8)
+        if make is diopside_like:
+            assert lat.alpha == pytest.approx(90) and lat.gamma == pytest.approx(90)
+            assert lat.beta != pytest.approx(parent.lattice.beta, abs=1e-3)
+        if make is triclinic:
+            changed = np.abs(np.r_[lat.abc, lat.angles]
+                             - np.r_[parent.lattice.abc, parent.lattice.angles])
+            assert (changed > 1e-4).all()
+        assert np.abs(np.asarray(lat.abc) / parent.lattice.abc - 1).max() < 0.06
+
+
+def test_jitter_moves_only_free_coordinates():
+    """Na, Cl (4a, 4b) and Si (8a) have no free coordinate; rutile's O (4f) moves along (x, x, 0)."""
+    settings = variants.VariantSettings(strain=0.0, substitution=0.0, jitter=0.1)
+    for make in (nacl, silicon):
+        batch = variants.make_variants(make(), 5, seed=0, settings=settings)
+        assert np.allclose(batch.frac_coords, batch.frac_coords[0])
+    batch = variants.make_variants(rutile(), 5, seed=0, settings=settings)
+    assert np.allclose(batch.frac_coords[:, :2], batch.frac_coords[0, :2])      # Ti on 2a
+    o = batch.frac_coords[1:, 2]                                                  # O at (x, x, 0)
+    assert np.allclose(o[:, 0], o[:, 1]) and np.allclose(o[:, 2] % 1, 0)
+    assert not np.allclose(o, batch.frac_coords[0, 2])
+
+
+def test_substitution_is_chemically_similar_and_never_merges_elements():
+    for el, subs in variants.SUBSTITUTES.items():
+        assert el not in subs
+        assert all(el in variants.SUBSTITUTES[s] for s in subs)                 # symmetric
+    settings = variants.VariantSettings(substitution=1.0)
+    batch = variants.make_variants(diopside_like(), 12, seed=4, settings=settings)
+    parent = list(batch.symbols[0])
+    for row in batch.symbols[1:]:
+        mapping = dict(zip(parent, row))
+        for old, new in mapping.items():
+            assert new == old or new in variants.SUBSTITUTES[old]
+        assert len(set(mapping.values())) == len(set(parent))                    # none merged
+    assert any(list(row) != parent for row in batch.symbols[1:])
+
+
+def test_variants_are_seeded():
+    a = variants.make_variants(triclinic(), 4, seed=7)
+    b = variants.make_variants(triclinic(), 4, seed=7)
+    c = variants.make_variants(triclinic(), 4, seed=8)
+    assert np.array_equal(a.lattices, b.lattices) and np.array_equal(a.frac_coords, b.frac_coords)
+    assert np.array_equal(a.symbols, b.symbols)
+    assert not np.array_equal(a.lattices, c.lattices)
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="strain"):
+        variants.VariantSettings(strain=0.7)
+    with pytest.raises(ValueError, match="at least one"):
+        variants.make_variants(nacl(), 0)
+
+
+# -- batched peak lists against XRDCalculator ---------------------------------------------------
+
+def _assert_equal_to_pymatgen(batch, two_theta_range=(0.0, 90.0)):
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    peaks = variants.batch_peaks(batch, two_theta_range)
+    calc = XRDCalculator("CuKa")
+    for k in range(len(batch)):
+        ref = calc.get_pattern(batch.structure(k), two_theta_range=two_theta_range)
+        x, y = peaks.peaks(k)
+        assert len(x) == len(ref.x), f"variant {k}: {len(x)} peaks, pymatgen {len(ref.x)}"
+        assert np.abs(x - np.asarray(ref.x)).max() < 1e-6                      # degrees 2θ
+        assert np.abs(y - np.asarray(ref.y)).max() / 100 < 1e-4                # of the strongest
+
+
+@pytest.mark.parametrize("make", BUILT, ids=lambda f: f.__name__)
+def test_batch_peaks_equal_xrdcalculator(make):
+    _assert_equal_to_pymatgen(variants.make_variants(make(), 6, seed=11))
+
+
+def test_batch_peaks_equal_xrdcalculator_on_a_partial_range():
+    _assert_equal_to_pymatgen(variants.make_variants(diopside_like(), 4, seed=3), (12.5, 71.0))
+
+
+def test_batch_peaks_equal_xrdcalculator_on_mp_structures():
+    sample = mp_structures(6)
+    if not sample:
+        pytest.skip("no MP-20 CSV under ../shared/data/mp20_subset")
+    for parent in sample:
+        _assert_equal_to_pymatgen(variants.make_variants(parent, 4, seed=6))
+
+
+def test_shared_hkl_holds_every_variants_reflections():
+    """The one hkl list holds the reflection sphere of the largest strained cell."""
+    batch = variants.make_variants(triclinic(), 6, seed=2,
+                                   settings=variants.VariantSettings(strain=0.08))
+    r = 0.9
+    shared = {tuple(h) for h in variants.shared_hkl(batch.lattices, r)}
+    for k in range(6):
+        from pymatgen.core import Lattice
+
+        recip = Lattice(batch.lattices[k]).reciprocal_lattice_crystallographic
+        for fcoords, dist, *_ in recip.get_points_in_sphere([[0, 0, 0]], [0, 0, 0], r):
+            h = tuple(int(v) for v in np.rint(fcoords))
+            if dist > 0:
+                assert h in shared or tuple(-v for v in h) in shared
+
+
+# -- renderers ------------------------------------------------------------------------------------
+
+GRID = Grid(0.0, 90.0, 4500)
+
+
+def test_gaussian_patterns_equal_render():
+    batch = variants.make_variants(rutile(), 5, seed=0)
+    pk = variants.batch_peaks(batch)
+    many = profiles.gaussian_patterns(pk.pattern, pk.two_theta, pk.intensity, pk.n_patterns, GRID)
+    assert many.shape == (5, GRID.n_points)
+    for k in range(5):
+        one = patterns.render(*pk.peaks(k), GRID, 5.0)
+        assert np.abs(many[k] - one).max() < 1e-12
+
+
+def _single(two_theta, grid, eta, uvw=profiles.CAGLIOTI_UVW):
+    return profiles.pseudo_voigt_patterns(np.array([0]), np.array([two_theta]), np.array([7.0]),
+                                          1, grid, uvw=uvw, eta=eta, cutoff=None, scale=False)[0]
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_pseudo_voigt_integrates_to_the_intensity(eta):
+    """Area under one peak (Σ × step) = intensity × the part of the profile inside the grid."""
+    grid = Grid(0.0, 90.0, 9001)
+    centre = 37.3
+    profile = _single(centre, grid, eta)
+    fwhm = float(profiles.caglioti_fwhm(np.array([centre]), *profiles.CAGLIOTI_UVW)[0])
+    gamma = fwhm / 2
+    lo, hi = grid.two_theta_min - centre, grid.two_theta_max - centre
+    lorentz_inside = (math.atan(hi / gamma) - math.atan(lo / gamma)) / math.pi
+    expected = 7.0 * (eta * lorentz_inside + (1 - eta))
+    assert profile.sum() * grid.step == pytest.approx(expected, rel=1e-4)
+    assert profile.min() >= 0
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_pseudo_voigt_fwhm_follows_caglioti(eta):
+    grid = Grid(0.0, 90.0, 90001)
+    uvw = (0.05, -0.02, 0.03)
+    for centre in (15.0, 45.0, 80.0):
+        profile = _single(centre, grid, eta, uvw)
+        half = profile.max() / 2
+        above = np.flatnonzero(profile >= half)
+        i0, i1 = above[0], above[-1]
+        x = grid.two_theta
+
+        def cross(i, j):        # linear interpolation of the half-maximum crossing
+            return x[i] + (half - profile[i]) * (x[j] - x[i]) / (profile[j] - profile[i])
+
+        width = cross(i1, i1 + 1) - cross(i0 - 1, i0)
+        assert width == pytest.approx(float(profiles.caglioti_fwhm(np.array([centre]), *uvw)[0]),
+                                      abs=2e-4)
+        assert abs(x[np.argmax(profile)] - centre) <= grid.step
+
+
+def test_pseudo_voigt_patterns_scaled_and_cut():
+    batch = variants.make_variants(nacl(), 3, seed=0)
+    pk = variants.batch_peaks(batch)
+    cut = profiles.pseudo_voigt_patterns(pk.pattern, pk.two_theta, pk.intensity, 3, GRID)
+    full = profiles.pseudo_voigt_patterns(pk.pattern, pk.two_theta, pk.intensity, 3, GRID,
+                                          cutoff=None)
+    assert cut.shape == (3, GRID.n_points)
+    assert np.allclose(cut.max(axis=1), 1.0) and cut.min() >= 0
+    assert np.abs(cut - full).max() < 0.01                  # 30 FWHM: tails below 1 %
+
+
+def test_caglioti_with_a_negative_square_is_refused():
+    with pytest.raises(ValueError, match="FWHM"):
+        profiles.caglioti_fwhm(np.array([30.0]), 0.0, -1.0, 0.01)
+
+
+# -- benchmark ----------------------------------------------------------------------------------
+
+def test_bench_xrd_runs_and_reports_its_keys():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_xrd_engine", config.ROOT / "benchmarks" / "bench_xrd_engine.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.bench_xrd(2, k_variants=4, repeats=1)
+    for key in ("xrd_patterns_per_s", "xrd_ratio_vs_pymatgen", "max_abs_rel_error_vs_pymatgen"):
+        assert key in result
+    assert result["max_abs_rel_error_vs_pymatgen"] < 1e-4
+    assert result["max_abs_two_theta_error_deg"] < 1e-6
