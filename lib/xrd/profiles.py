@@ -86,36 +86,95 @@ def pseudo_voigt(x: np.ndarray, fwhm: np.ndarray, eta: float) -> np.ndarray:
 def pseudo_voigt_patterns(pattern: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray,
                           n_patterns: int, grid: Grid,
                           uvw: tuple[float, float, float] = CAGLIOTI_UVW, eta: float = 0.5,
-                          cutoff: float | None = 30.0, scale: bool = True) -> np.ndarray:
+                          cutoff: float | None = 6.0, scale: bool = True) -> np.ndarray:
     """Pseudo-Voigt patterns of many peak lists, (n_patterns, n_points).
 
     Each peak: ``intensity`` × :func:`pseudo_voigt` with the Caglioti FWHM at its 2θ and mixing
-    ``eta`` (0 Gaussian … 1 Lorentzian), evaluated on the grid points within ``cutoff`` FWHM of
-    the peak (None: the whole grid; 30 FWHM loses ≈ η·1 % of a peak's area to the cut Lorentzian
-    tails).  ``scale``: each pattern scaled to [0, 1] (else the intensity density per degree).
+    ``eta`` (0 Gaussian … 1 Lorentzian).  Within ``cutoff`` × the largest FWHM of the peak
+    (the *near* window, in grid points) the profile is evaluated exactly.  Beyond it the
+    Gaussian is below e⁻⁹⁹ and only the Lorentzian tail η·I·(γ/π)/(x² + γ²) (γ = FWHM/2)
+    remains; it is added over the **whole grid** by three FFT convolutions of the peaks, placed
+    on their nearest grid point, with the fixed kernels 1/x², 1/x³, 1/x⁴ — the expansion
+    (γ/π)[1/(js)² + 2δ/(js)³ + (3δ² − γ²)/(js)⁴] of the tail at js − δ (j grid points of size s
+    from the nearest point, δ the peak's offset from it), whose remainder is below 10⁻⁶ of the
+    peak height for ``cutoff`` ≥ 6.  ``cutoff=None``: every peak evaluated exactly on the whole
+    grid (slow; the reference of the tests).  ``scale``: each pattern scaled to [0, 1] (else the
+    intensity density per degree 2θ, so a peak's area is its intensity × 1°).
     """
     if not 0 <= eta <= 1:
         raise ValueError(f"pseudo-Voigt mixing η must lie in [0, 1], got {eta}")
+    if cutoff is not None and cutoff < 6:
+        raise ValueError(f"pseudo-Voigt cutoff must be at least 6 FWHM (or None), got {cutoff}")
     pattern, two_theta, intensity = _check(pattern, two_theta, intensity, n_patterns)
     n = grid.n_points
-    out = np.zeros(n_patterns * n)
+    out = np.zeros((n_patterns, n))
     if len(pattern):
         fwhm = caglioti_fwhm(two_theta, *uvw)
         half = n if cutoff is None else int(math.ceil(cutoff * fwhm.max() / grid.step))
-        half = min(half, n)
         centre = grid.index(two_theta)
-        offsets = np.arange(-half, half + 1)
-        # peaks in chunks so that one (chunk, window) block stays a few MB
-        chunk = max(1, 400_000 // len(offsets))
-        for start in range(0, len(pattern), chunk):
-            sl = slice(start, start + chunk)
-            idx = centre[sl, None] + offsets[None, :]
-            ok = (idx >= 0) & (idx < n)
-            x = grid.two_theta_min + idx * grid.step - two_theta[sl, None]
-            if cutoff is not None:
-                ok &= np.abs(x) <= cutoff * fwhm[sl, None]
-            values = intensity[sl, None] * pseudo_voigt(x, fwhm[sl, None], eta)
-            flat = (pattern[sl, None] * n + idx)[ok]
-            out += np.bincount(flat, weights=values[ok], minlength=n_patterns * n)
-    out = out.reshape(n_patterns, n)
+        out += _near(pattern, two_theta, intensity, fwhm, eta, centre, half, n_patterns, grid)
+        if cutoff is not None and eta > 0:
+            out += _lorentz_tails(pattern, two_theta, intensity * eta, fwhm / 2, centre, half,
+                                  n_patterns, grid)
     return smooth_normalise(out, 0.0) if scale else out
+
+
+def _near(pattern: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray, fwhm: np.ndarray,
+          eta: float, centre: np.ndarray, half: int, n_patterns: int, grid: Grid) -> np.ndarray:
+    """Pseudo-Voigts on the grid points within ``half`` points of each peak's nearest point,
+    (n_patterns, n_points).  Evaluated in float32 (relative error ~10⁻⁷), accumulated in
+    float64."""
+    n = grid.n_points
+    pad = 2 * half                                         # padded rows: no index falls outside
+    width = n + 2 * pad
+    keep = (centre >= -half) & (centre < n + half)
+    pattern, two_theta, intensity = pattern[keep], two_theta[keep], intensity[keep]
+    fwhm, centre = fwhm[keep], centre[keep]
+    offsets = np.arange(-half, half + 1)
+    # per peak: v(x) = a/(1 + 4z) + b·exp(−4 ln2 z), z = (x/FWHM)²
+    inv = (1 / fwhm).astype(np.float32)
+    a = (intensity * eta * 2 / (math.pi * fwhm)).astype(np.float32)
+    b = (intensity * (1 - eta) * 2 * math.sqrt(math.log(2) / math.pi) / fwhm).astype(np.float32)
+    shift = (grid.two_theta_min + centre * grid.step - two_theta).astype(np.float32)
+    steps = (offsets * grid.step).astype(np.float32)
+    base = pattern * width + centre + pad
+    acc = np.zeros(n_patterns * width)
+    chunk = max(1, 400_000 // len(offsets))                # a few MB per block
+    for start in range(0, len(pattern), chunk):
+        sl = slice(start, start + chunk)
+        u = (steps[None, :] + shift[sl, None]) * inv[sl, None]
+        u *= u
+        values = a[sl, None] / (1 + 4 * u)
+        if eta < 1:
+            values += b[sl, None] * np.exp(np.float32(-4 * math.log(2)) * u)
+        flat = base[sl, None] + offsets[None, :]
+        acc += np.bincount(flat.ravel(), weights=values.ravel(), minlength=len(acc))
+    return acc.reshape(n_patterns, width)[:, pad:pad + n]
+
+
+def _lorentz_tails(pattern: np.ndarray, two_theta: np.ndarray, weight: np.ndarray,
+                   gamma: np.ndarray, centre: np.ndarray, half: int, n_patterns: int,
+                   grid: Grid) -> np.ndarray:
+    """Σ over peaks of weight·(γ/π)/(x² + γ²) at the grid points more than ``half`` points from
+    each peak's nearest point, by FFT convolution (see :func:`pseudo_voigt_patterns`)."""
+    from scipy import fft
+
+    n, step = grid.n_points, grid.step
+    c0 = min(0, int(centre.min()))                         # sticks cover the grid and every peak
+    length = max(n, int(centre.max()) + 1) - c0
+    delta = two_theta - (grid.two_theta_min + centre * step)
+    w = weight * gamma / math.pi
+    sticks = np.zeros((3, n_patterns, length))
+    where = (pattern, centre - c0)
+    np.add.at(sticks[0], where, w)
+    np.add.at(sticks[1], where, 2 * w * delta)
+    np.add.at(sticks[2], where, w * (3 * delta ** 2 - gamma ** 2))
+    j = np.arange(-(length - 1), length).astype(float)
+    far = np.abs(j) > half
+    x = np.where(far, j * step, 1.0)
+    kernels = np.stack([far / x ** 2, far / x ** 3, far / x ** 4])       # (3, 2L − 1)
+    size = fft.next_fast_len(3 * length - 2, real=True)
+    spectrum = (fft.rfft(sticks, size, axis=-1) * fft.rfft(kernels, size, axis=-1)[:, None, :])
+    conv = fft.irfft(spectrum.sum(axis=0), size, axis=-1)
+    first = length - 1 - c0
+    return conv[:, first:first + n]

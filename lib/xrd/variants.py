@@ -78,7 +78,11 @@ class VariantSettings:
     ``substitution``: probability that an element is replaced; ``jitter``: σ of the Cartesian
     displacement of an orbit's representative, in Å; ``scale_volume``: scale the cell with the
     atomic radii of substituted elements; ``symprec`` (Å) / ``angle_tolerance`` (degrees): the
-    symmetry search of the parent.
+    symmetry search (of the parent, and of each variant when checked); ``symmetrize``: start
+    from the parent idealised to its space group (spglib's refinement, primitive standard
+    cell), so that the variants are exactly symmetric; ``check``: search each variant's space
+    group and redraw it (up to ``max_tries`` times) where it differs — jitter can bring a
+    pseudo-symmetric structure within ``symprec`` of a higher space group.
     """
 
     strain: float = 0.03
@@ -87,6 +91,9 @@ class VariantSettings:
     scale_volume: bool = True
     symprec: float = 0.1
     angle_tolerance: float = 5.0
+    symmetrize: bool = True
+    check: bool = True
+    max_tries: int = 10
 
     def __post_init__(self) -> None:
         if not 0 <= self.strain < 0.5:
@@ -95,6 +102,8 @@ class VariantSettings:
             raise ValueError(f"substitution is a probability, got {self.substitution}")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter is a displacement in Å below 1, got {self.jitter}")
+        if self.max_tries < 1:
+            raise ValueError(f"max_tries must be at least 1, got {self.max_tries}")
 
 
 @dataclass
@@ -103,8 +112,10 @@ class VariantBatch:
 
     ``lattices`` (K, 3, 3) Å, rows a, b, c; ``frac_coords`` (K, N, 3); ``symbols`` (K, N) element
     of each atom (a disordered site contributes one atom per species); ``occupancies`` (N,);
-    ``space_group``: the parent's international number.  Row 0 is the parent itself when the
-    batch was made with ``include_parent=True``.
+    ``space_group``: the parent's international number.  Row 0 is the parent (idealised when
+    ``symmetrize``) when the batch was made with ``include_parent=True``.  ``redrawn``: variants
+    drawn again because their space group differed; ``fallbacks``: rows that after
+    ``max_tries`` draws were filled with a copy of the parent.
     """
 
     lattices: np.ndarray
@@ -112,6 +123,8 @@ class VariantBatch:
     symbols: np.ndarray
     occupancies: np.ndarray
     space_group: int
+    redrawn: int = 0
+    fallbacks: int = 0
 
     def __len__(self) -> int:
         return len(self.lattices)
@@ -136,15 +149,24 @@ def _atoms(structure: Any) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarra
     return np.asarray(coords, float), symbols, np.asarray(occus, float), np.asarray(site_of)
 
 
-def _symmetry(structure: Any, settings: VariantSettings) -> tuple[int, list[Any], list[list[int]]]:
-    """Space-group number, operations (fractional, the structure's own cell) and orbits."""
+def _analyzer(structure: Any, settings: VariantSettings) -> Any:
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    sga = SpacegroupAnalyzer(structure, symprec=settings.symprec,
-                             angle_tolerance=settings.angle_tolerance)
+    return SpacegroupAnalyzer(structure, symprec=settings.symprec,
+                              angle_tolerance=settings.angle_tolerance)
+
+
+def _symmetry(structure: Any, settings: VariantSettings
+              ) -> tuple[Any, int, list[Any], list[list[int]]]:
+    """The parent (idealised when ``settings.symmetrize``), its space-group number, operations
+    (fractional, in the parent's cell) and orbits (lists of site indices)."""
+    sga = _analyzer(structure, settings)
+    if settings.symmetrize:
+        structure = sga.get_primitive_standard_structure()
+        sga = _analyzer(structure, settings)
     ops = sga.get_symmetry_operations(cartesian=False)
     orbits = sga.get_symmetrized_structure().equivalent_indices
-    return int(sga.get_space_group_number()), ops, orbits
+    return structure, int(sga.get_space_group_number()), ops, orbits
 
 
 def _wrap(d: np.ndarray) -> np.ndarray:
@@ -215,28 +237,27 @@ def make_variants(structure: Any, k: int, seed: int = 0,
                   include_parent: bool = True) -> VariantBatch:
     """``k`` variants of ``structure`` (a pymatgen Structure) that keep its space group.
 
-    With ``include_parent`` row 0 is the structure itself and rows 1..k−1 are variants.  Seeded:
-    the same ``seed`` gives the same batch.  See the module docstring for what changes.
+    With ``include_parent`` row 0 is the structure itself (idealised to its space group when
+    ``settings.symmetrize``) and rows 1..k−1 are variants.  Seeded: the same ``seed`` gives
+    the same batch.  See the module docstring for what changes.
     """
     if k < 1:
         raise ValueError(f"need at least one variant, got k={k}")
     rng = np.random.default_rng(seed)
-    space_group, ops, orbits = _symmetry(structure, settings)
+    structure, space_group, ops, orbits = _symmetry(structure, settings)
     fcoords, symbols, occus, site_of = _atoms(structure)
     lattice = np.asarray(structure.lattice.matrix, float)
     site_coords = np.asarray(structure.frac_coords, float)
     rotations = [op.rotation_matrix for op in ops]
-    tol = settings.symprec / max(structure.lattice.abc)
-    orbit_info = [(orbit, *_orbit_maps(site_coords, orbit, ops, max(tol, 1e-3)))
-                  for orbit in orbits]
+    tol = max(settings.symprec / max(structure.lattice.abc), 1e-3)
+    orbit_info = [(orbit, *_orbit_maps(site_coords, orbit, ops, tol)) for orbit in orbits]
     n_atoms = len(symbols)
     lattices = np.empty((k, 3, 3))
     coords = np.empty((k, n_atoms, 3))
     out_symbols = np.empty((k, n_atoms), dtype=object)
-    for v in range(k):
-        if include_parent and v == 0:
-            lattices[v], coords[v], out_symbols[v] = lattice, fcoords, symbols
-            continue
+    redrawn = fallbacks = 0
+
+    def draw() -> tuple[np.ndarray, np.ndarray, list[str]]:
         mapping = _substitute(symbols, settings.substitution, rng)
         new_symbols = [mapping.get(s, s) for s in symbols]
         lat = lattice
@@ -254,8 +275,32 @@ def make_variants(structure: Any, k: int, seed: int = 0,
                 delta = projector @ (rng.normal(0.0, settings.jitter, 3) @ inv)
                 for j, rot in zip(orbit, maps):
                     new_sites[j] = site_coords[j] + rot @ delta
-        lattices[v], coords[v], out_symbols[v] = lat, new_sites[site_of], new_symbols
-    return VariantBatch(lattices, coords, out_symbols, occus, space_group)
+        return lat, new_sites[site_of], new_symbols
+
+    for v in range(k):
+        if include_parent and v == 0:
+            lattices[v], coords[v], out_symbols[v] = lattice, fcoords, symbols
+            continue
+        for attempt in range(settings.max_tries):
+            lat, xyz, syms = draw()
+            if not settings.check or _space_group_of(lat, xyz, syms, occus, settings) == space_group:
+                break
+            redrawn += 1
+        else:
+            lat, xyz, syms = lattice, fcoords, symbols
+            fallbacks += 1
+        lattices[v], coords[v], out_symbols[v] = lat, xyz, syms
+    return VariantBatch(lattices, coords, out_symbols, occus, space_group, redrawn, fallbacks)
+
+
+def _space_group_of(lattice: np.ndarray, frac_coords: np.ndarray, symbols: Sequence[str],
+                    occupancies: np.ndarray, settings: VariantSettings) -> int:
+    """Space-group number of one variant (SpacegroupAnalyzer with the settings' tolerances)."""
+    from pymatgen.core import Lattice, Structure
+
+    species = [{s: float(o)} for s, o in zip(symbols, occupancies)]
+    return int(_analyzer(Structure(Lattice(lattice), species, frac_coords),
+                         settings).get_space_group_number())
 
 
 # ---------------------------------------------------------------------------------------------
