@@ -243,6 +243,22 @@ def test_batch_peaks_equal_xrdcalculator_on_mp_structures():
         _assert_equal_to_pymatgen(variants.make_variants(parent, 4, seed=6))
 
 
+def test_disordered_sites_keep_their_species_and_match_xrdcalculator():
+    """Rock salt with (Na0.5 K0.5) on 4a: variants keep the mixed site, the space group and
+    pymatgen's peaks."""
+    from pymatgen.core import Lattice, Structure
+
+    parent = Structure.from_spacegroup("Fm-3m", Lattice.cubic(6.0), [{"Na": 0.5, "K": 0.5}, "Cl"],
+                                       [[0, 0, 0], [0.5, 0.5, 0.5]])
+    batch = variants.make_variants(parent, 4, seed=3)
+    for k in range(4):
+        s = batch.structure(k)
+        assert len(s) == len(parent.get_primitive_structure()) or len(s) == len(parent)
+        assert any(len(site.species) == 2 for site in s)
+        assert space_group(s) == 225
+    _assert_equal_to_pymatgen(batch)
+
+
 def test_shared_hkl_holds_every_variants_reflections():
     """The one hkl list holds the reflection sphere of the largest strained cell."""
     batch = variants.make_variants(triclinic(), 6, seed=2,

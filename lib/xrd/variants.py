@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -125,16 +126,32 @@ class VariantBatch:
     space_group: int
     redrawn: int = 0
     fallbacks: int = 0
+    site_of: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lattices)
 
     def structure(self, k: int) -> Any:
-        """Variant ``k`` as a pymatgen Structure (one site per atom; occupancies kept)."""
-        from pymatgen.core import Lattice, Structure
+        """Variant ``k`` as a pymatgen Structure (the parent's sites; a disordered site keeps
+        its species and occupancies)."""
+        return _structure(self.lattices[k], self.frac_coords[k], list(self.symbols[k]),
+                          self.occupancies, self.site_of)
 
-        species = [{str(s): float(o)} for s, o in zip(self.symbols[k], self.occupancies)]
-        return Structure(Lattice(self.lattices[k]), species, self.frac_coords[k])
+
+def _structure(lattice: np.ndarray, frac_coords: np.ndarray, symbols: Sequence[str],
+               occupancies: np.ndarray, site_of: np.ndarray | None) -> Any:
+    """A pymatgen Structure from per-atom arrays; atoms with the same ``site_of`` share a site."""
+    from pymatgen.core import Lattice, Structure
+
+    if site_of is None:
+        site_of = np.arange(len(symbols))
+    species: dict[int, dict[str, float]] = {}
+    coords: dict[int, np.ndarray] = {}
+    for i, (sym, occ) in enumerate(zip(symbols, occupancies)):
+        species.setdefault(int(site_of[i]), {})[str(sym)] = float(occ)
+        coords.setdefault(int(site_of[i]), frac_coords[i])
+    order = sorted(species)
+    return Structure(Lattice(lattice), [species[i] for i in order], [coords[i] for i in order])
 
 
 def _atoms(structure: Any) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
@@ -225,6 +242,7 @@ def _substitute(symbols: list[str], probability: float, rng: np.random.Generator
     return mapping
 
 
+@lru_cache(maxsize=None)
 def _radius(symbol: str) -> float:
     from pymatgen.core import Element
 
@@ -283,24 +301,21 @@ def make_variants(structure: Any, k: int, seed: int = 0,
             continue
         for attempt in range(settings.max_tries):
             lat, xyz, syms = draw()
-            if not settings.check or _space_group_of(lat, xyz, syms, occus, settings) == space_group:
+            if not settings.check or _space_group_of(
+                    _structure(lat, xyz, syms, occus, site_of), settings) == space_group:
                 break
             redrawn += 1
         else:
             lat, xyz, syms = lattice, fcoords, symbols
             fallbacks += 1
         lattices[v], coords[v], out_symbols[v] = lat, xyz, syms
-    return VariantBatch(lattices, coords, out_symbols, occus, space_group, redrawn, fallbacks)
+    return VariantBatch(lattices, coords, out_symbols, occus, space_group, redrawn, fallbacks,
+                        site_of)
 
 
-def _space_group_of(lattice: np.ndarray, frac_coords: np.ndarray, symbols: Sequence[str],
-                    occupancies: np.ndarray, settings: VariantSettings) -> int:
+def _space_group_of(structure: Any, settings: VariantSettings) -> int:
     """Space-group number of one variant (SpacegroupAnalyzer with the settings' tolerances)."""
-    from pymatgen.core import Lattice, Structure
-
-    species = [{s: float(o)} for s, o in zip(symbols, occupancies)]
-    return int(_analyzer(Structure(Lattice(lattice), species, frac_coords),
-                         settings).get_space_group_number())
+    return int(_analyzer(structure, settings).get_space_group_number())
 
 
 # ---------------------------------------------------------------------------------------------
