@@ -167,7 +167,8 @@ def test_strain_stays_within_the_crystal_system(make, same):
 
 
 def test_jitter_moves_only_free_coordinates():
-    """Na, Cl (4a, 4b) and Si (8a) have no free coordinate; rutile's O (4f) moves along (x, x, 0)."""
+    """Na, Cl (4a, 4b) and Si (8a) have no free coordinate; rutile's O (4f) moves along
+    (x, x, 0)."""
     settings = variants.VariantSettings(strain=0.0, substitution=0.0, jitter=0.1,
                                         symmetrize=False)
     for make in (nacl, silicon):

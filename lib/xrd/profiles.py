@@ -1,8 +1,8 @@
 """Peak profiles of many powder patterns at once, on a fixed 2θ grid (:class:`~.patterns.Grid`).
 
-The peaks of many patterns are one ragged list: peak i belongs to pattern ``pattern[i]`` (0 ≤
-pattern < ``n_patterns``), lies at ``two_theta[i]`` degrees and has ``intensity[i]`` (e.g. pymatgen's
-scale, max 100 per pattern).  Two profiles:
+The peaks of many patterns are one ragged list: peak i belongs to pattern ``pattern[i]``
+(0 ≤ pattern < ``n_patterns``), lies at ``two_theta[i]`` degrees and has ``intensity[i]``
+(e.g. pymatgen's scale, max 100 per pattern).  Two profiles:
 
 - :func:`gaussian_patterns` — today's patterns of report 2, row for row identical to
   :func:`lib.xrd.patterns.render`: peaks on the nearest grid point, ``gaussian_filter1d`` with σ
@@ -11,8 +11,8 @@ scale, max 100 per pattern).  Two profiles:
   Lorentzian L and Gaussian G sharing one full width at half maximum that follows 2θ as Caglioti,
   Paoletti & Ricci (1958) give it: FWHM² = U tan²θ + V tanθ + W (degrees² of 2θ).  The profile
   is evaluated at the grid's exact 2θ (not at a rounded peak position), so the area of a peak
-  equals its intensity × 1 degree (up to the part cut off, see ``cutoff``).  Scaled to [0, 1]
-  unless ``scale=False``.
+  equals its intensity × 1 degree (up to the tails beyond the grid's ends), the Lorentzian
+  tails reaching over the whole grid.  Scaled to [0, 1] unless ``scale=False``.
 
 To give peaks just outside the grid their tails inside it, pass a peak list computed on a
 slightly wider 2θ range than the grid.
@@ -26,7 +26,7 @@ import numpy as np
 
 from .patterns import Grid, smooth_normalise
 
-#: Default Caglioti parameters (degrees² of 2θ): FWHM ≈ 0.22–0.24° over 10–90°, the width of
+#: Default Caglioti parameters (degrees² of 2θ): FWHM ≈ 0.22–0.25° over 0–90°, the width of
 #: report 2's σ = 5-point smoothing on the 0.02° grid (FWHM = 2.355 × 0.1°).
 CAGLIOTI_UVW: tuple[float, float, float] = (0.02, -0.01, 0.05)
 
