@@ -21,6 +21,7 @@ slightly wider 2θ range than the grid.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -152,6 +153,21 @@ def _near(pattern: np.ndarray, two_theta: np.ndarray, intensity: np.ndarray, fwh
     return acc.reshape(n_patterns, width)[:, pad:pad + n]
 
 
+@lru_cache(maxsize=32)
+def _tail_kernels(length: int, half: int, step: float, size: int) -> np.ndarray:
+    """Spectra (3, size // 2 + 1) of the kernels 1/x², 1/x³, 1/x⁴ (x = j·step, |j| > half,
+    j from −(length − 1) to length − 1; zero elsewhere), for FFTs of ``size`` points."""
+    from scipy import fft
+
+    j = np.arange(-(length - 1), length).astype(float)
+    far = np.abs(j) > half
+    x = np.where(far, j * step, 1.0)
+    kernels = np.stack([far / x ** 2, far / x ** 3, far / x ** 4])
+    spectra = fft.rfft(kernels, size, axis=-1)
+    spectra.setflags(write=False)
+    return spectra
+
+
 def _lorentz_tails(pattern: np.ndarray, two_theta: np.ndarray, weight: np.ndarray,
                    gamma: np.ndarray, centre: np.ndarray, half: int, n_patterns: int,
                    grid: Grid) -> np.ndarray:
@@ -169,12 +185,8 @@ def _lorentz_tails(pattern: np.ndarray, two_theta: np.ndarray, weight: np.ndarra
     np.add.at(sticks[0], where, w)
     np.add.at(sticks[1], where, 2 * w * delta)
     np.add.at(sticks[2], where, w * (3 * delta ** 2 - gamma ** 2))
-    j = np.arange(-(length - 1), length).astype(float)
-    far = np.abs(j) > half
-    x = np.where(far, j * step, 1.0)
-    kernels = np.stack([far / x ** 2, far / x ** 3, far / x ** 4])       # (3, 2L − 1)
     size = fft.next_fast_len(3 * length - 2, real=True)
-    spectrum = (fft.rfft(sticks, size, axis=-1) * fft.rfft(kernels, size, axis=-1)[:, None, :])
+    spectrum = fft.rfft(sticks, size, axis=-1) * _tail_kernels(length, half, step, size)[:, None]
     conv = fft.irfft(spectrum.sum(axis=0), size, axis=-1)
     first = length - 1 - c0
     return conv[:, first:first + n]
