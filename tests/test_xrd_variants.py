@@ -260,6 +260,36 @@ def test_disordered_sites_keep_their_species_and_match_xrdcalculator():
     _assert_equal_to_pymatgen(batch)
 
 
+def test_laue_classes_of_a_cubic_crystal():
+    """CsCl (Pm-3m): {100}, {110} and {123} are one class each; 100 and 110 are not."""
+    from pymatgen.core import Lattice, Structure
+
+    cscl = Structure(Lattice.cubic(4.12), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    plain = variants.make_variants(cscl, 2, seed=0,
+                                   settings=variants.VariantSettings(symmetrize=False))
+    assert plain.rotations is None                      # not known to be exact: no reduction
+    batch = variants.make_variants(cscl, 2, seed=0)
+    assert len(batch.rotations) == 48
+    h100 = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    h110 = [[1, 1, 0], [1, -1, 0], [1, 0, 1], [1, 0, -1], [0, 1, 1], [0, 1, -1]]
+    h123 = [[1, 2, 3], [3, -2, 1], [2, 1, -3], [0, 0, 0]][:3]
+    hkl = np.array(h100 + h110 + h123)
+    reps, expand = variants.laue_representatives(hkl, batch.rotations)
+    assert len(reps) == 3
+    assert list(expand) == [expand[0]] * 3 + [expand[3]] * 6 + [expand[9]] * 3
+
+
+@pytest.mark.parametrize("make", [rutile, diopside_like, triclinic], ids=lambda f: f.__name__)
+def test_laue_reduction_changes_nothing(make):
+    """|F|² once per Laue class = |F|² of every reflection (exactly symmetric variants)."""
+    batch = variants.make_variants(make(), 4, seed=2)
+    a = variants.batch_peaks(batch, use_symmetry=True)
+    b = variants.batch_peaks(batch, use_symmetry=False)
+    assert np.array_equal(a.pattern, b.pattern)
+    assert np.abs(a.two_theta - b.two_theta).max() == 0
+    assert np.abs(a.intensity - b.intensity).max() < 1e-4      # float32 phases: ~1e-8 of 100
+
+
 def test_shared_hkl_holds_every_variants_reflections():
     """The one hkl list holds the reflection sphere of the largest strained cell."""
     batch = variants.make_variants(triclinic(), 6, seed=2,

@@ -129,7 +129,10 @@ class VariantBatch:
     ``space_group``: the parent's international number.  Row 0 is the parent (idealised when
     ``symmetrize``) when the batch was made with ``include_parent=True``.  ``redrawn``: variants
     drawn again because their space group differed; ``fallbacks``: rows that after
-    ``max_tries`` draws were filled with a copy of the parent.
+    ``max_tries`` draws were filled with a copy of the parent.  ``rotations`` (P, 3, 3): the
+    rotation parts of the space group's operations (fractional), set when every row is exactly
+    symmetric (an idealised parent), so that :func:`batch_peaks` may compute one reflection
+    per Laue class.
     """
 
     lattices: np.ndarray
@@ -140,6 +143,7 @@ class VariantBatch:
     redrawn: int = 0
     fallbacks: int = 0
     site_of: np.ndarray | None = None
+    rotations: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.lattices)
@@ -322,8 +326,10 @@ def make_variants(structure: Any, k: int, seed: int = 0,
             lat, xyz, syms = lattice, fcoords, symbols
             fallbacks += 1
         lattices[v], coords[v], out_symbols[v] = lat, xyz, syms
+    laue = (np.unique(np.rint(rotations).astype(np.int64), axis=0)
+            if settings.symmetrize else None)
     return VariantBatch(lattices, coords, out_symbols, occus, space_group, redrawn, fallbacks,
-                        site_of)
+                        site_of, laue)
 
 
 def _space_group_of(structure: Any, settings: VariantSettings) -> int:
@@ -381,6 +387,8 @@ class PeakBatch:
 
 
 _COEFF: dict[str, tuple[int, np.ndarray]] = {}
+#: Largest (variants × hkl × atoms) block of phases computed at once (float64: 8 bytes each).
+PHASE_BLOCK = 2_000_000
 
 
 def _form_factor_table(symbols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -399,17 +407,18 @@ def _form_factor_table(symbols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0, 90.0),
-                wavelength: str | float = "CuKa") -> PeakBatch:
+                wavelength: str | float = "CuKa", use_symmetry: bool = True) -> PeakBatch:
     """Peak lists (2θ degrees, intensity with max 100) of every variant in ``batch``, as
     ``XRDCalculator(wavelength).get_pattern(variant, two_theta_range=...)`` gives them.
 
-    One hkl list for the whole batch (:func:`shared_hkl`); per variant |g| from its reciprocal
-    cell (float64), f(s) = Z − 41.78214 s² Σ aᵢ exp(−bᵢ s²) per element, F = Σ f occ exp(2πi h·x)
-    (h·x reduced modulo 1 in float64, then cosine and sine in float32: the float64 ones cost ten
-    times more here and float32 keeps |F|² to ~10⁻⁶ of the strongest),
+    One hkl list for the whole batch (:func:`shared_hkl`); per variant |g| and θ from its
+    reciprocal cell (float64), |F|² (:func:`_structure_factors_squared`),
     I = 2|F|² (1 + cos² 2θ)/(sin² θ cos θ); reflections with |g| outside the variant's range
     dropped, the rest merged on 10⁻⁵ ° bins of 2θ (position of the lowest-|g| reflection),
-    scaled to 100 and cut below 10⁻³ of the strongest.
+    scaled to 100 and cut below 10⁻³ of the strongest.  With ``use_symmetry`` and a batch that
+    carries its ``rotations`` (exactly symmetric variants), |F|² is computed once per class of
+    Laue-equivalent reflections (:func:`laue_representatives`) and copied to the others; every
+    reflection keeps its own |g|, θ and Lorentz–polarisation factor.
     """
     from pymatgen.analysis.diffraction.core import AbstractDiffractionPatternCalculator as Core
 
@@ -418,7 +427,6 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
     min_r = 2 * math.sin(math.radians(lo / 2)) / lam
     max_r = 2 * math.sin(math.radians(hi / 2)) / lam
     lattices = np.asarray(batch.lattices, float)
-    n_var = len(lattices)
     hkl = shared_hkl(lattices, max_r).astype(float)                  # (M, 3)
     recip = np.linalg.inv(lattices).transpose(0, 2, 1)               # (K, 3, 3) rows a*, b*, c*
     g = np.sqrt(((hkl @ recip) ** 2).sum(axis=2))                    # (K, M) Å⁻¹
@@ -426,6 +434,27 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
     if min_r:
         inside &= g >= min_r
     theta = np.arcsin(np.clip(lam * g / 2, -1, 1))
+    if use_symmetry and batch.rotations is not None:
+        reps, expand = laue_representatives(hkl.astype(np.int64), batch.rotations)
+    else:
+        reps, expand = np.arange(len(hkl)), None
+    f2 = _structure_factors_squared(batch, hkl[reps], g[:, reps])  # (K, M_rep) |F|²
+    if expand is not None:
+        f2 = f2[:, expand]
+    cos2t = np.cos(2 * theta)
+    lorentz = (1 + cos2t ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+    intensity = 2 * f2 * lorentz
+    two_theta = np.degrees(2 * theta)
+    return _merge(two_theta, intensity, inside, Core.TWO_THETA_TOL, Core.SCALED_INTENSITY_TOL)
+
+
+def _structure_factors_squared(batch: VariantBatch, hkl: np.ndarray, g: np.ndarray
+                               ) -> np.ndarray:
+    """|F(hkl)|² (K, M) of every variant: f(s) = Z − 41.78214 s² Σ aᵢ exp(−bᵢ s²) (s = |g|/2,
+    pymatgen's coefficients), F = Σ f occ exp(2πi h·x); h·x reduced modulo 1 in float64, then
+    cosine and sine in float32 (ten times cheaper than float64 here; |F|² within ~10⁻⁶ of the
+    strongest)."""
+    n_var = len(batch.lattices)
     s2 = (g / 2) ** 2
     # atoms sharing an element in every variant form one "slot" (a parent element)
     symbols = np.asarray(batch.symbols)
@@ -440,20 +469,40 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
         "kei,keim->kem", a, np.exp(-b[..., None] * s2[:, None, None, :]))   # (K, E, M)
     weights = np.zeros((len(batch.occupancies), len(slot_codes)))
     weights[np.arange(len(slot_of_atom)), slot_of_atom] = batch.occupancies     # (N, E)
-    # phases h·x modulo 1 (float64), then cos/sin in float32
-    hx = hkl @ batch.frac_coords.transpose(0, 2, 1)                  # (K, M, N)
-    hx -= np.rint(hx)
-    arg = (2 * np.pi * hx).astype(np.float32)
+    # phases in blocks of hkl so that one (K, block, N) array stays below PHASE_BLOCK entries
+    xyz_t = batch.frac_coords.transpose(0, 2, 1)                     # (K, 3, N)
     w32 = weights.astype(np.float32)
-    s_re = (np.cos(arg) @ w32).astype(float)                         # (K, M, E)
-    s_im = (np.sin(arg) @ w32).astype(float)
-    f_re = np.einsum("kem,kme->km", fs, s_re)
-    f_im = np.einsum("kem,kme->km", fs, s_im)
-    cos2t = np.cos(2 * theta)
-    lorentz = (1 + cos2t ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
-    intensity = 2 * (f_re ** 2 + f_im ** 2) * lorentz
-    two_theta = np.degrees(2 * theta)
-    return _merge(two_theta, intensity, inside, Core.TWO_THETA_TOL, Core.SCALED_INTENSITY_TOL)
+    f_re = np.empty_like(g)
+    f_im = np.empty_like(g)
+    block = max(1, PHASE_BLOCK // (n_var * xyz_t.shape[2]))
+    for start in range(0, len(hkl), block):
+        cols = slice(start, start + block)
+        hx = hkl[cols] @ xyz_t                                       # (K, block, N)
+        hx -= np.rint(hx)
+        arg = (2 * np.pi * hx).astype(np.float32)
+        s_re = (np.cos(arg) @ w32).astype(float)                     # (K, block, E)
+        s_im = (np.sin(arg) @ w32).astype(float)
+        f_re[:, cols] = np.einsum("kem,kme->km", fs[:, :, cols], s_re)
+        f_im[:, cols] = np.einsum("kem,kme->km", fs[:, :, cols], s_im)
+    return f_re ** 2 + f_im ** 2
+
+
+def laue_representatives(hkl: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reflections equivalent under the Laue group: ``(reps, expand)`` with ``hkl[reps]`` one
+    reflection per class and ``reps[expand]`` the representative of each row of ``hkl``.
+
+    ``rotations`` (P, 3, 3): the rotation parts of the space group's operations on fractional
+    coordinates; (h R) and −(h R) are equivalent to h, |F(hR)| = |F(h)| for a structure with
+    that symmetry.
+    """
+    images = np.einsum("mi,pij->pmj", hkl, np.asarray(rotations, np.int64))   # (P, M, 3)
+    bound = int(np.abs(images).max(initial=0)) + 1
+    base = 2 * bound + 1
+    keys = ((images[..., 0] + bound) * base + images[..., 1] + bound) * base + images[..., 2] + bound
+    neg = ((-images[..., 0] + bound) * base - images[..., 1] + bound) * base - images[..., 2] + bound
+    canonical = np.maximum(keys.max(axis=0), neg.max(axis=0))                # (M,)
+    _, reps, expand = np.unique(canonical, return_index=True, return_inverse=True)
+    return reps, expand.ravel()
 
 
 def _merge(two_theta: np.ndarray, intensity: np.ndarray, inside: np.ndarray,
