@@ -31,9 +31,9 @@ MP-20 variants in a sample).
 
 The variants of one structure have the same atoms in the same order, so they are held as arrays
 (:class:`VariantBatch`) and their peak lists are computed at once (:func:`batch_peaks`): the hkl
-are enumerated once for all variants (a box that holds the reflection sphere of the largest
-strained cell, with a margin of 10⁻⁶ on its radius at the 2θ ends) and each variant keeps those
-inside its own 2θ range.  The physics is pymatgen's ``XRDCalculator`` as in
+are enumerated once for all variants (the reflection sphere of the parent, its radius widened
+by the margin the most strained cell needs, and by 10⁻⁶ at the 2θ ends) and each variant keeps
+those inside its own 2θ range.  The physics is pymatgen's ``XRDCalculator`` as in
 :func:`lib.xrd.patterns.fast_peaks` (same scattering factors, |F|², Lorentz–polarisation
 factor, merging of reflections within 10⁻⁵ ° 2θ, peaks below 10⁻³ of the strongest dropped);
 tests check every variant against ``XRDCalculator``.
@@ -351,12 +351,18 @@ def _wavelength(wavelength: str | float) -> float:
 
 def shared_hkl(lattices: np.ndarray, max_r: float, margin: float = 1e-6) -> np.ndarray:
     """Miller indices (M, 3) of one Friedel half-space holding every reflection with
-    |g| ≤ ``max_r`` (Å⁻¹, with a relative ``margin``) in any of the cells ``lattices`` (K, 3, 3).
+    |g| ≤ ``max_r`` (Å⁻¹) in any of the cells ``lattices`` (K, 3, 3), enumerated once.
 
-    |h| ≤ |g|·|a| bounds each index by the longest cell edge among the variants.
+    Variant k's reciprocal vectors are g_k = g_0 T_k (T_k = B_0⁻¹ B_k, B the rows a*, b*, c*),
+    so |g_k| ≤ r implies |g_0| ≤ r / σ_min(T_k): the sphere of row 0 with that radius (the
+    margin for the most strained cell, times 1 + ``margin`` against rounding) holds them all.
+    Each index is bounded by |h| ≤ |g|·|a|.  The caller keeps, per variant, those inside its
+    own range.
     """
-    r = max_r * (1 + margin)
-    edges = np.linalg.norm(lattices, axis=2).max(axis=0)            # longest a, b, c (Å)
+    recip = np.linalg.inv(lattices).transpose(0, 2, 1)              # rows a*, b*, c* (Å⁻¹)
+    stretch = np.linalg.inv(recip[0]) @ recip                       # T_k
+    r = max_r * (1 + margin) / np.linalg.svd(stretch, compute_uv=False).min()
+    edges = np.linalg.norm(lattices[0], axis=1)                     # a, b, c of row 0 (Å)
     hmax, kmax, lmax = np.floor(r * edges + 1e-9).astype(int)
     h, k, l = np.meshgrid(np.arange(0, hmax + 1), np.arange(-kmax, kmax + 1),
                           np.arange(-lmax, lmax + 1), indexing="ij")
@@ -364,9 +370,8 @@ def shared_hkl(lattices: np.ndarray, max_r: float, margin: float = 1e-6) -> np.n
     h, k, l = hkl.T
     half = (h > 0) | ((h == 0) & (k > 0)) | ((h == 0) & (k == 0) & (l > 0))
     hkl = hkl[half]
-    recip = np.linalg.inv(lattices).transpose(0, 2, 1)              # rows a*, b*, c* (Å⁻¹)
-    g2 = ((hkl.astype(float) @ recip) ** 2).sum(axis=2)             # (K, M) Å⁻²
-    return hkl[(g2 <= r * r).any(axis=0)]
+    g2 = ((hkl.astype(float) @ recip[0]) ** 2).sum(axis=1)          # (M,) Å⁻²
+    return hkl[g2 <= r * r]
 
 
 @dataclass
