@@ -10,7 +10,8 @@ apart, ``variants_per_s``).  Then, on the same variants, on one thread:
 
 - engine: :func:`lib.xrd.variants.batch_peaks` (all K peak lists at once) and
   :func:`lib.xrd.profiles.gaussian_patterns` (report 2's Gaussian rendering, all K at once);
-- baseline: ``XRDCalculator.get_pattern`` + ``patterns.render`` one pattern at a time.
+- baseline: ``XRDCalculator.get_pattern`` + ``patterns.render`` one pattern at a time
+  (and, for ``xrd_ratio_vs_fast_peaks``, ``patterns.fast_peaks`` + ``patterns.render``).
 
 ``xrd_patterns_per_s`` and ``xrd_ratio_vs_pymatgen`` are end to end (peaks + profile on the
 4500-point grid); ``max_abs_rel_error_vs_pymatgen`` is the largest |Δ intensity| / strongest
@@ -157,6 +158,13 @@ def bench_xrd(n_structures: int = 20, k_variants: int = 16, csv: str | None = No
                 reference.append(row)
 
         t_base = _timed(baseline)
+
+        def fast_loop() -> None:
+            for group in pmg_structures:
+                for s in group:
+                    patterns.render(*patterns.fast_peaks(s), grid, 5.0)
+
+        t_fast = _timed(fast_loop)
         peaks = engine()
     worst, worst_tt = 0.0, 0.0
     for pk, row in zip(peaks, reference):
@@ -170,6 +178,7 @@ def bench_xrd(n_structures: int = 20, k_variants: int = 16, csv: str | None = No
         "xrd_patterns_per_s": round(n_patterns / t_engine, 1),
         "xrd_pymatgen_patterns_per_s": round(n_patterns / t_base, 1),
         "xrd_ratio_vs_pymatgen": round(t_base / t_engine, 2),
+        "xrd_ratio_vs_fast_peaks": round(t_fast / t_engine, 2),
         "xrd_pseudo_voigt_patterns_per_s": round(n_patterns / t_pv, 1),
         "max_abs_rel_error_vs_pymatgen": worst,
         "max_abs_two_theta_error_deg": worst_tt,
