@@ -379,6 +379,13 @@ def test_pseudo_voigt_patterns_equal_a_direct_sum(eta):
     for p, c, i, f in zip(pk.pattern, pk.two_theta, pk.intensity, fwhm):
         direct[p] += i * profiles.pseudo_voigt(x - c, f, eta)
     assert np.abs(fast - direct).max() / direct.max() < 1e-5
+    # per-peak widths (e.g. Caglioti with Scherrer broadening) take the same path
+    wide = profiles.pseudo_voigt_patterns(pk.pattern, pk.two_theta, pk.intensity, 3, GRID,
+                                          eta=eta, scale=False, fwhm=fwhm * 1.5)
+    direct_wide = np.zeros((3, GRID.n_points))
+    for p, c, i, f in zip(pk.pattern, pk.two_theta, pk.intensity, fwhm * 1.5):
+        direct_wide[p] += i * profiles.pseudo_voigt(x - c, f, eta)
+    assert np.abs(wide - direct_wide).max() / direct_wide.max() < 1e-5
     scaled = profiles.pseudo_voigt_patterns(pk.pattern, pk.two_theta, pk.intensity, 3, GRID,
                                             uvw=uvw, eta=eta)
     assert np.allclose(scaled.max(axis=1), 1.0) and scaled.min() >= 0
@@ -390,6 +397,9 @@ def test_bad_profile_parameters_are_refused():
     with pytest.raises(ValueError, match="η"):
         profiles.pseudo_voigt_patterns(np.array([0]), np.array([30.0]), np.array([1.0]), 1, GRID,
                                        eta=1.5)
+    with pytest.raises(ValueError, match="positive"):
+        profiles.pseudo_voigt_patterns(np.array([0]), np.array([30.0]), np.array([1.0]), 1, GRID,
+                                       fwhm=np.array([0.0]))
     with pytest.raises(ValueError, match="pattern indices"):
         profiles.gaussian_patterns(np.array([2]), np.array([30.0]), np.array([1.0]), 1, GRID)
 
