@@ -5,6 +5,7 @@ Modules: ``patterns`` (peak lists, the 2θ grid, smoothing, images, labels), ``s
 ``dataset`` (parallel generation, HDF5 cache, grouped splits), ``augment`` (measurement-like
 augmentation), ``models`` (MobileNetV2, 1D CNN, training, bundles), ``evaluate`` (the report's
 table, the verdict and the metrics of notebook 06, computed), ``plots`` (its figures, drawn),
-``classify`` (the command ``python -m lib.xrd classify``).  TensorFlow is imported
+``variants`` (structure variants that keep the space group, batched peak lists),
+``profiles`` (batched Gaussian and pseudo-Voigt profiles on the grid), ``classify`` (the command ``python -m lib.xrd classify``).  TensorFlow is imported
 only by ``models`` and ``classify``.
 """

@@ -116,7 +116,7 @@ def pymatgen_peaks(structure: Any, two_theta_range: tuple[float, float] = (0.0, 
 _SCATTERING: dict[str, np.ndarray] | None = None
 
 
-def _scattering_params() -> dict[str, np.ndarray]:
+def scattering_params() -> dict[str, np.ndarray]:
     global _SCATTERING
     if _SCATTERING is None:
         from pymatgen.analysis.diffraction.xrd import ATOMIC_SCATTERING_PARAMS
@@ -139,7 +139,7 @@ def fast_peaks(structure: Any, two_theta_range: tuple[float, float] = (0.0, 90.0
     from pymatgen.analysis.diffraction.xrd import WAVELENGTHS
 
     lam = float(WAVELENGTHS[wavelength]) if isinstance(wavelength, str) else float(wavelength)
-    params = _scattering_params()
+    params = scattering_params()
     lo, hi = two_theta_range
     min_r = 2 * math.sin(math.radians(lo / 2)) / lam
     max_r = 2 * math.sin(math.radians(hi / 2)) / lam

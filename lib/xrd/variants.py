@@ -47,7 +47,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .patterns import _scattering_params
+from .patterns import scattering_params
 
 #: Chemically similar replacements, as pairs: the same group of the periodic table and usual
 #: oxidation state (alkali +1, alkaline earth +2, B–Tl +3, lanthanides +3, halogens −1,
@@ -246,7 +246,7 @@ def _orbit_maps(fcoords: np.ndarray, orbit: Sequence[int], ops: Sequence[Any],
 
 def _substitute(symbols: list[str], probability: float, rng: np.random.Generator) -> dict[str, str]:
     """Element → replacement for one variant (elements absent from the map stay)."""
-    params = _scattering_params()
+    params = scattering_params()
     present = set(symbols)
     mapping: dict[str, str] = {}
     for el in sorted(present):
@@ -399,7 +399,7 @@ PHASE_BLOCK = 2_000_000
 def _form_factor_table(symbols: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Atomic numbers (E,) and scattering coefficients (E, 4, 2) of ``symbols`` (pymatgen's
     ``ATOMIC_SCATTERING_PARAMS``)."""
-    params = _scattering_params()
+    params = scattering_params()
     for el in symbols:
         if el not in _COEFF:
             if el not in params:
