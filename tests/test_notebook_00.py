@@ -22,6 +22,13 @@ def test_smoke_00_data_metrics(smoke_data: dict[str, Any]):
     assert calc["source"] == "generated" and expt["simulated"] is True
     assert calc["n_skipped"] == 0 and expt["n_skipped"] == 0
     assert calc["structures_per_second"] > 5
+    assert calc["engine"] == params["engine"] == "batched"
+    assert calc["structures_per_second_per_worker"] > 0
+    reference = smoke_data["cctbx_reference"]     # the old path, timed for comparison
+    assert reference["n_structures"] == params["cctbx_timing_structures"] > 0
+    assert reference["structures_per_second"] > 0
+    assert reference["speedup_per_worker"] == pytest.approx(
+        calc["structures_per_second_per_worker"] / reference["structures_per_second"])
     assert calc["file_bytes"] > 0 and expt["file_bytes"] > 0
     assert smoke_data["n_reflections"] == 4630
     assert abs(expt["fraction_measured"] - params["meas_completeness"]) < 0.02
@@ -52,7 +59,7 @@ def test_smoke_00_data_independent_structure_factors(smoke_data: dict[str, Any])
     assert check["sign_mismatches_strong"] == 0
     for row in check["structures"]:
         assert row["ok"] and row["n_strong"] > 4000
-        assert row["source_id"].startswith("gen:")
+        assert row["source_id"].startswith("engine:")     # built by the batched engine
 
 
 @pytest.mark.notebook

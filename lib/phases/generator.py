@@ -33,6 +33,8 @@ cctbx generator, which has its own streams; the statistics are the same.)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .engine import (StructureBatch, cell_volumes, form_factor_table,
@@ -286,9 +288,19 @@ def structures_in_rows(params: GeneratorParameters, seed: int, stream: int, star
     if block <= 0:
         raise ValueError(f"block must be positive, got {block}")
     first, last = start // block, (stop - 1) // block
-    batches = [generate_batch(params, seed, b, block, stream) for b in range(first, last + 1)]
+    batches = [_block(params, int(seed), int(stream), b, int(block))
+               for b in range(first, last + 1)]
     offset = first * block
-    return concatenate_batches(batches).take(slice(start - offset, stop - offset))
+    return concatenate_batches(batches).take(np.arange(start - offset, stop - offset))
+
+
+@lru_cache(maxsize=4)
+def _block(params: GeneratorParameters, seed: int, stream: int, index: int,
+           size: int) -> StructureBatch:
+    """Block ``index`` of a data set's rows, kept for the next chunk of the same process (a
+    chunk whose rows do not end on a block boundary shares its last block with the next).
+    Callers get copies (:meth:`StructureBatch.take` with an index array)."""
+    return generate_batch(params, seed, index, size, stream)
 
 
 def structure_at(params: GeneratorParameters, seed: int, stream: int, index: int,
