@@ -105,8 +105,8 @@ def check_profile(profile: str) -> str:
 _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 00_data: the reflection data sets ---------------------------------------------------
     # Generated sets are built by the batched generator + NumPy engine (engine="batched"):
-    # measured ~570 structures/s per worker on one core here (~10x the cctbx path, 57/s), so
-    # default builds 20,000 + 2,000 in about a minute; smoke in a few seconds.
+    # measured 570-800 structures/s on one core of this (shared) machine, 8-10x the cctbx
+    # path; default builds 20,000 + 2,000 in about a minute, smoke in a few seconds.
     "00_data": {
         "seed": 20240611,
         "n_calculated": 20_000,        # calculated (CCDC-like) P-1 structures
