@@ -21,8 +21,11 @@
 # tested on an *experimental* set of measured intensities.
 #
 # The CSD needs a licence, so the offline study builds its calculated set from **random P-1
-# small-molecule-like structures** made with cctbx (`lib.phases.structures`: element mix, atoms per
-# asymmetric unit, cell, U_iso, a minimum interatomic distance), and its experimental set from
+# small-molecule-like structures** (element mix, atoms per asymmetric unit, cell, U_iso, a
+# minimum interatomic distance), drawn by the batched generator `lib.phases.generator` — the
+# parameters and statistics of the cctbx generator `lib.phases.structures`, many structures at
+# once — with F from the batched engine `lib.phases.engine` (`engine="cctbx"` keeps the
+# per-structure cctbx path, the reference of the tests), and its experimental set from
 # further random structures whose intensities go through a documented **simulator of
 # measurement** (`lib.phases.simulate.simulate_measurement`: per-file scale, overall B factor,
 # counting noise, incompleteness).  Give `calculated_cif_dir` (a folder of P-1 CIFs: a CSD
@@ -44,9 +47,11 @@
 # lib first: it loads cctbx's runtime, which must precede pandas + matplotlib in a process
 from lib import config, figures, metrics
 from lib.phases import build, checks, reflections, simulate, store
+from lib.phases.generator import GENERATOR_BLOCK
 from lib.phases.structures import GeneratorParameters
 
 import json
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,6 +88,8 @@ meas_completeness = None
 dask_address = None
 n_workers = None
 chunk_size = None
+engine = None                   # "batched" (generator + NumPy engine) or "cctbx"
+cctbx_timing_structures = None  # structures timed on the cctbx path for comparison; 0: none
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -95,20 +102,30 @@ cif_dir = config.resolve_shared(cfg.calculated_cif_dir, "cod_structures", "p-1")
 exp_dir = config.resolve_shared(cfg.experimental_dir, "experimental")
 calculated_path = store.dataset_path(cfg.profile, "calculated")
 experimental_path = store.dataset_path(cfg.profile, "experimental")
+if cfg.engine not in build.ENGINES:
+    raise ValueError(f"{NOTEBOOK}: parameter 'engine' must be one of {build.ENGINES}, "
+                     f"got {cfg.engine!r}")
+if cfg.cctbx_timing_structures < 0:
+    raise ValueError(f"{NOTEBOOK}: parameter 'cctbx_timing_structures' must be ≥ 0, "
+                     f"got {cfg.cctbx_timing_structures}")
 build_options = dict(chunk_size=cfg.chunk_size, n_workers=cfg.n_workers,
-             dask_address=cfg.dask_address)
+                     dask_address=cfg.dask_address)
 print("calculated set from:", cif_dir or "generated random P-1 structures")
 print("experimental set from:", exp_dir or "simulated measurement of generated structures")
 
 # %% [markdown]
 # ## The calculated set
 #
-# Each structure has F(h) computed by cctbx's direct summation (IT 1992 form factors) for
-# the 4630 reflections; the file stores I = |F|², |F| and the sign.  Structures are drawn
-# from `numpy.random.SeedSequence(seed, spawn_key=(stream, index))`, so the set does not
-# depend on how it was split into chunks or workers.  A complete file whose recorded
-# parameters match the request is reused; an interrupted build resumes from its finished
-# chunks.
+# Each structure has F(h) = 2 Σ_j occ_j f_j(s) exp(−8π² U_j s²) cos(2π h·x_j) summed over the
+# asymmetric unit (IT 1992 form factors) for the 4630 reflections; the file stores I = |F|²,
+# |F| and the sign.  With `engine="batched"` row r is structure r mod 64 of the generator's
+# block r // 64, drawn from `numpy.random.SeedSequence(seed, spawn_key=(0xE9, stream, block))`
+# (`source_id` `engine:<seed>:<stream>:<r>`), and F comes from the NumPy engine, validated
+# against cctbx's direct summation in the tests; with `engine="cctbx"` each structure comes
+# from cctbx's generator and direct summation (`gen:<seed>:<stream>:<r>`).  Either way the set
+# does not depend on how it was split into chunks or workers.  A complete file whose recorded
+# parameters (engine included) match the request is reused; an interrupted build resumes
+# from its finished chunks.
 
 # %%
 if cif_dir is not None:
@@ -117,7 +134,7 @@ if cif_dir is not None:
                                               **build_options)
 else:
     calc = build.build_generated(calculated_path, "calculated", cfg.n_calculated, cfg.seed,
-                                   generator=generator, **build_options)
+                                 generator=generator, engine=cfg.engine, **build_options)
 print(f"{calc.path}: {calc.n_structures} structures, "
       f"{'reused' if calc.reused else f'built in {calc.seconds:.1f} s'}, "
       f"{calc.resumed_chunks} chunks resumed, {len(calc.skipped)} inputs skipped")
@@ -140,8 +157,8 @@ if exp_dir is not None:
                                                   min_pearson=cfg.min_pearson)
 else:
     expt = build.build_generated(experimental_path, "experimental", cfg.n_experimental,
-                                   cfg.seed, generator=generator, measurement=measurement,
-                                   **build_options)
+                                 cfg.seed, generator=generator, measurement=measurement,
+                                 engine=cfg.engine, **build_options)
 simulated_experimental = exp_dir is None
 print(f"{expt.path}: {expt.n_structures} structures, "
       f"{'reused' if expt.reused else f'built in {expt.seconds:.1f} s'}, "
@@ -181,10 +198,11 @@ with pd.option_context("display.max_colwidth", None):   # reasons in full
 # %% [markdown]
 # ## Are the stored structure factors right?  An independent sum
 #
-# The builder computes F with cctbx.  To check the files and not the writer against itself,
-# a few structures of each set are made again from their `source_id`
-# (`gen:<seed>:<stream>:<index>` regenerates a random structure with the file's recorded
-# generator parameters; a CIF name re-reads that CIF) and F is summed in plain NumPy
+# The builder computes F with the batched engine (or cctbx).  To check the files and not the
+# writer against itself, a few structures of each set are made again from their `source_id`
+# (`engine:<seed>:<stream>:<row>` or `gen:<seed>:<stream>:<index>` regenerates a random
+# structure with the file's recorded generator parameters and generator block; a CIF name
+# re-reads that CIF) and F is summed in plain NumPy
 # (`lib.phases.checks.numpy_structure_factors`): F(h) = Σ_j occ_j f_j(s) exp(−8π² U_j s²)
 # exp(2πi h·x_j) over every atom of the unit cell (x and −x), with the IT 1992 form factors
 # and s² = (sin θ/λ)² from the cell's reciprocal metric.  A row passes (`ok`) when the stored
@@ -395,24 +413,87 @@ display(parity_table.round(4))
 # %% [markdown]
 # ## Throughput, and the report's scale
 #
-# The structures per second of the calculated build, per worker, projected to the report's
-# 150,000 structures on a 16-core node (time ∝ atoms per structure for direct summation,
-# so scaled by the mean atom count of the `full` profile).
+# The structures per second of the calculated build per worker (its compute time less the
+# start of the Dask cluster; generation, structure factors, the chunk files and each worker's
+# first imports included), next to the old per-structure cctbx path (cctbx's generator and
+# direct summation) timed here in this process on `cctbx_timing_structures` structures of
+# the same parameters, no files written.  Like for like, the batched path's chunk task is
+# timed the same way on 256 structures (one default chunk; both on another seed, so that
+# nothing comes from a cache).  On a machine shared with other work these rates move from run
+# to run; the ratio of the two timings taken one after the other moves less.  The build rate is projected to the `full`
+# profile's structures on its workers (time ∝ atoms per structure, so scaled by the mean atom
+# count of the `full` profile; the generator's distance tests grow faster, so this is a lower
+# bound on the time), plus the assembly of the HDF5 file, which runs in one process: its
+# seconds per structure here times the `full` profile's structures.
 
 # %%
-calc_rate = calc.n_structures / calc.compute_seconds if calc.compute_seconds > 0 else np.nan
-workers = 1 if (cfg.n_workers <= 1 and not cfg.dask_address) else cfg.n_workers
 full = config.profile_parameters("00_data", "full")
+workers = 1 if (cfg.n_workers <= 1 and not cfg.dask_address) else cfg.n_workers
+calc_rate = calc.n_structures / calc.compute_seconds if calc.compute_seconds > 0 else np.nan
+busy_seconds = calc.compute_seconds - calc.startup_seconds
+per_worker = calc.n_structures / busy_seconds / workers if busy_seconds > 0 else np.nan
+calc_engine = "CIF files + cctbx" if cif_dir is not None else cfg.engine
+
+
+def chunk_rate(engine_name: str, n: int) -> float:
+    """Structures per second of one chunk task of ``n`` rows (generation + F, no files) with
+    ``engine_name``, in this process, on another seed than the data sets."""
+    spec = {"generator": generator.as_dict(), "seed": cfg.seed + 1, "stream": 0,
+            "n_reflections": reflections.N_FULL, "table": "it1992", "algorithm": "direct",
+            "measurement": None, "engine": engine_name,
+            "generator_block": GENERATOR_BLOCK}
+    start = time.perf_counter()
+    build.compute_generated_chunk(spec, 0, 0, n)
+    return n / (time.perf_counter() - start)
+
+
+n_batched_timing = 256
+cctbx_rate = batched_rate = np.nan
+if cfg.cctbx_timing_structures > 0:
+    cctbx_rate = chunk_rate("cctbx", cfg.cctbx_timing_structures)
+    batched_rate = chunk_rate("batched", n_batched_timing)
+speedup = per_worker / cctbx_rate               # the build, per worker, against the cctbx path
+speedup_like_for_like = batched_rate / cctbx_rate
 atoms_here = float(np.mean(c["n_atoms"]))
 atoms_full = 0.5 * (full["atoms_min"] + full["atoms_max"])
-per_worker = calc_rate / workers
-projected_full_s = full["n_calculated"] / (per_worker * 16) * (atoms_full / atoms_here)
+projected_compute_s = full["n_calculated"] / (per_worker * full["n_workers"]) \
+    * (atoms_full / atoms_here)
+assembly_s_per_structure = (0.0 if calc.reused else
+                            max(calc.seconds - calc.compute_seconds, 0.0) / calc.n_structures)
+projected_assembly_s = assembly_s_per_structure * full["n_calculated"]
+projected_full_s = projected_compute_s + projected_assembly_s
 bytes_per_structure = calc.file_bytes / max(calc.n_structures, 1)
 projected_full_gb = bytes_per_structure * full["n_calculated"] / 1e9
-print(f"calculated build: {calc_rate:.1f} structures/s on {workers} worker(s) "
-      f"= {per_worker:.1f} per worker; mean {atoms_here:.1f} atoms/structure")
-print(f"projected: {full['n_calculated']:,} structures (mean {atoms_full:.0f} atoms) on 16 "
-      f"workers ≈ {projected_full_s / 60:.1f} min; file ≈ {projected_full_gb:.1f} GB")
+print(f"calculated build ({calc_engine}): {calc_rate:.1f} structures/s on {workers} "
+      f"worker(s) = {per_worker:.1f} per worker; mean {atoms_here:.1f} atoms/structure")
+print(f"cctbx path: {cctbx_rate:.1f} structures/s in this process "
+      f"({cfg.cctbx_timing_structures} structures); batched chunk task: {batched_rate:.1f} "
+      f"structures/s ({n_batched_timing} structures)")
+print(f"projected: {full['n_calculated']:,} structures (mean {atoms_full:.0f} atoms) on "
+      f"{full['n_workers']} workers ≈ {projected_compute_s / 60:.1f} min computing + "
+      f"{projected_assembly_s / 60:.1f} min assembling = {projected_full_s / 60:.1f} min; "
+      f"file ≈ {projected_full_gb:.1f} GB")
+
+# %%
+reading = [f"**Build throughput.** The calculated set ({calc_engine}) was built at "
+           f"**{per_worker:.0f} structures/s per worker** ({calc.n_structures} structures, "
+           f"{workers} worker(s), mean {atoms_here:.1f} atoms"
+           + (", reused: the rate of the original build" if calc.reused else "") + ")."]
+if np.isfinite(cctbx_rate):
+    reading.append(f"The old cctbx path (generator + direct summation) ran at "
+                   f"**{cctbx_rate:.0f} structures/s** on {cfg.cctbx_timing_structures} "
+                   f"structures in this process: the build is **{speedup:.1f}×** that per "
+                   f"worker (its fixed costs included), and the batched chunk task, timed the "
+                   f"same way ({batched_rate:.0f} structures/s), **{speedup_like_for_like:.1f}×**.")
+else:
+    reading.append("The cctbx path was not timed (`cctbx_timing_structures = 0`).")
+reading.append(f"At this rate the `full` profile's {full['n_calculated']:,} structures (mean "
+               f"{atoms_full:.0f} atoms) would take ≈ **{projected_full_s / 60:.1f} min** on "
+               f"{full['n_workers']} workers ({projected_compute_s / 60:.1f} min computing, "
+               + (f"{projected_assembly_s / 60:.1f} min assembling the file in one process"
+                  if not calc.reused else "assembly not measured: the file was reused")
+               + f"), in a file of ≈ {projected_full_gb:.1f} GB.")
+display(Markdown(" ".join(reading)))
 
 # %% [markdown]
 # ## Verdict
@@ -441,8 +522,12 @@ lines.append(
     f"{f_check['max_delta_f_rel'].max():.1e}, "
     f"{int(f_check['sign_mismatches_strong'].sum())} sign mismatches on strong reflections.")
 lines.append(
-    f"- Measured {calc_rate:.0f} structures/s on {workers} worker(s); the report's 150,000 "
-    f"would take ≈ {projected_full_s / 60:.0f} min on 16 cores ({projected_full_gb:.1f} GB).")
+    f"- Measured {per_worker:.0f} structures/s per worker ({calc_engine}; "
+    + (f"{speedup:.1f}× the cctbx path's {cctbx_rate:.0f}/s" if np.isfinite(cctbx_rate)
+       else "cctbx path not timed")
+    + f"); the `full` profile's {full['n_calculated']:,} would take ≈ "
+    f"{projected_full_s / 60:.1f} min on {full['n_workers']} workers "
+    f"({projected_full_gb:.1f} GB).")
 worst = max((r for r in balance["reflections_4630"] if not r["seminvariant"]),
             key=lambda r: abs(r["z"]))
 lines.append(
@@ -468,9 +553,11 @@ display(Markdown("\n".join(lines)))
 metrics.write_metrics(cfg, {
     "calculated": {
         "path": str(calc.path), "source": str(cif_dir) if cif_dir else "generated",
-        "n_structures": calc.n_structures, "reused": calc.reused,
+        "n_structures": calc.n_structures, "reused": calc.reused, "engine": calc_engine,
         "build_seconds": calc.seconds, "compute_seconds": calc.compute_seconds,
-        "structures_per_second": calc_rate, "file_bytes": calc.file_bytes,
+        "startup_seconds": calc.startup_seconds,
+        "structures_per_second": calc_rate,
+        "structures_per_second_per_worker": per_worker, "file_bytes": calc.file_bytes,
         "resumed_chunks": calc.resumed_chunks, "n_skipped": len(calc.skipped),
         "skipped": [{"path": s.path, "reason": s.reason} for s in calc.skipped],
     },
@@ -501,7 +588,21 @@ metrics.write_metrics(cfg, {
         "structures": f_check.to_dict(orient="records"),
     },
     "mean_atoms_per_structure": atoms_here,
+    "cctbx_reference": {
+        "n_structures": cfg.cctbx_timing_structures,
+        "structures_per_second": float(cctbx_rate) if np.isfinite(cctbx_rate) else None,
+        "speedup_per_worker": float(speedup) if np.isfinite(speedup) else None,
+        "batched_n_structures": n_batched_timing,
+        "batched_structures_per_second": float(batched_rate) if np.isfinite(batched_rate)
+        else None,
+        "speedup_like_for_like": float(speedup_like_for_like)
+        if np.isfinite(speedup_like_for_like) else None,
+    },
     "projected_full_minutes_16_cores": projected_full_s / 60,
+    "projected_full_minutes": {"computing": projected_compute_s / 60,
+                               "assembling": projected_assembly_s / 60,
+                               "n_structures": full["n_calculated"],
+                               "n_workers": full["n_workers"]},
     "projected_full_gigabytes": projected_full_gb,
     "checks": passed,
     "verdict": verdict,

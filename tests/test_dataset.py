@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from lib.phases import build, simulate, store
+from lib.phases import build, checks, generator, simulate, store
 from lib.phases.reflections import index_set
 from lib.phases.structure_factors import calculate
 from lib.phases.structures import STREAM_EXPERIMENTAL, GeneratorParameters, generate_structure
@@ -63,20 +63,78 @@ def test_layout_follows_the_contract(calculated: Path):
 
 
 def test_values_match_cctbx_for_each_structure(calculated: Path):
+    """Rows built with the batched engine: their structures, made again from the source id and
+    converted to cctbx, give cctbx's direct-summation F within 1e-5 of the strongest |F|."""
     data = store.load_arrays(calculated, ("intensity", "intensity_calc", "amplitude", "sign",
-                                            "cell", "source_id"))
+                                            "cell", "source_id", "n_atoms"))
     hkl = index_set(4630)
     for i in (0, 13, 23):
-        xs = generate_structure(GEN, 7, i)
+        assert data["source_id"][i] == f"engine:7:0:{i}"
+        one = generator.structure_at(GEN, 7, 0, i)
+        xs = generator.to_cctbx(one)
+        assert xs.scatterers().size() == data["n_atoms"][i] == one.n_atoms[0]
         sf = calculate(xs, hkl)
-        assert np.allclose(data["intensity"][i], sf.intensity, rtol=1e-5,
-                           atol=1e-6 * sf.intensity.max())
-        strong = sf.amplitude > 1e-4 * sf.amplitude.max()
+        stored_f = data["sign"][i] * data["amplitude"][i].astype(float)
+        f_max = np.abs(sf.f.real).max()
+        assert np.max(np.abs(stored_f - sf.f.real)) <= 1e-5 * f_max
+        strong = sf.amplitude > 1e-3 * sf.amplitude.max()
         assert np.array_equal(data["sign"][i][strong], sf.sign[strong])
         assert np.allclose(data["cell"][i], xs.unit_cell().parameters())
-        assert data["source_id"][i] == f"gen:7:0:{i}"
     assert np.array_equal(data["intensity"], data["intensity_calc"])
     assert np.allclose(data["amplitude"] ** 2, data["intensity"], rtol=1e-5)
+    with store.open_dataset(calculated) as f:
+        parameters = json.loads(f.attrs["provenance"])["parameters"]
+    assert parameters["engine"] == "batched"
+    assert parameters["generator_block"] == generator.GENERATOR_BLOCK
+
+
+def test_the_independent_check_regenerates_engine_rows(calculated: Path):
+    """lib.phases.checks makes engine-built structures again from their source id (with the
+    recorded generator block) and its NumPy sum agrees with the stored F."""
+    rows = checks.compare_stored_structure_factors(calculated, [0, 11, 23])
+    assert [r["source_id"] for r in rows] == ["engine:7:0:0", "engine:7:0:11", "engine:7:0:23"]
+    assert all(r["ok"] for r in rows), rows
+    assert max(r["max_delta_f_rel"] for r in rows) < 1e-5
+
+
+def test_rows_do_not_depend_on_chunk_size(tmp_path: Path):
+    """Chunks of 5 and of 7 rows (cutting the generator's blocks of 4 differently) give
+    identical rows, simulated measurements included."""
+    meas = simulate.MeasurementParameters(completeness=0.9).as_dict()
+    fields = ("intensity", "intensity_calc", "sign", "cell", "source_id", "n_atoms")
+    for kind, extra in (("calculated", {}), ("experimental", {"measurement": meas})):
+        a, b = (store.load_arrays(
+            build.build_generated(tmp_path / f"{kind}_{size}.h5", kind, 17, seed=3,
+                                  generator=GEN, chunk_size=size, generator_block=4,
+                                  progress=False, **extra).path, fields)
+            for size in (5, 7))
+        for key in fields:
+            assert np.array_equal(a[key], b[key], equal_nan=key != "source_id"), (kind, key)
+
+
+def test_cctbx_engine_is_the_old_path_and_a_change_of_engine_rebuilds(tmp_path: Path):
+    path = tmp_path / "calculated.h5"
+    old = _build(path, n=6, chunk_size=4, engine="cctbx")
+    assert not old.reused
+    data = store.load_arrays(path, ("intensity", "sign", "source_id"))
+    hkl = index_set(4630)
+    for i in (0, 5):
+        assert data["source_id"][i] == f"gen:7:0:{i}"
+        sf = calculate(generate_structure(GEN, 7, i), hkl)
+        assert np.allclose(data["intensity"][i], sf.intensity, rtol=1e-5,
+                           atol=1e-6 * sf.intensity.max())
+    with store.open_dataset(path) as f:
+        parameters = json.loads(f.attrs["provenance"])["parameters"]
+    assert parameters["engine"] == "cctbx" and parameters["generator_block"] is None
+    assert _build(path, n=6, chunk_size=4, engine="cctbx").reused
+    batched = _build(path, n=6, chunk_size=4)
+    assert not batched.reused
+    assert store.load_arrays(path, ("source_id",))["source_id"][0] == "engine:7:0:0"
+    assert not _build(path, n=6, chunk_size=4, generator_block=3).reused
+    with pytest.raises(ValueError, match="engine must be one of"):
+        _build(path, n=6, engine="fast")
+    with pytest.raises(ValueError, match="it1992"):
+        _build(path, n=6, table="wk1995")
 
 
 def test_load_arrays_slices_and_errors(calculated: Path, tmp_path: Path):
@@ -149,7 +207,7 @@ def test_simulated_experimental_set(tmp_path: Path):
     missing = np.isnan(data["intensity"])
     assert 0.05 < missing.mean() < 0.15
     assert not np.isnan(data["intensity_calc"]).any()
-    assert data["source_id"][0] == f"gen:7:{STREAM_EXPERIMENTAL}:0"
+    assert data["source_id"][0] == f"engine:7:{STREAM_EXPERIMENTAL}:0"
     for i in range(12):   # measured ∝ calculated (scale, B, noise): strongly correlated
         ok = ~missing[i]
         assert np.corrcoef(data["intensity"][i][ok], data["intensity_calc"][i][ok])[0, 1] > 0.8

@@ -104,3 +104,43 @@ def test_impossible_packing_is_a_clear_error():
                                 min_distance=2.5, cell_edge_min=3.0)
     with pytest.raises((RuntimeError, ValueError), match="volume_per_atom|plane spacing"):
         generator.generate_batch(dense, seed=0, index=0, size=2, max_redraws=2)
+
+
+def test_rows_come_from_fixed_blocks_whatever_the_split():
+    """Data-set rows are structure r mod block of batch r // block: any split into chunks
+    gives the same structures, and one row alone is the same structure."""
+    whole = generator.structures_in_rows(PARAMS, 2, 1, 0, 11, block=4)
+    parts = generator.concatenate_batches([generator.structures_in_rows(PARAMS, 2, 1, s, e, 4)
+                                           for s, e in ((0, 3), (3, 9), (9, 11))])
+    direct = generator.generate_batch(PARAMS, 2, 2, 4, stream=1)   # rows 8..11
+    one = generator.structure_at(PARAMS, 2, 1, 9, block=4)
+    for name in ("sites", "element", "u_iso", "occupancy", "cells", "n_atoms"):
+        assert np.array_equal(getattr(whole, name), getattr(parts, name)), name
+        assert np.array_equal(getattr(whole, name)[8:], getattr(direct, name)[:3]), name
+        assert np.array_equal(getattr(one, name)[0], getattr(whole, name)[9]), name
+    with pytest.raises(ValueError, match="start < stop"):
+        generator.structures_in_rows(PARAMS, 2, 1, 5, 5)
+
+
+def test_source_ids_round_trip():
+    assert generator.engine_source_id(7, 1, 42) == "engine:7:1:42"
+    assert generator.parse_engine_source_id("engine:7:1:42") == (7, 1, 42)
+    assert generator.parse_engine_source_id("gen:7:1:42") is None
+    assert generator.parse_engine_source_id("engine:7:x:42") is None
+
+
+def test_to_cctbx_gives_the_engines_structure_factors():
+    """A generated structure converted to cctbx: cctbx's direct summation equals the engine's
+    F within 1e-5 of the strongest |F| (same atoms, elements, U, occupancies and cell)."""
+    from lib.phases import reflections
+    from lib.phases.structure_factors import calculate
+
+    hkl = reflections.index_set(4630)
+    batch = generator.generate_batch(PARAMS, seed=11, index=0, size=3)
+    ours = engine.structure_factors_batch(batch, hkl)
+    for i in range(len(batch)):
+        xs = generator.to_cctbx(batch, i)
+        assert xs.scatterers().size() == batch.n_atoms[i]
+        assert str(xs.space_group_info()) == "P -1"
+        f = calculate(xs, hkl).f.real
+        assert np.max(np.abs(ours.f[i] - f)) <= 1e-5 * np.abs(f).max()

@@ -22,11 +22,26 @@ def test_smoke_00_data_metrics(smoke_data: dict[str, Any]):
     assert calc["source"] == "generated" and expt["simulated"] is True
     assert calc["n_skipped"] == 0 and expt["n_skipped"] == 0
     assert calc["structures_per_second"] > 5
+    assert calc["engine"] == params["engine"] == "batched"
+    assert calc["structures_per_second_per_worker"] > 0
+    reference = smoke_data["cctbx_reference"]     # the old path, timed for comparison
+    assert reference["n_structures"] == params["cctbx_timing_structures"] > 0
+    assert reference["structures_per_second"] > 0
+    assert reference["speedup_per_worker"] == pytest.approx(
+        calc["structures_per_second_per_worker"] / reference["structures_per_second"])
+    assert reference["speedup_like_for_like"] == pytest.approx(
+        reference["batched_structures_per_second"] / reference["structures_per_second"])
     assert calc["file_bytes"] > 0 and expt["file_bytes"] > 0
     assert smoke_data["n_reflections"] == 4630
     assert abs(expt["fraction_measured"] - params["meas_completeness"]) < 0.02
     assert smoke_data["sign_balance"]["fraction_outside_2sigma"] < 0.15
     assert smoke_data["projected_full_minutes_16_cores"] > 0
+    parts = smoke_data["projected_full_minutes"]        # from the measured rates, not typed in
+    full = config.profile_parameters("00_data", "full")
+    assert parts["n_structures"] == full["n_calculated"] and parts["n_workers"] == full["n_workers"]
+    assert parts["computing"] > 0 and parts["assembling"] >= 0
+    assert parts["computing"] + parts["assembling"] == pytest.approx(
+        smoke_data["projected_full_minutes_16_cores"])
     assert set(smoke_data["checks"]) == {
         "the reflections are the unique half of the index cube [−10, 10]³, in the report order",
         "stored F, |F|, I and signs equal an independent NumPy sum over the atoms",
@@ -52,7 +67,7 @@ def test_smoke_00_data_independent_structure_factors(smoke_data: dict[str, Any])
     assert check["sign_mismatches_strong"] == 0
     for row in check["structures"]:
         assert row["ok"] and row["n_strong"] > 4000
-        assert row["source_id"].startswith("gen:")
+        assert row["source_id"].startswith("engine:")     # built by the batched engine
 
 
 @pytest.mark.notebook

@@ -2,6 +2,15 @@
 
 The file layout is documented in :mod:`lib.phases.store`, which reads what this module writes.
 
+Generated structures
+--------------------
+:func:`build_generated` draws its structures with the batched generator
+(:func:`lib.phases.generator.generate_batch`, in fixed blocks of
+:data:`lib.phases.generator.GENERATOR_BLOCK` structures, so that row r of a set is the same
+whatever the chunk size) and computes F with the batched NumPy engine
+(:func:`lib.phases.engine.structure_factors_batch`); ``engine="cctbx"`` keeps the
+per-structure cctbx generator and direct summation, the reference the tests compare with.
+
 Building
 --------
 Work is split into chunks of ``chunk_size`` structures (or CIF files, which the workers
@@ -35,6 +44,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .. import atomic, metrics, parallel
+from . import engine as batched
+from . import generator as batch_generator
 from . import reflections
 from . import structure_factors as sfm
 from .measured import read_measured_folder
@@ -47,6 +58,12 @@ from .structures import (STREAM_CALCULATED, STREAM_EXPERIMENTAL, GeneratorParame
                          generated_source_id, read_cif_file)
 
 _PACKAGES = ("numpy", "h5py", "cctbx-base", "dask", "distributed", "tqdm")
+#: How generated structures and their structure factors are computed: ``"batched"`` — the
+#: vectorised generator (:mod:`lib.phases.generator`, blocks of
+#: :data:`lib.phases.generator.GENERATOR_BLOCK` structures) and the NumPy engine
+#: (:func:`lib.phases.engine.structure_factors_batch`); ``"cctbx"`` — one structure at a time
+#: with cctbx's generator and direct summation (the reference, kept for comparison and tests).
+ENGINES: tuple[str, ...] = ("batched", "cctbx")
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +118,45 @@ def _rows_from_structures(structures: Sequence[Any], ids: Sequence[str],
 
 def compute_generated_chunk(spec: dict[str, Any], chunk: int, start: int,
                             stop: int) -> tuple[int, dict[str, Any]]:
-    """Task: generate structures ``start..stop-1`` and their structure factors."""
+    """Task: generate the structures of rows ``start..stop-1`` and their structure factors,
+    with ``spec["engine"]`` (:data:`ENGINES`; ``"cctbx"`` when absent)."""
+    if spec.get("engine", "cctbx") == "batched":
+        return chunk, _batched_rows(spec, start, stop)
     params = GeneratorParameters(**spec["generator"])
     indices = list(range(start, stop))
     structures = [generate_structure(params, spec["seed"], i, spec["stream"]) for i in indices]
     ids = [generated_source_id(spec["seed"], i, spec["stream"]) for i in indices]
     return chunk, _rows_from_structures(structures, ids, indices, spec, strict=True)
+
+
+def _batched_rows(spec: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Rows ``start..stop-1`` with the batched generator and engine: F (real, electrons),
+    cell, source id ``engine:<seed>:<stream>:<row>`` and (with ``spec["measurement"]``) the
+    simulated measured intensity of each row, drawn from
+    :func:`lib.phases.simulate.measurement_rng` (seed, row) with the engine's (sin θ/λ)²."""
+    params = GeneratorParameters(**spec["generator"])
+    seed, stream = int(spec["seed"]), int(spec["stream"])
+    batch = batch_generator.structures_in_rows(params, seed, stream, start, stop,
+                                               int(spec["generator_block"]))
+    hkl = reflections.index_set(spec["n_reflections"])
+    sf = batched.structure_factors_batch(batch, hkl, backend="numpy")
+    indices = range(start, stop)
+    out = {
+        "f": sf.f.astype(np.float32),
+        "cell": batch.cells.astype(np.float64),
+        "source_id": np.asarray([batch_generator.engine_source_id(seed, stream, i)
+                                 for i in indices], dtype=str),
+        "n_atoms": batch.n_atoms.astype(np.int32),
+        "skipped": json.dumps([]),
+    }
+    measurement = spec.get("measurement")
+    if measurement is not None:
+        intensity = sf.intensity.astype(np.float64)
+        stol2 = sf.stol2.astype(np.float64)
+        out["intensity_meas"] = np.stack(
+            [_simulate(intensity[k], stol2[k], seed, i, measurement)
+             for k, i in enumerate(indices)]).astype(np.float32)
+    return out
 
 
 def compute_structures_chunk(spec: dict[str, Any], chunk: int, start: int,
@@ -440,7 +490,8 @@ def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, 
                     n_workers: int = 1, dask_address: str = "", progress: bool = True,
                     n_reflections: int = reflections.N_FULL,
                     table: str = "it1992", algorithm: str = "direct",
-                    force: bool = False) -> BuildResult:
+                    force: bool = False, engine: str = "batched",
+                    generator_block: int = batch_generator.GENERATOR_BLOCK) -> BuildResult:
     """Build a data set of ``n_structures`` generated random P-1 structures.
 
     ``kind="calculated"``: intensity = |F_calc|² (stream 0 of ``seed``).
@@ -449,7 +500,24 @@ def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, 
     ``measurement`` (:meth:`lib.phases.simulate.MeasurementParameters.as_dict`; required for this kind).
     Parallel over ``n_workers`` processes through Dask (in-process when 1), or on the Dask
     cluster at ``dask_address``.  Resumable and atomic (see the module docstring).
+
+    ``engine`` (:data:`ENGINES`): ``"batched"`` draws row r as structure r mod
+    ``generator_block`` of :func:`lib.phases.generator.generate_batch` (index r //
+    ``generator_block``), source id ``engine:<seed>:<stream>:<r>``, with F from the NumPy
+    engine (it1992 form factors only; ``algorithm`` is not used); ``"cctbx"`` generates each
+    structure with cctbx (source id ``gen:<seed>:<stream>:<r>``) and sums F with cctbx
+    (``algorithm``, ``table``).  Either way a row does not depend on ``chunk_size`` or
+    ``n_workers``.  ``engine`` and ``generator_block`` are part of the provenance: a change
+    rebuilds the file.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "batched":
+        if table != "it1992":
+            raise ValueError(f"the batched engine has the it1992 form factors only, got "
+                             f"table={table!r} (use engine='cctbx')")
+        if int(generator_block) <= 0:
+            raise ValueError(f"generator_block must be positive, got {generator_block}")
     if n_structures <= 0:
         raise ValueError(f"n_structures must be positive, got {n_structures}")
     generator = generator or GeneratorParameters()
@@ -461,7 +529,8 @@ def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, 
     stream = STREAM_CALCULATED if kind == "calculated" else STREAM_EXPERIMENTAL
     spec = {"generator": generator.as_dict(), "seed": int(seed), "stream": stream,
             "n_reflections": int(n_reflections), "table": table, "algorithm": algorithm,
-            "measurement": measurement}
+            "measurement": measurement, "engine": engine,
+            "generator_block": int(generator_block) if engine == "batched" else None}
     parameters = {"format_version": FORMAT_VERSION, "source": "generated",
                   "n_structures": int(n_structures), **spec}
     bounds = _chunk_bounds(int(n_structures), chunk_size)

@@ -15,8 +15,10 @@ parameters are read from the cctbx structure (:func:`atom_table`).  For the orig
 inversion centre F is real: its sign is the phase (0 → +1, π → −1).
 
 :func:`compare_stored_structure_factors` regenerates a sample of a data set's structures from
-their ``source_id`` (``gen:<seed>:<stream>:<index>`` or a CIF file name) and compares that sum
-with the stored amplitude, sign and intensity.
+their ``source_id`` (``engine:<seed>:<stream>:<row>`` of the batched generator, with the
+data set's recorded ``generator_block``; ``gen:<seed>:<stream>:<index>`` of the cctbx
+generator; or a CIF file name) and compares that sum with the stored amplitude, sign and
+intensity.
 
 Sign balance per parity class
 -----------------------------
@@ -41,6 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import generator as batch_generator
 from . import reflections
 from .store import open_dataset, read_provenance
 from .structures import GeneratorParameters, generate_structure, read_cif_file
@@ -197,15 +200,22 @@ def parse_generated_source_id(source_id: str) -> tuple[int, int, int] | None:
 
 
 def structure_for_source(source_id: str, generator: GeneratorParameters | None = None,
-                         cif_dir: str | os.PathLike[str] | None = None):
+                         cif_dir: str | os.PathLike[str] | None = None,
+                         generator_block: int = batch_generator.GENERATOR_BLOCK):
     """The cctbx structure a data-set row was computed from: regenerated for
-    ``gen:<seed>:<stream>:<index>`` (with ``generator``), else read from the CIF
-    ``cif_dir/<file>`` (``<file>#<block>`` picks a block).  Raises ``ValueError`` naming the
-    id when it cannot be found."""
+    ``engine:<seed>:<stream>:<row>`` (the batched generator, in blocks of
+    ``generator_block``) and ``gen:<seed>:<stream>:<index>`` (the cctbx generator), both with
+    ``generator``; else read from the CIF ``cif_dir/<file>`` (``<file>#<block>`` picks a
+    block).  Raises ``ValueError`` naming the id when it cannot be found."""
     generated = parse_generated_source_id(source_id)
+    batched = batch_generator.parse_engine_source_id(source_id)
+    if (generated or batched) and generator is None:
+        raise ValueError(f"{source_id}: generated structure, but no generator parameters")
+    if batched is not None:
+        seed, stream, row = batched
+        one = batch_generator.structure_at(generator, seed, stream, row, generator_block)
+        return batch_generator.to_cctbx(one, 0)
     if generated is not None:
-        if generator is None:
-            raise ValueError(f"{source_id}: generated structure, but no generator parameters")
         seed, stream, index = generated
         return generate_structure(generator, seed, index, stream)
     if cif_dir is None:
@@ -225,6 +235,13 @@ def sources_of(path: str | os.PathLike[str]) -> tuple[GeneratorParameters | None
     generator = parameters.get("generator")
     return (GeneratorParameters(**generator) if generator else None,
             parameters.get("cif_dir"))
+
+
+def generator_block_of(path: str | os.PathLike[str]) -> int:
+    """Structures per block of the batched generator a data set was built with (its
+    provenance; :data:`lib.phases.generator.GENERATOR_BLOCK` when not recorded)."""
+    block = read_provenance(path).get("parameters", {}).get("generator_block")
+    return int(block) if block else batch_generator.GENERATOR_BLOCK
 
 
 def sample_rows(n_structures: int, n_sample: int) -> np.ndarray:
@@ -265,11 +282,12 @@ def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequenc
     stored_generator, stored_cif_dir = sources_of(path)
     generator = generator or stored_generator
     cif_dir = cif_dir or stored_cif_dir
+    block = generator_block_of(path)
     out = []
     for row in (int(r) for r in rows):
         stored = stored_row(path, row)
         source_id = stored["source_id"]
-        xs = structure_for_source(source_id, generator, cif_dir)
+        xs = structure_for_source(source_id, generator, cif_dir, block)
         f = p1bar_structure_factors(xs, stored["hkl"])
         f_max = float(np.max(np.abs(f)))
         d_f = float(np.max(np.abs(stored["sign"] * stored["amplitude"] - f.real))) / f_max

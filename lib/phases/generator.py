@@ -33,6 +33,8 @@ cctbx generator, which has its own streams; the statistics are the same.)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .engine import (StructureBatch, cell_volumes, form_factor_table,
@@ -227,3 +229,103 @@ def min_distances(batch: StructureBatch) -> np.ndarray:
         d2[diag, diag, :] = np.where(same, np.inf, d2[diag, diag, :])
         out[i] = np.sqrt(d2.min())
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Data-set rows: fixed blocks, so that a row's structure does not depend on how a build is split
+# ---------------------------------------------------------------------------------------------
+
+#: Structures per :func:`generate_batch` call when a data set is built: row r of a data set is
+#: structure r mod GENERATOR_BLOCK of batch r // GENERATOR_BLOCK (whatever the chunk size).
+GENERATOR_BLOCK: int = 64
+#: First field of the source id of a structure of the batched generator.
+ENGINE_ID_PREFIX: str = "engine"
+
+
+def engine_source_id(seed: int, stream: int, index: int) -> str:
+    """Source id of row ``index`` of ``stream`` under ``seed``: ``engine:<seed>:<stream>:<index>``."""
+    return f"{ENGINE_ID_PREFIX}:{int(seed)}:{int(stream)}:{int(index)}"
+
+
+def parse_engine_source_id(source_id: str) -> tuple[int, int, int] | None:
+    """(seed, stream, index) of ``engine:<seed>:<stream>:<index>``, or None for other ids."""
+    parts = str(source_id).split(":")
+    if len(parts) != 4 or parts[0] != ENGINE_ID_PREFIX:
+        return None
+    try:
+        return int(parts[1]), int(parts[2]), int(parts[3])
+    except ValueError:
+        return None
+
+
+def concatenate_batches(batches: list[StructureBatch]) -> StructureBatch:
+    """One batch of the structures of ``batches`` in order (same form-factor table and
+    padding)."""
+    if not batches:
+        raise ValueError("concatenate_batches needs at least one batch")
+    table = batches[0].table
+    if any(b.table.labels != table.labels or b.sites.shape[1] != batches[0].sites.shape[1]
+           for b in batches):
+        raise ValueError("batches with different element tables or padding cannot be joined")
+    if len(batches) == 1:
+        return batches[0]
+    return StructureBatch(*(np.concatenate([getattr(b, name) for b in batches])
+                            for name in ("sites", "element", "u_iso", "occupancy", "cells")),
+                          table=table,
+                          n_atoms=np.concatenate([b.n_atoms for b in batches]))
+
+
+def structures_in_rows(params: GeneratorParameters, seed: int, stream: int, start: int,
+                       stop: int, block: int = GENERATOR_BLOCK) -> StructureBatch:
+    """The structures of data-set rows ``start .. stop-1`` of ``stream`` under ``seed``.
+
+    Row r is structure r mod ``block`` of :func:`generate_batch` (params, seed,
+    index = r // ``block``, size = ``block``, stream): the blocks covering the rows are
+    generated and sliced, so a row's structure is the same for any split into chunks.
+    """
+    if not 0 <= start < stop:
+        raise ValueError(f"rows must satisfy 0 <= start < stop, got {start}, {stop}")
+    if block <= 0:
+        raise ValueError(f"block must be positive, got {block}")
+    first, last = start // block, (stop - 1) // block
+    batches = [_block(params, int(seed), int(stream), b, int(block))
+               for b in range(first, last + 1)]
+    offset = first * block
+    return concatenate_batches(batches).take(np.arange(start - offset, stop - offset))
+
+
+@lru_cache(maxsize=4)
+def _block(params: GeneratorParameters, seed: int, stream: int, index: int,
+           size: int) -> StructureBatch:
+    """Block ``index`` of a data set's rows, kept for the next chunk of the same process (a
+    chunk whose rows do not end on a block boundary shares its last block with the next).
+    Callers get copies (:meth:`StructureBatch.take` with an index array)."""
+    return generate_batch(params, seed, index, size, stream)
+
+
+def structure_at(params: GeneratorParameters, seed: int, stream: int, index: int,
+                 block: int = GENERATOR_BLOCK) -> StructureBatch:
+    """The structure of data-set row ``index`` (a batch of 1; see :func:`structures_in_rows`)."""
+    return structures_in_rows(params, seed, stream, int(index), int(index) + 1, block)
+
+
+def to_cctbx(batch: StructureBatch, row: int = 0):
+    """Structure ``row`` of ``batch`` as a cctbx ``xray.structure`` in P-1 (origin at −1).
+
+    Atoms ``C1, N2, ...`` with the batch's fractional sites, scattering types, U_iso (Å²) and
+    occupancies; the padding is left out.  For structures of :func:`generate_batch` (general
+    positions, occupancy 1), cctbx's F of the result equals the engine's F.
+    """
+    from cctbx import crystal, xray
+
+    n = int(batch.n_atoms[row])
+    symmetry = crystal.symmetry(unit_cell=tuple(float(v) for v in batch.cells[row]),
+                                space_group_symbol="P-1")
+    xs = xray.structure(crystal.special_position_settings(symmetry), scatterers=None)
+    for j in range(n):
+        label = batch.table.labels[int(batch.element[row, j])]
+        xs.add_scatterer(xray.scatterer(
+            label=f"{label}{j + 1}", site=tuple(float(v) for v in batch.sites[row, j]),
+            u=float(batch.u_iso[row, j]), occupancy=float(batch.occupancy[row, j]),
+            scattering_type=label))
+    return xs
