@@ -11,7 +11,9 @@ Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<
 ``amplitude``       (n, 4630) float32 |F_calc|
 ``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
 ``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
-``source_id``       (n,)      str     ``gen:<seed>:<stream>:<index>`` or the CIF file name
+``source_id``       (n,)      str     ``engine:<seed>:<stream>:<row>`` (batched
+                                      generator), ``gen:<seed>:<stream>:<index>``
+                                      (cctbx generator) or the CIF file name
 ``n_atoms``         (n,)      int32   atoms in the asymmetric unit (extra, beyond the contract)
 root attributes: ``kind``, ``simulated``, ``n_structures``, ``provenance`` (JSON: the
 requested parameters, seed, package versions, build time, skipped files), ``complete``.
