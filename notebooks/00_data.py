@@ -226,6 +226,10 @@ with pd.option_context("display.float_format", "{:.3g}".format):
 # of the NumPy sum (max |Im F| / max |F|) is zero up to rounding because the inversion centre
 # is at the origin — F is real and its sign is the phase.  A wrong form factor, a lost atom,
 # a shifted origin or a permuted index set would show as ΔF of order 1 and as sign mismatches.
+# `min_distance` is the shortest interatomic distance of each regenerated structure (Å, from
+# cctbx's pair tables with every symmetry equivalent, independent of the batched generator's
+# own distance test): for generated structures it must not fall below the generator's
+# `min_distance` parameter.
 
 # %% [markdown]
 # ## The reflections
@@ -510,6 +514,8 @@ passed = {
     "stored F, |F|, I and signs equal an independent NumPy sum over the atoms":
         bool(len(f_check)) and bool(f_check["ok"].all()),
     "signs of the 7 non-seminvariant parity classes within 3 SE of ½": origin_balanced,
+    "generated structures keep the minimum interatomic distance (cctbx pair tables)":
+        cif_dir is not None or bool(f_check["min_distance"].min() >= cfg.min_distance - 1e-6),
     "150,000 structures within an hour on 16 cores": bool(projected_full_s < 3600),
 }
 verdict = "supported" if all(passed.values()) else "not supported"

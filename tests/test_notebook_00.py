@@ -47,6 +47,7 @@ def test_smoke_00_data_metrics(smoke_data: dict[str, Any]):
         "stored F, |F|, I and signs equal an independent NumPy sum over the atoms",
         "signs of the 7 non-seminvariant parity classes within 3 SE of ½",
         "150,000 structures within an hour on 16 cores",
+        "generated structures keep the minimum interatomic distance (cctbx pair tables)",
     }
     assert all(smoke_data["checks"].values())
     assert smoke_data["verdict"] == "supported"

@@ -46,7 +46,8 @@ import numpy as np
 from . import generator as batch_generator
 from . import reflections
 from .store import open_dataset, read_provenance
-from .structures import GeneratorParameters, generate_structure, read_cif_file
+from .structures import (GeneratorParameters, generate_structure, min_interatomic_distance,
+                         read_cif_file)
 
 #: Largest |ΔF| accepted between the stored and the independent F, as a fraction of max |F|.
 F_TOLERANCE: float = 1e-4
@@ -276,7 +277,8 @@ def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequenc
     ``generator`` and ``cif_dir`` default to the file's provenance.  Per structure: max |F|,
     max |ΔF| / max |F| between sign·amplitude stored and the NumPy F (and for |F| alone, and
     for the intensity |F_calc|² as max |ΔI| / max I), max |Im F| / max |F|, the number of
-    strong reflections (|F| > ``strong``·max |F|) and of sign mismatches among them, and
+    strong reflections (|F| > ``strong``·max |F|) and of sign mismatches among them, the
+    shortest interatomic distance (Å, cctbx pair tables, symmetry equivalents included), and
     ``ok``: |ΔF| ≤ ``tolerance``·max |F|, |ΔI| ≤ 2·``tolerance``·max I, no mismatch.
     """
     stored_generator, stored_cif_dir = sources_of(path)
@@ -302,6 +304,7 @@ def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequenc
             "max_delta_intensity_rel": d_intensity,
             "max_imag_f_rel": float(np.max(np.abs(f.imag))) / f_max,
             "n_strong": int(sel.sum()), "sign_mismatches_strong": mismatches,
+            "min_distance": min_interatomic_distance(xs),
             "ok": bool(d_f <= tolerance and d_amplitude <= tolerance
                        and d_intensity <= 2 * tolerance and mismatches == 0),
         })

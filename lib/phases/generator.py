@@ -199,38 +199,6 @@ def generate_batch(params: GeneratorParameters, seed: int, index: int, size: int
                           table=form_factor_table(symbols), n_atoms=n_atoms)
 
 
-def min_distances(batch: StructureBatch) -> np.ndarray:
-    """Shortest interatomic distance (B,) in Å of each structure of ``batch`` over all 2 N
-    atoms of the cell (x and −x) and all lattice translations (inf for one atom alone when
-    its image is far)."""
-    out = np.full(len(batch), np.inf)
-    metric = np.einsum("bki,bkj->bij", m := orthogonalisation_matrices(batch.cells), m)
-    g = reciprocal_metric(batch.cells)
-    spacing = 1.0 / np.sqrt(np.stack([g[:, 0, 0], g[:, 1, 1], g[:, 2, 2]], axis=1))
-    for i in range(len(batch)):
-        n = int(batch.n_atoms[i])
-        x = batch.sites[i, :n]
-        every = np.concatenate([x, -x], axis=0)
-        d = every[:, None, :] - every[None, :, :]
-        # an upper bound L: the shortest edge (an atom and its translate) or the shortest
-        # pair at the nearest-in-fractions image; a vector shorter than L has fractional
-        # components below L/d_i, so images |t_i| ≤ L/d_i + ½ are enough
-        reduced = d - np.rint(d)
-        lengths = np.einsum("...i,ij,...j->...", reduced, metric[i], reduced)
-        np.fill_diagonal(lengths, np.inf)
-        bound = min(float(batch.cells[i, :3].min()), float(np.sqrt(lengths.min())))
-        reach = np.floor(bound / spacing[i] + 0.5).astype(int)
-        shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"),
-                          axis=-1).reshape(-1, 3)
-        dd = (d - np.rint(d))[:, :, None, :] + shifts[None, None]
-        d2 = np.einsum("...i,ij,...j->...", dd, metric[i], dd)
-        diag = np.arange(2 * n)
-        same = np.all(shifts == 0, axis=1)
-        d2[diag, diag, :] = np.where(same, np.inf, d2[diag, diag, :])
-        out[i] = np.sqrt(d2.min())
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Data-set rows: fixed blocks, so that a row's structure does not depend on how a build is split
 # ---------------------------------------------------------------------------------------------
