@@ -4,6 +4,10 @@ from the stream of never-seen structures, and data sets built on an existing Das
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ from lib.phases.structures import GeneratorParameters  # noqa: E402
 
 from _fake_data import write_fake_dataset  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 GEN = GeneratorParameters(atoms_min=6, atoms_max=14)
 N_SET = 40
 tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -152,3 +157,74 @@ def test_build_on_an_existing_dask_cluster(generated_set, tmp_path):
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     assert store.read_provenance(path)["dask_address"] == address
+
+
+_TWO_REPLICAS = textwrap.dedent("""
+    import json, sys, tempfile
+    from pathlib import Path
+    import numpy as np
+    import tensorflow as tf
+
+    # Two logical CPU devices, before TensorFlow starts; "mirrored" mirrors over both.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    _mirrored = tf.distribute.MirroredStrategy
+    tf.distribute.MirroredStrategy = lambda: _mirrored(["/cpu:0", "/cpu:1"])
+
+    sys.path.insert(0, "tests")
+    from _fake_data import write_fake_dataset
+    from lib.phases import inputs, training
+
+    tmp = Path(tempfile.mkdtemp())
+    path = write_fake_dataset(tmp / "calculated.h5", 40, n_reflections=709, seed=3)
+    R = inputs.RowRange
+    even = training.DataSpec(path, {"train": R(0, 24), "validation": R(24, 32),
+                                    "test": R(32, 40)}, in_memory=True)
+    training.EAGER_MAX_STEPS = 0
+    res = {}
+    for d in ("none", "mirrored"):
+        run = training.SignRun(name=d, n_reflections=709, depth=1, width=16, epochs=2,
+                               batch_size=8, seed=3, weight_type="intensity", distribution=d)
+        res[d] = training.train_sign_model(run, even, tmp)
+    a, b = res["none"], res["mirrored"]
+    # A split that ends in a partial batch (29 = 3 x 8 + 5): cut to 4, two shares of 2.
+    uneven = training.DataSpec(path, inputs.split_rows(40, None, 0.2, 0.1), in_memory=True)
+    run = training.SignRun(name="uneven", n_reflections=709, depth=1, width=16, epochs=2,
+                           batch_size=8, seed=3, distribution="mirrored")
+    c = training.train_sign_model(run, uneven, tmp)
+    try:
+        training.train_sign_model(training.SignRun(name="odd", n_reflections=709, epochs=1,
+                                                   batch_size=7, distribution="mirrored"),
+                                  even, tmp)
+        odd = ""
+    except ValueError as e:
+        odd = str(e)
+    print(json.dumps({
+        "replicas": b.extra["distribution"]["replicas"],
+        "max_weight_diff": float(max(np.abs(x - y).max() for x, y in
+                                     zip(a.model.get_weights(), b.model.get_weights()))),
+        "loss": [list(a.history["loss"]), list(b.history["loss"])],
+        "val_loss": [list(a.history["val_loss"]), list(b.history["val_loss"])],
+        "uneven_seen": list(c.history["structures_seen"]),
+        "uneven_train_metrics_n": c.metrics["train"]["n_structures"],
+        "odd_batch_error": odd}))
+""")
+
+
+@tensorflow_only
+def test_two_replicas_split_the_global_batch(tmp_path):
+    """MirroredStrategy over two logical CPU devices (a fresh process: devices are fixed when
+    TensorFlow starts): batch 8 = 4 + 4 per step gives the one-device run's weights and losses;
+    a partial last batch is cut to a multiple of 2; a batch of 7 is refused."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", _TWO_REPLICAS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2
+    assert out["max_weight_diff"] < 1e-6
+    np.testing.assert_allclose(out["loss"][0], out["loss"][1], rtol=1e-5)
+    np.testing.assert_allclose(out["val_loss"][0], out["val_loss"][1], rtol=1e-5)
+    assert out["uneven_seen"] == [28, 56]              # 8 + 8 + 8 + 4 per epoch
+    assert out["uneven_train_metrics_n"] == 29          # final metrics: every structure
+    assert "multiple of 2" in out["odd_batch_error"]

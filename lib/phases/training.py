@@ -37,9 +37,13 @@ TensorFlow); ``model.fit`` then takes the same ``PyDataset`` batches, which Kera
 ``tf.data.Dataset.from_generator`` and distributes.  **Batch size**: ``batch_size`` is the
 *global* batch, the structures of one training step over all replicas; each of the N replicas
 gets ``batch_size / N`` of them, the gradients are summed over replicas of a loss scaled by
-1/N, so one step is the same mean-loss step as on one device.  Keep ``batch_size`` a multiple
-of N (else the replicas get unequal shares); to keep the per-device batch when adding devices,
-multiply ``batch_size`` by N (and usually the learning rate too).  Distributed runs train in
+1/N, so one step is the same mean-loss step as on one device.  ``batch_size`` must be a
+multiple of N; to keep the per-device batch when adding devices, multiply ``batch_size`` by N
+(and usually the learning rate too).  With N > 1 the last, partial training and validation
+batch of an epoch is cut to a multiple of N (``batch_multiple`` of
+:class:`lib.phases.inputs.ReflectionBatches`: at most N − 1 structures left out of the
+per-epoch history, none of the final metrics), since Keras 3 (keras-team/keras#19246) fails on
+a batch that splits into unequal shares.  Distributed runs train in
 graph mode (a strategy run eagerly costs more than it saves).  Under a strategy Keras takes one
 batch from a first pass over the training batches to build the optimiser and metrics before
 training (its prefetch reads a few batches more); those batches are not trained on and do not
@@ -150,6 +154,17 @@ def describe_strategy(strategy: Any | None) -> dict[str, Any]:
 
 def _scope(strategy: Any | None) -> Any:
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def replicas_of(strategy: Any | None, batch_size: int) -> int:
+    """Replicas of ``strategy`` (1 without one); ``ValueError`` unless they divide the global
+    ``batch_size`` (structures per training step over all replicas)."""
+    replicas = describe_strategy(strategy)["replicas"]
+    if batch_size % replicas:
+        raise ValueError(f"batch_size {batch_size} is the global batch of {replicas} replicas: "
+                         f"make it a multiple of {replicas} (each replica takes "
+                         f"batch_size / {replicas} structures per step)")
+    return replicas
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,11 +415,12 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
 
 
 def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, target: str,
-             weight_type: str, normalisation: str, shuffle: bool, seed: int) -> ReflectionBatches:
+             weight_type: str, normalisation: str, shuffle: bool, seed: int,
+             batch_multiple: int = 1) -> ReflectionBatches:
     return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
                              target=target, weight_type=weight_type,
                              normalisation=normalisation, shuffle=shuffle, seed=seed,
-                             in_memory=data.in_memory)
+                             in_memory=data.in_memory, batch_multiple=batch_multiple)
 
 
 def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -437,7 +453,8 @@ def _training_batches(run: SignRun | AutoencoderRun, data: DataSpec, common: dic
                          f"{run.train_source!r}")
     if run.train_source == "dataset":
         train = _batches(data, "train", shuffle=True, **common)
-        return train, len(data.splits["train"]), {"source": "dataset"}
+        seen = sum(b - a for a, b in (train.block(i) for i in range(len(train))))
+        return train, seen, {"source": "dataset"}
     generator, origin = stream_generator(data)
     steps = run.steps_per_epoch or math.ceil(len(data.splits["train"]) / run.batch_size)
     stream = StructureStream(generator, seed=run.seed, batch_size=run.batch_size,
@@ -514,9 +531,11 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     hkl = index_set(4630)[: run.n_reflections]
     deterministic = seed_everything(run.seed)
     strategy = distribution_strategy(run.distribution)
+    replicas = replicas_of(strategy, run.batch_size)
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size, target="sign",
-                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed)
+                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed,
+                  batch_multiple=replicas)
     train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
 
@@ -616,10 +635,11 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     deterministic = seed_everything(run.seed)
     strategy = distribution_strategy(run.distribution)
+    replicas = replicas_of(strategy, run.batch_size)
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size,
                   target="intensity", weight_type="none", normalisation=run.normalisation,
-                  seed=run.seed)
+                  seed=run.seed, batch_multiple=replicas)
     train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
 
