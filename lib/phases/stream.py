@@ -131,7 +131,7 @@ class StructureStream(_keras_pydataset()):  # type: ignore[misc]
             yield self[i]
 
     def close(self) -> None:
-        """Nothing to release (the same interface as :class:`lib.phases.inputs.ReflectionBatches`)."""
+        """Nothing to release (the interface of :class:`lib.phases.inputs.ReflectionBatches`)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Put the stream at the start of ``epoch`` (0-based)."""

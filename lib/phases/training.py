@@ -4,18 +4,20 @@ One *run* trains one model on one data set and leaves, under ``<models dir>/<run
 
 - ``history.csv`` — one row per epoch (rewritten atomically after every epoch): the loss, the
   plain, origin-aware and weighted accuracies and both losses, on training (``…``) and
-  validation (``val_…``) batches, and the seconds the epoch took;
+  validation (``val_…``) batches, the seconds the epoch took and the training structures seen
+  so far (``structures_seen``);
 - ``model.keras`` — the trained model (written atomically, :mod:`lib.atomic`);
 - ``config.json`` — the run's parameters, data (file and row ranges), model layers, the final
   metrics on the training, validation and test splits (evaluated after training, in inference
-  mode), the chance levels, timing, Keras backend and package versions.
+  mode), the chance levels, timing, the training source (data set or stream), the devices
+  (``distribution``: strategy, replicas, devices), Keras backend and package versions.
 
 Reproducibility: :func:`seed_everything` seeds Python, NumPy and the backend
 (``keras.utils.set_random_seed``) and, under TensorFlow, turns on op determinism; the batch
 order depends on (seed, epoch) only (:mod:`lib.phases.inputs`): ``model.fit`` runs with
 ``shuffle=False``, since Keras's own shuffle of a ``PyDataset``'s batch order draws from
-Python's global ``random``, which a distribution strategy's first pass also draws from.  Rerunning a run with the same
-seed on the same machine gives the same history and metrics.
+Python's global ``random``, which a distribution strategy's first pass also draws from.
+Rerunning a run with the same seed on the same machine gives the same history and metrics.
 
 Training data (``train_source`` of a run)
 -----------------------------------------
