@@ -15,7 +15,10 @@ Under TensorFlow's ``MirroredStrategy`` (:func:`lib.phases.training.distribution
 Keras 3 turns a ``PyDataset`` into a ``tf.data.Dataset.from_generator`` and splits each batch
 across the replicas, so ``batch_size`` is the *global* batch: structures per training step
 over all devices.  Since batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, the
-structures a run sees do not depend on the number of devices.
+structures a run sees do not depend on the number of devices.  ``workers=N`` (a
+``PyDataset`` argument) makes batches in N threads with the same result on one device; under
+``MirroredStrategy`` Keras 3.15's first build pass leaves enqueued batches behind (a 2-epoch
+test gave other weights), so :mod:`lib.phases.training` keeps one worker.
 """
 
 from __future__ import annotations
