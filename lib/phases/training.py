@@ -45,19 +45,19 @@ multiple of N; to keep the per-device batch when adding devices, multiply ``batc
 batch of an epoch is cut to a multiple of N (``batch_multiple`` of
 :class:`lib.phases.inputs.ReflectionBatches`: at most N − 1 structures left out of the
 per-epoch history, none of the final metrics), since Keras 3 (keras-team/keras#19246) fails on
-a batch that splits into unequal shares.  Distributed runs train in
-graph mode (a strategy run eagerly costs more than it saves).  Under a strategy Keras takes one
-batch from a first pass over the training batches to build the optimiser and metrics before
-training (its prefetch reads a few batches more); those batches are not trained on and do not
+a batch that splits into unequal shares.  Distributed runs train in graph mode (a strategy
+run eagerly costs more than it saves).  Under a strategy Keras takes one batch from a first
+pass over the training (and, every epoch, validation) batches to build the optimiser and
+metrics (its prefetch reads a few batches more); those batches are not trained on and do not
 count as structures seen.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 import contextlib
+import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
