@@ -63,3 +63,15 @@ def test_model_fit_from_the_stream():
     model.compile(optimizer="adam", loss=losses.make_sign_loss())
     history = model.fit(stream, epochs=1, verbose=0)
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+
+
+def test_epoch_structures_per_epoch_and_evaluation_order():
+    stream = StructureStream(PARAMS, seed=6, batch_size=4, steps_per_epoch=3, n_reflections=709)
+    assert stream.structures_per_epoch == 12 and stream.epoch == 0
+    stream.on_epoch_end()
+    assert stream.epoch == 1 and stream.batch_number(2) == 5
+    batches = list(stream.iter_unshuffled())            # the current epoch's, in order
+    assert len(batches) == 3
+    for i, (x, y) in enumerate(batches):
+        assert np.array_equal(x, stream[i][0]) and np.array_equal(y, stream[i][1])
+    stream.close()                                      # nothing to release

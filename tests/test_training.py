@@ -62,6 +62,21 @@ def test_streamed_batches_equal_in_memory_batches(fake_set, weight_type):
     disk.close()
 
 
+def test_batch_multiple_cuts_the_partial_batch(fake_set):
+    """batch_multiple (replicas of a distributed run): every Keras batch a multiple of it; the
+    evaluation order still visits every structure."""
+    kw = dict(n_reflections=709, batch_size=8, shuffle=True, seed=1)
+    plain = inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 29), **kw)
+    cut = inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 29), batch_multiple=4, **kw)
+    assert len(plain) == len(cut) == 4
+    assert sorted(len(cut[i][0]) for i in range(4)) == [4, 8, 8, 8]
+    assert sum(len(x) for x, _ in cut.iter_unshuffled()) == 29
+    short = inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 27), batch_multiple=4, **kw)
+    assert len(short) == 3                              # a last batch of 3 < 4 is dropped
+    with pytest.raises(ValueError, match="multiple"):
+        inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 29), batch_multiple=3, **kw)
+
+
 def test_autoencoder_batches_and_bad_input(fake_set, tmp_path):
     batches = inputs.ReflectionBatches(fake_set, inputs.RowRange(0, 10), 4630, 4,
                                              target="intensity")
@@ -84,6 +99,7 @@ def test_sign_run_writes_history_model_and_config(fake_set, tmp_path):
     out = tmp_path / "tiny"
     history = pd.read_csv(out / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
+    assert list(history["structures_seen"]) == [86, 172, 258]   # the training split per epoch
     for col in ("loss", "accuracy", "origin_accuracy", "weighted_accuracy", "bce",
                 "origin_invariant_bce"):
         assert col in history and f"val_{col}" in history

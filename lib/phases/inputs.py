@@ -197,12 +197,16 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
     shuffle, seed : block-shuffle the batch order every epoch, from (seed, epoch).
     in_memory : ``True`` read the split once; ``False`` stream; ``"auto"`` in memory when the
         split needs less than :data:`MEMORY_LIMIT_BYTES`.
+    batch_multiple : every Keras batch holds a multiple of this many structures: the last,
+        partial batch loses its last ``< batch_multiple`` structures (and is gone if it held
+        fewer).  The number of replicas of a distributed run, so that every batch splits into
+        equal shares (:mod:`lib.phases.training`); ``iter_unshuffled`` keeps every structure.
     """
 
     def __init__(self, path: str | Path, rows: RowRange, n_reflections: int, batch_size: int,
                  target: str = "sign", weight_type: str = "none", normalisation: str = "max",
                  shuffle: bool = False, seed: int = 0, in_memory: bool | str = "auto",
-                 **kwargs: Any) -> None:
+                 batch_multiple: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -210,6 +214,12 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         if batch_size <= 0 or len(rows) <= 0:
             raise ValueError(f"batch_size and the split must be non-empty, got {batch_size}, "
                              f"{rows}")
+        if batch_multiple <= 0 or batch_size % batch_multiple:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of batch_multiple "
+                             f"{batch_multiple}")
+        if len(rows) < batch_multiple:
+            raise ValueError(f"{path}: a split of {len(rows)} structures cannot make batches of "
+                             f"a multiple of {batch_multiple}")
         self.path = Path(path)
         self.rows = rows
         self.n_reflections = int(n_reflections)
@@ -219,6 +229,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         self.normalisation = normalisation
         self.shuffle = shuffle
         self.seed = int(seed)
+        self.batch_multiple = int(batch_multiple)
         self.fields = _fields(target, weight_type)
         self._epoch = 0
         self._h5 = None
@@ -239,7 +250,8 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         return len(self.rows) * self.n_reflections * sum(per[f] for f in self.fields)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
+        full, rest = divmod(len(self.rows), self.batch_size)
+        return int(full + (rest >= self.batch_multiple))
 
     def __repr__(self) -> str:
         mode = "in memory" if self.in_memory else "streamed"
@@ -289,7 +301,8 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         """Rows (absolute in the file) of batch ``index`` of the current epoch."""
         b = int(self._order[index])
         start = self.rows.start + b * self.batch_size
-        return start, min(start + self.batch_size, self.rows.stop)
+        stop = min(start + self.batch_size, self.rows.stop)
+        return start, stop - (stop - start) % self.batch_multiple
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if index < 0 or index >= len(self):
@@ -305,8 +318,9 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         self._order = self._batch_order()
 
     def iter_unshuffled(self):
-        """Yield (x, y) over the whole split in file order, whatever ``shuffle`` says."""
-        for b in range(len(self)):
+        """Yield (x, y) over the whole split in file order, whatever ``shuffle`` and
+        ``batch_multiple`` say."""
+        for b in range(math.ceil(len(self.rows) / self.batch_size)):
             start = self.rows.start + b * self.batch_size
             stop = min(start + self.batch_size, self.rows.stop)
             if self.in_memory:

@@ -10,6 +10,15 @@ the packed ``[target, weight]`` of :func:`lib.phases.losses.pack_targets` (sign)
 normalised intensities themselves (``target="intensity"``, autoencoders).  Every epoch brings
 new structures, so a training run is limited by time, not by disk; the same seed gives the
 same batches, in any order and any process.
+
+Under TensorFlow's ``MirroredStrategy`` (:func:`lib.phases.training.distribution_strategy`)
+Keras 3 turns a ``PyDataset`` into a ``tf.data.Dataset.from_generator`` and splits each batch
+across the replicas, so ``batch_size`` is the *global* batch: structures per training step
+over all devices.  Since batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, the
+structures a run sees do not depend on the number of devices.  ``workers=N`` (a
+``PyDataset`` argument) makes batches in N threads with the same result on one device; under
+``MirroredStrategy`` Keras 3.15's first build pass leaves enqueued batches behind (a 2-epoch
+test gave other weights), so :mod:`lib.phases.training` keeps one worker.
 """
 
 from __future__ import annotations
@@ -106,8 +115,26 @@ class StructureStream(_keras_pydataset()):  # type: ignore[misc]
         arrays = stream_arrays(self.structures(index), self.hkl, self.backend)
         return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)
 
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0-based): batch ``i`` is generator batch ``epoch · steps + i``."""
+        return self._epoch
+
+    @property
+    def structures_per_epoch(self) -> int:
+        """Structures one epoch brings (``steps_per_epoch × batch_size``), all never seen."""
+        return self.steps_per_epoch * self.batch_size
+
     def on_epoch_end(self) -> None:
         self._epoch += 1
+
+    def iter_unshuffled(self):
+        """Yield (x, y) of every batch of the current epoch, in order (evaluation)."""
+        for i in range(len(self)):
+            yield self[i]
+
+    def close(self) -> None:
+        """Nothing to release (the interface of :class:`lib.phases.inputs.ReflectionBatches`)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Put the stream at the start of ``epoch`` (0-based)."""

@@ -4,25 +4,63 @@ One *run* trains one model on one data set and leaves, under ``<models dir>/<run
 
 - ``history.csv`` — one row per epoch (rewritten atomically after every epoch): the loss, the
   plain, origin-aware and weighted accuracies and both losses, on training (``…``) and
-  validation (``val_…``) batches, and the seconds the epoch took;
+  validation (``val_…``) batches, the seconds the epoch took and the training structures seen
+  so far (``structures_seen``);
 - ``model.keras`` — the trained model (written atomically, :mod:`lib.atomic`);
 - ``config.json`` — the run's parameters, data (file and row ranges), model layers, the final
   metrics on the training, validation and test splits (evaluated after training, in inference
-  mode), the chance levels, timing, Keras backend and package versions.
+  mode), the chance levels, timing, the training source (data set or stream), the devices
+  (``distribution``: strategy, replicas, devices), Keras backend and package versions.
 
 Reproducibility: :func:`seed_everything` seeds Python, NumPy and the backend
 (``keras.utils.set_random_seed``) and, under TensorFlow, turns on op determinism; the batch
-order depends on (seed, epoch) only (:mod:`lib.phases.inputs`).  Rerunning a run with the same
-seed on the same machine gives the same history and metrics.
+order depends on (seed, epoch) only (:mod:`lib.phases.inputs`): ``model.fit`` runs with
+``shuffle=False``, since Keras's own shuffle of a ``PyDataset``'s batch order draws from
+Python's global ``random``, which a distribution strategy's first pass also draws from.
+Rerunning a run with the same seed on the same machine gives the same history and metrics.
+
+Training data (``train_source`` of a run)
+-----------------------------------------
+``"dataset"``: the training split of the HDF5 set.  ``"stream"``: never-seen random P-1
+structures made on the fly (:class:`lib.phases.stream.StructureStream`, seeded by the run's
+seed, with the generator parameters of the data set's own provenance), ``steps_per_epoch``
+batches per epoch.  Validation and test always stay on the held-out HDF5 splits.  The history
+records ``structures_seen`` after each epoch (epochs × structures per epoch; for the stream
+epochs × steps × batch), the x-axis that compares a stream run with a data-set run.
+
+Several devices (``distribution`` of a run)
+-------------------------------------------
+``"none"`` (default): the backend's default device; any Keras backend, TensorFlow is not
+imported for it.  ``"mirrored"``: ``tf.distribute.MirroredStrategy()`` over every visible GPU
+(the CPU as its one device when there is none; TensorFlow backend only).  ``"auto"``: mirrored
+when more than one GPU is visible, else none.  The model, loss, metrics and optimiser are built
+and compiled inside the strategy's scope (Keras 3's guide to multi-GPU training with
+TensorFlow); ``model.fit`` then takes the same ``PyDataset`` batches, which Keras turns into a
+``tf.data.Dataset.from_generator`` and distributes.  **Batch size**: ``batch_size`` is the
+*global* batch, the structures of one training step over all replicas; each of the N replicas
+gets ``batch_size / N`` of them, the gradients are summed over replicas of a loss scaled by
+1/N, so one step is the same mean-loss step as on one device.  ``batch_size`` must be a
+multiple of N; to keep the per-device batch when adding devices, multiply ``batch_size`` by N
+(and usually the learning rate too).  With N > 1 the last, partial training and validation
+batch of an epoch is cut to a multiple of N (``batch_multiple`` of
+:class:`lib.phases.inputs.ReflectionBatches`: at most N − 1 structures left out of the
+per-epoch history, none of the final metrics), since Keras 3 (keras-team/keras#19246) fails on
+a batch that splits into unequal shares.  Distributed runs train in graph mode (a strategy
+run eagerly costs more than it saves).  Under a strategy Keras takes one batch from a first
+pass over the training (and, every epoch, validation) batches to build the optimiser and
+metrics (its prefetch reads a few batches more); those batches are not trained on and do not
+count as structures seen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,12 +71,18 @@ from . import losses, models
 from .inputs import (ReflectionBatches, RowRange, available_structures, dataset_summary,
                      split_rows)
 from .reflections import index_set
-from .store import dataset_path
+from .store import dataset_path, open_dataset, read_provenance
+from .stream import StructureStream
+from .structures import GeneratorParameters
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: Runs of at most this many training steps in all run eagerly: for them, tracing the
 #: training graph (seconds) costs more than it saves (the smoke profile's runs).
 EAGER_MAX_STEPS: int = 120
+#: Values of a run's ``distribution`` (see the module docstring).
+DISTRIBUTIONS: tuple[str, ...] = ("none", "mirrored", "auto")
+#: Values of a run's ``train_source``.
+TRAIN_SOURCES: tuple[str, ...] = ("dataset", "stream")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +116,59 @@ def seed_everything(seed: int, deterministic: bool = True) -> bool:
     return False
 
 
+def check_distribution(distribution: str) -> None:
+    """Raise ``ValueError`` unless ``distribution`` is one of :data:`DISTRIBUTIONS`."""
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+
+
+def distribution_strategy(distribution: str) -> Any | None:
+    """The ``tf.distribute`` strategy of a run's ``distribution``, or ``None`` for one device.
+
+    ``"none"`` → ``None`` (TensorFlow is not imported).  ``"mirrored"`` →
+    ``tf.distribute.MirroredStrategy()`` over all visible GPUs, or the CPU when there is none
+    (``ValueError`` under another Keras backend).  ``"auto"`` → mirrored when TensorFlow is the
+    backend and sees more than one GPU, else ``None``.
+    """
+    check_distribution(distribution)
+    if distribution == "none":
+        return None
+    if backend_name() != "tensorflow":
+        if distribution == "auto":
+            return None
+        raise ValueError(f"distribution='mirrored' needs the TensorFlow backend (Keras runs on "
+                         f"{backend_name()!r}); set KERAS_BACKEND=tensorflow or "
+                         "distribution='none'")
+    import tensorflow as tf
+
+    if distribution == "auto" and len(tf.config.list_physical_devices("GPU")) < 2:
+        return None
+    return tf.distribute.MirroredStrategy()
+
+
+def describe_strategy(strategy: Any | None) -> dict[str, Any]:
+    """Replicas and devices of a strategy (``None``: one replica, the backend's default)."""
+    if strategy is None:
+        return {"strategy": "none", "replicas": 1, "devices": []}
+    return {"strategy": type(strategy).__name__, "replicas": int(strategy.num_replicas_in_sync),
+            "devices": [str(d) for d in strategy.extended.worker_devices]}
+
+
+def _scope(strategy: Any | None) -> Any:
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def replicas_of(strategy: Any | None, batch_size: int) -> int:
+    """Replicas of ``strategy`` (1 without one); ``ValueError`` unless they divide the global
+    ``batch_size`` (structures per training step over all replicas)."""
+    replicas = describe_strategy(strategy)["replicas"]
+    if batch_size % replicas:
+        raise ValueError(f"batch_size {batch_size} is the global batch of {replicas} replicas: "
+                         f"make it a multiple of {replicas} (each replica takes "
+                         f"batch_size / {replicas} structures per step)")
+    return replicas
+
+
 # ---------------------------------------------------------------------------------------------
 # Run descriptions
 # ---------------------------------------------------------------------------------------------
@@ -84,11 +181,39 @@ class DataSpec:
     splits: dict[str, RowRange]
     in_memory: bool | str = "auto"
     label: str = ""
+    #: Random structures of a ``train_source="stream"`` run; ``None`` = the generator
+    #: parameters in the file's provenance (:func:`stream_generator`).
+    generator: GeneratorParameters | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "label": self.label, "in_memory": self.in_memory,
                 "splits": {k: [v.start, v.stop] for k, v in self.splits.items()},
                 "sizes": {k: len(v) for k, v in self.splits.items()}}
+
+
+def stream_generator(data: DataSpec) -> tuple[GeneratorParameters, str]:
+    """Generator parameters of the training stream of ``data``, and where they come from.
+
+    ``data.generator`` when set; else the parameters the file was generated with (its
+    provenance), so that the stream's structures follow the validation and test structures'
+    distribution; else (a set of real structures) the defaults.  An experimental set raises
+    ``ValueError``: the stream makes calculated intensities |F_calc|², no simulated measurement.
+    """
+    with open_dataset(data.path) as f:
+        kind = str(f.attrs.get("kind", "calculated"))
+    if kind == "experimental":
+        raise ValueError(f"{data.path}: train_source='stream' makes calculated intensities "
+                         "(|F_calc|², no simulated measurement); validate it on a calculated "
+                         "set, not an experimental one")
+    if data.generator is not None:
+        return data.generator, "data spec"
+    try:
+        params = read_provenance(data.path).get("parameters") or {}
+    except (KeyError, ValueError, TypeError):
+        params = {}
+    if params.get("source") == "generated" and isinstance(params.get("generator"), dict):
+        return GeneratorParameters.from_mapping(params["generator"]), f"provenance of {data.path}"
+    return GeneratorParameters(), "defaults (the file holds no generator parameters)"
 
 
 def data_spec(info: dict[str, Any], n_structures: int | None, validation_fraction: float,
@@ -151,6 +276,9 @@ class SignRun:
     learning_rate: float = 1e-3
     seed: int = 0
     normalisation: str = "max"
+    distribution: str = "none"        # "none" | "mirrored" | "auto" (module docstring)
+    train_source: str = "dataset"     # "dataset" | "stream" (module docstring)
+    steps_per_epoch: int | None = None  # stream only; None = as many as the training split
 
 
 @dataclass
@@ -167,6 +295,9 @@ class AutoencoderRun:
     learning_rate: float = 1e-3
     seed: int = 0
     normalisation: str = "max"
+    distribution: str = "none"        # "none" | "mirrored" | "auto" (module docstring)
+    train_source: str = "dataset"     # "dataset" | "stream" (module docstring)
+    steps_per_epoch: int | None = None  # stream only; None = as many as the training split
 
 
 @dataclass
@@ -209,11 +340,12 @@ class RunResult:
 # History on disk
 # ---------------------------------------------------------------------------------------------
 
-def _history_callback(path: Path) -> Any:
+def _history_callback(path: Path, structures_per_epoch: int) -> Any:
     import keras
 
     class HistoryCSV(keras.callbacks.Callback):
-        """Rewrite ``history.csv`` atomically after every epoch (loss, metrics, seconds)."""
+        """Rewrite ``history.csv`` atomically after every epoch (loss, metrics, seconds,
+        training structures seen so far)."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -227,6 +359,7 @@ def _history_callback(path: Path) -> Any:
             row = {"epoch": epoch + 1}
             row.update({k: float(v) for k, v in (logs or {}).items()})
             row["seconds"] = time.perf_counter() - self._start
+            row["structures_seen"] = (epoch + 1) * structures_per_epoch
             self.rows.append(row)
             atomic.write_text(path, pd.DataFrame(self.rows).to_csv(index=False))
 
@@ -284,11 +417,12 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
 
 
 def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, target: str,
-             weight_type: str, normalisation: str, shuffle: bool, seed: int) -> ReflectionBatches:
+             weight_type: str, normalisation: str, shuffle: bool, seed: int,
+             batch_multiple: int = 1) -> ReflectionBatches:
     return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
                              target=target, weight_type=weight_type,
                              normalisation=normalisation, shuffle=shuffle, seed=seed,
-                             in_memory=data.in_memory)
+                             in_memory=data.in_memory, batch_multiple=batch_multiple)
 
 
 def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -308,17 +442,77 @@ def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, An
     atomic.write_json(out_dir / "config.json", config)
 
 
-def _compile_and_fit(model: Any, loss: Any, metrics: list[Any], train: ReflectionBatches,
-                     val: ReflectionBatches, epochs: int, learning_rate: float, out_dir: Path,
-                     verbose: int) -> pd.DataFrame:
+def _training_batches(run: SignRun | AutoencoderRun, data: DataSpec, common: dict[str, Any]
+                      ) -> tuple[ReflectionBatches | StructureStream, int, dict[str, Any]]:
+    """The training batches of a run, structures per epoch, and what they are (for the record).
+
+    ``train_source="dataset"``: the shuffled training split.  ``"stream"``: a
+    :class:`StructureStream` seeded by the run's seed, ``steps_per_epoch`` batches per epoch
+    (as many as the training split would give when ``None``).
+    """
+    if run.train_source not in TRAIN_SOURCES:
+        raise ValueError(f"train_source must be one of {TRAIN_SOURCES}, got "
+                         f"{run.train_source!r}")
+    if run.train_source == "dataset":
+        train = _batches(data, "train", shuffle=True, **common)
+        seen = sum(b - a for a, b in (train.block(i) for i in range(len(train))))
+        return train, seen, {"source": "dataset"}
+    generator, origin = stream_generator(data)
+    steps = run.steps_per_epoch or math.ceil(len(data.splits["train"]) / run.batch_size)
+    stream = StructureStream(generator, seed=run.seed, batch_size=run.batch_size,
+                             steps_per_epoch=int(steps), n_reflections=common["n_reflections"],
+                             target=common["target"], weight_type=common["weight_type"],
+                             normalisation=common["normalisation"])
+    info = {"source": "stream", "seed": run.seed, "stream": stream.stream,
+            "steps_per_epoch": stream.steps_per_epoch, "batch_size": stream.batch_size,
+            "structures_per_epoch": stream.structures_per_epoch,
+            "structures_seen": stream.structures_per_epoch * run.epochs,
+            "generator": generator.as_dict(), "generator_from": origin,
+            "train_metrics_on": "the last epoch's stream structures"}
+    return stream, stream.structures_per_epoch, info
+
+
+def _compile_and_fit(build: Callable[[], tuple[Any, Any, list[Any]]],
+                     train: ReflectionBatches | StructureStream, val: ReflectionBatches,
+                     epochs: int, learning_rate: float, out_dir: Path, verbose: int,
+                     strategy: Any | None = None, structures_per_epoch: int = 0
+                     ) -> tuple[Any, pd.DataFrame]:
+    """Build (``build()`` → model, loss, metrics) and compile inside ``strategy``'s scope, fit.
+
+    Returns the model and its history (one row per epoch, also in ``history.csv``).
+    """
     import keras
 
-    eager = epochs * len(train) <= EAGER_MAX_STEPS
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
-                  metrics=metrics, run_eagerly=eager)
-    history = _history_callback(out_dir / "history.csv")
-    model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, callbacks=[history])
-    return pd.DataFrame(history.rows)
+    eager = strategy is None and epochs * len(train) <= EAGER_MAX_STEPS
+    with _scope(strategy):
+        model, loss, metrics = build()
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=loss,
+                      metrics=metrics, run_eagerly=eager)
+    history = _history_callback(out_dir / "history.csv", structures_per_epoch)
+    model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, callbacks=[history],
+              shuffle=False)   # the batches shuffle themselves from (seed, epoch)
+    return model, pd.DataFrame(history.rows)
+
+
+def _train_split_for_metrics(train: ReflectionBatches | StructureStream
+                             ) -> ReflectionBatches | StructureStream:
+    """The training batches to evaluate after ``fit``: the split itself, or the structures of
+    the stream's last trained epoch (the one before ``fit``'s last ``on_epoch_end``)."""
+    if isinstance(train, StructureStream):
+        train.set_epoch(max(train.epoch - 1, 0))
+    return train
+
+
+def _record_data(data: DataSpec, train_info: dict[str, Any]) -> dict[str, Any]:
+    out = data.describe()
+    out["train_source"] = train_info
+    return out
+
+
+def _run_extra(fit_seconds: float, deterministic: bool, strategy: Any | None,
+               distribution: str) -> dict[str, Any]:
+    return {"fit_seconds": round(fit_seconds, 2), "deterministic_ops": deterministic,
+            "distribution": {"asked": distribution, **describe_strategy(strategy)}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,27 +527,35 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     levels are measured on the test split with ``chance_trials`` random predictions.
     """
     losses.check_weight_type(run.weight_type)
+    check_distribution(run.distribution)
     out_dir = Path(out_root) / run.name
     out_dir.mkdir(parents=True, exist_ok=True)
     hkl = index_set(4630)[: run.n_reflections]
     deterministic = seed_everything(run.seed)
+    strategy = distribution_strategy(run.distribution)
+    replicas = replicas_of(strategy, run.batch_size)
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size, target="sign",
-                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed)
-    train = _batches(data, "train", shuffle=True, **common)
+                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed,
+                  batch_multiple=replicas)
+    train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
-    model = models.build_sign_mlp(run.n_reflections, depth=run.depth, width=run.width,
-                                        dropout=run.dropout, batch_norm=run.batch_norm,
-                                        name=run.name)
-    loss = losses.make_sign_loss(hkl, origin_invariant=run.origin_invariant)
-    history = _compile_and_fit(model, loss, losses.keras_metrics(hkl), train, val,
-                               run.epochs, run.learning_rate, out_dir, verbose)
+
+    def build() -> tuple[Any, Any, list[Any]]:
+        model = models.build_sign_mlp(run.n_reflections, depth=run.depth, width=run.width,
+                                      dropout=run.dropout, batch_norm=run.batch_norm,
+                                      name=run.name)
+        return (model, losses.make_sign_loss(hkl, origin_invariant=run.origin_invariant),
+                losses.keras_metrics(hkl))
+
+    model, history = _compile_and_fit(build, train, val, run.epochs, run.learning_rate,
+                                      out_dir, verbose, strategy, per_epoch)
     fit_seconds = time.perf_counter() - start
     metrics: dict[str, dict[str, float]] = {}
     chance: dict[str, float] = {}
     for split in SPLITS:
-        batches = train if split == "train" else val if split == "validation" else \
-            _batches(data, "test", shuffle=False, **common)
+        batches = _train_split_for_metrics(train) if split == "train" else \
+            val if split == "validation" else _batches(data, "test", shuffle=False, **common)
         metrics[split], signs, weights = evaluate_sign_model(model, batches, hkl)
         if split == "test":
             chance = losses.chance_levels(
@@ -364,9 +566,8 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     result = RunResult(name=run.name, spec=spec, history=history, metrics=metrics,
                        chance=chance, seconds=time.perf_counter() - start,
                        n_parameters=models.count_parameters(model), out_dir=out_dir,
-                       data=data.describe(),
-                       extra={"fit_seconds": round(fit_seconds, 2),
-                              "deterministic_ops": deterministic},
+                       data=_record_data(data, train_info),
+                       extra=_run_extra(fit_seconds, deterministic, strategy, run.distribution),
                        model=model if keep_model else None)
     _save(model, out_dir, result.record(), result.extra)
     return result
@@ -431,34 +632,39 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
     ``RunResult.metrics[split]["mse"]`` is the final MSE per split; ``RunResult.extra`` holds
     the test split's per-reflection errors (arrays, not written to the config JSON).
     """
+    check_distribution(run.distribution)
     out_dir = Path(out_root) / run.name
     out_dir.mkdir(parents=True, exist_ok=True)
     deterministic = seed_everything(run.seed)
+    strategy = distribution_strategy(run.distribution)
+    replicas = replicas_of(strategy, run.batch_size)
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size,
                   target="intensity", weight_type="none", normalisation=run.normalisation,
-                  seed=run.seed)
-    train = _batches(data, "train", shuffle=True, **common)
+                  seed=run.seed, batch_multiple=replicas)
+    train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
-    model = models.build_autoencoder(run.n_reflections, run.bottleneck,
-                                           hidden=run.hidden, activation=run.activation,
-                                           name=run.name)
-    history = _compile_and_fit(model, "mse", [], train, val, run.epochs, run.learning_rate,
-                               out_dir, verbose)
+
+    def build() -> tuple[Any, Any, list[Any]]:
+        model = models.build_autoencoder(run.n_reflections, run.bottleneck, hidden=run.hidden,
+                                         activation=run.activation, name=run.name)
+        return model, "mse", []
+
+    model, history = _compile_and_fit(build, train, val, run.epochs, run.learning_rate,
+                                      out_dir, verbose, strategy, per_epoch)
     fit_seconds = time.perf_counter() - start
     metrics, errors = {}, {}
     for split in SPLITS:
-        batches = train if split == "train" else val if split == "validation" else \
-            _batches(data, "test", shuffle=False, **common)
+        batches = _train_split_for_metrics(train) if split == "train" else \
+            val if split == "validation" else _batches(data, "test", shuffle=False, **common)
         errors[split] = reconstruction_errors(model, batches)
         metrics[split] = {"mse": errors[split]["mse"]}
         batches.close()
     result = RunResult(name=run.name, spec=dataclasses.asdict(run), history=history,
                        metrics=metrics, chance={}, seconds=time.perf_counter() - start,
                        n_parameters=models.count_parameters(model), out_dir=out_dir,
-                       data=data.describe(),
-                       extra={"fit_seconds": round(fit_seconds, 2),
-                              "deterministic_ops": deterministic},
+                       data=_record_data(data, train_info),
+                       extra=_run_extra(fit_seconds, deterministic, strategy, run.distribution),
                        model=model if keep_model else None)
     _save(model, out_dir, result.record(), result.extra)
     result.extra["test_errors"] = errors["test"]
