@@ -160,9 +160,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
     },
     # -- 03_weight_types (report 1, §3.4) ----------------------------------------------------
     # The sweep runs twice: plain loss (the report's) and origin-invariant loss (min over the
-    # 8 origin shifts; an epoch costs about as much as a plain one, measured within ±30 % on
-    # 2 cores).  Both use the same epochs, so the second sweep doubles the notebook's time
-    # (default: ≈ 6 → ≈ 12 min on 2 cores, estimated).
+    # 8 origin shifts), same epochs.  Measured on 2 shared cores (3,600 structures, width 100):
+    # an origin-invariant epoch costs 0.9-1.2x a plain one, ~0.14 ms per structure; so each
+    # default run takes ~50 s and the second sweep adds ~2.5 min (03: ~2.5 -> ~5 min).
     "03_weight_types": {
         "seed": 20240611,
         "epochs": 20,
@@ -179,13 +179,16 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "normalisation": "max",
     },
     # -- 04_layer_sizes (report 1, §3.4) -----------------------------------------------------
-    # The sweep runs twice: plain loss (the report's) and origin-invariant loss.  The second
-    # sweep trains 10 epochs (not 15) to keep the whole default study ≤ 75 min on 2 cores:
-    # it adds ≈ 2/3 of the plain sweep (default: ≈ 10 → ≈ 17 min on 2 cores, estimated).
+    # The sweep runs twice: plain loss (the report's) and origin-invariant loss, same epochs so
+    # the widths compare across losses.  Measured on 2 shared cores (3,600 structures, widths
+    # 25/100/1000): an origin-invariant epoch costs 1.2-1.8x a plain one, so the second sweep
+    # adds ~6 min to the default (04: ~4.5 -> ~10.5 min); 03 and 04 together add ~9 min to the
+    # default study (~30 -> ~39 min before notebook 07), well inside 75 min.  Lower
+    # epochs_origin_invariant first if the budget tightens (10 epochs: ~4 min instead of ~6).
     "04_layer_sizes": {
         "seed": 20240611,
         "epochs": 15,
-        "epochs_origin_invariant": 10,
+        "epochs_origin_invariant": 15,
         "batch_size": 128,
         "n_structures": 15000,
         "n_reflections": 709,

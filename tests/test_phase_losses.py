@@ -154,7 +154,7 @@ def test_standard_error_from_moments():
 def test_evaluate_predictions_splits_seminvariants_and_the_others():
     hkl = np.array([[0, 0, 2], [1, 0, 0], [0, 1, 0], [1, 1, 1]])          # 1 seminvariant
     true = np.array([[1, 1, -1, 1], [-1, 1, 1, 1]])
-    logits = np.array([[2.0, 1.0, 1.0, -1.0], [2.0, 1.0, 1.0, 1.0]])    # predicted + + + −, + + + +
+    logits = np.array([[2.0, 1.0, 1.0, -1.0], [2.0, 1.0, 1.0, 1.0]])  # + + + −, + + + +
     m = pl.evaluate_predictions(logits, true, hkl)
     assert m["seminvariant_accuracy"] == pytest.approx(0.5)
     others = np.array([1 / 3, 1.0])
