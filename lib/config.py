@@ -162,9 +162,14 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "normalisation": "max",              # per-structure intensity normalisation of the input
     },
     # -- 03_weight_types (report 1, §3.4) ----------------------------------------------------
+    # The sweep runs twice: plain loss (the report's) and origin-invariant loss (min over the
+    # 8 origin shifts), same epochs.  Measured on 2 shared cores (3,600 structures, width 100):
+    # an origin-invariant epoch costs 0.9-1.2x a plain one, ~0.14 ms per structure; so each
+    # default run takes ~50 s and the second sweep adds ~2.5 min (03: ~2.5 -> ~5 min).
     "03_weight_types": {
         "seed": 20240611,
         "epochs": 20,
+        "epochs_origin_invariant": 20,
         "batch_size": 128,
         "n_structures": 15000,               # training + validation structures
         "n_reflections": 709,
@@ -177,9 +182,16 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "normalisation": "max",
     },
     # -- 04_layer_sizes (report 1, §3.4) -----------------------------------------------------
+    # The sweep runs twice: plain loss (the report's) and origin-invariant loss, same epochs so
+    # the widths compare across losses.  Measured on 2 shared cores (3,600 structures, widths
+    # 25/100/1000): an origin-invariant epoch costs 1.2-1.8x a plain one, so the second sweep
+    # adds ~6 min to the default (04: ~4.5 -> ~10.5 min); 03 and 04 together add ~9 min to the
+    # default study (~30 -> ~39 min before notebook 07), well inside 75 min.  Lower
+    # epochs_origin_invariant first if the budget tightens (10 epochs: ~4 min instead of ~6).
     "04_layer_sizes": {
         "seed": 20240611,
         "epochs": 15,
+        "epochs_origin_invariant": 15,
         "batch_size": 128,
         "n_structures": 15000,
         "n_reflections": 709,
@@ -241,10 +253,10 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "01_normalisation": {"n_files_plot": 6, "n_simulated_files": 8},
         "02_experimental_vs_calculated": {"epochs_experimental": 2, "epochs": 2,
                                           "dataset_sizes": "100,200", "batch_size": 32},
-        "03_weight_types": {"epochs": 2, "n_structures": 200, "hidden_width": 32,
-                            "batch_size": 32},
-        "04_layer_sizes": {"epochs": 2, "n_structures": 200, "widths": "25,100",
-                           "batch_size": 32},
+        "03_weight_types": {"epochs": 2, "epochs_origin_invariant": 2, "n_structures": 200,
+                            "hidden_width": 32, "batch_size": 32},
+        "04_layer_sizes": {"epochs": 2, "epochs_origin_invariant": 2, "n_structures": 200,
+                           "widths": "25,100", "batch_size": 32},
         "05_autoencoders": {"epochs": 2, "n_structures": 200, "bottlenecks": "50,100",
                             "smoothing_window": 10, "batch_size": 32},
         "06_xrd_classification": {"n_per_system": 10, "n_points": 900, "image_size": 32,
@@ -261,8 +273,10 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                           "n_reflections_experimental": 4630,
                                           "dataset_sizes": "7000,50000,150000",
                                           "batch_size": 256},
-        "03_weight_types": {"epochs": 100, "n_structures": 150_000, "batch_size": 256},
-        "04_layer_sizes": {"epochs": 100, "n_structures": 150_000, "batch_size": 256},
+        "03_weight_types": {"epochs": 100, "epochs_origin_invariant": 100,
+                            "n_structures": 150_000, "batch_size": 256},
+        "04_layer_sizes": {"epochs": 100, "epochs_origin_invariant": 100,
+                           "n_structures": 150_000, "batch_size": 256},
         "05_autoencoders": {"epochs": 100, "n_structures": 150_000, "batch_size": 256},
         "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
                                   "epochs_mobilenet": 30, "image_size": 128,

@@ -33,6 +33,20 @@
 # origin shifts) and evaluate **every** model with the same intensity-weighted accuracy, the
 # crystallographically relevant score, so the three weightings are compared on one scale;
 # each next to its chance level measured on random signs.
+#
+# **Why the report's comparison could not show a difference.**  The 8 origins of P-1 are
+# equally likely in the generated data and give identical intensities, so for every
+# reflection that is not a seminvariant (h, k, l not all even: 620 of the 709) P(sign = + |
+# intensities) = ½ exactly.  With the report's plain loss only the 89 seminvariants can be
+# learned: the plain accuracy is at most ½ + (n_semi / n)(a_semi − ½) (the *ceiling*, 0.563
+# for a perfect seminvariant predictor), whatever the weighting.  So the sweep runs twice:
+# as the report did (plain loss; Figs 15–16) and with the origin handled (the
+# origin-invariant loss, the minimum over the 8 origin shifts; Figs 15–16
+# `_origin_invariant`), where a weighting *could* make a difference.  Every accuracy is
+# judged against its baseline: the best constant predictor measured on the training split
+# for plain accuracies (seminvariant signs are ≈ 0.487 positive, so "always −" scores ≈ 0.513
+# on them), the larger of the best of 8 random guesses and the constants for origin-aware
+# ones.
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
@@ -41,6 +55,7 @@ from lib.phases import losses, plots, training, verdicts
 import time
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 
 NOTEBOOK = "03_weight_types"
@@ -50,6 +65,7 @@ profile = "default"
 # None = take it from the profile
 seed = None
 epochs = None
+epochs_origin_invariant = None
 batch_size = None
 n_structures = None
 n_reflections = None
@@ -74,23 +90,33 @@ started = time.perf_counter()
 #
 # The calculated set of `00_data` (first `n_structures` structures for training and
 # validation, the file's last `test_fraction` as test), the first `n_reflections` reflections,
-# an MLP of `depth` hidden layers of `hidden_width` units; one run per weighting, same seed.
+# an MLP of `depth` hidden layers of `hidden_width` units; one run per weighting and loss,
+# same seed (`epochs` for the plain loss, `epochs_origin_invariant` for the other).  The
+# best constant of each reflection subset is chosen on the training signs
+# (`verdicts.sign_baselines_of`).
 
 # %%
 data, info = training.profile_data(profile, "calculated", cfg.n_structures,
                                    cfg.validation_fraction, cfg.test_fraction)
 tag = info["tag"]
 print(training.describe_data(info))
+data_baselines = verdicts.sign_baselines_of(data.path, data.splits, cfg.n_reflections)
 
-results = {}
-for weight_type in types:
-    spec = training.SignRun(name=f"weights_{weight_type}", n_reflections=cfg.n_reflections,
-                            depth=cfg.depth, width=cfg.hidden_width, weight_type=weight_type,
-                            epochs=cfg.epochs, batch_size=cfg.batch_size,
-                            learning_rate=cfg.learning_rate, seed=cfg.seed,
-                            normalisation=cfg.normalisation)
-    results[weight_type] = training.train_sign_model(spec, data, cfg.models_dir)
-    print(results[weight_type].summary())
+sweeps = {"plain": {}, "origin_invariant": {}}
+for loss, runs in sweeps.items():
+    invariant = loss == "origin_invariant"
+    for weight_type in types:
+        spec = training.SignRun(
+            name=f"weights_{weight_type}" + ("_origin_invariant" if invariant else ""),
+            n_reflections=cfg.n_reflections, depth=cfg.depth, width=cfg.hidden_width,
+            weight_type=weight_type, origin_invariant=invariant,
+            epochs=cfg.epochs_origin_invariant if invariant else cfg.epochs,
+            batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
+            normalisation=cfg.normalisation)
+        runs[weight_type] = training.train_sign_model(spec, data, cfg.models_dir)
+        print(runs[weight_type].summary())
+results, results_inv = sweeps["plain"], sweeps["origin_invariant"]
+baselines = {r.name: data_baselines for runs in sweeps.values() for r in runs.values()}
 
 # %% [markdown]
 # Each line: seconds, parameters, final plain accuracy on training, validation and test
@@ -100,7 +126,7 @@ for weight_type in types:
 #
 # The loss of each run is its own weighted cross-entropy (nats per unit weight), so the three
 # curves of Fig 16 measure slightly different things; the accuracies of Fig 15 are on one
-# scale.
+# scale.  First the report's runs (plain loss), then the same with the origin-invariant loss.
 
 # %%
 hist = {t: r.history for t, r in results.items()}
@@ -124,7 +150,31 @@ plt.show()
 
 # %% [markdown]
 # The report's finding would show as validation curves (solid) that stay on the dotted chance
-# level for every weighting, whatever the training curves do.
+# level for every weighting, whatever the training curves do — which the ceiling above
+# predicts for the plain loss.
+
+# %%
+hist_inv = {t: r.history for t, r in results_inv.items()}
+fig = plots.accuracy_figure(
+    hist_inv, chance, f"Fig 15 (origin-invariant loss) — loss weighting ({tag}): sign "
+                      "accuracy per epoch")
+figures.save_figure(fig, "fig15_weight_types_accuracy_origin_invariant",
+                    "As Fig 15, trained with the origin-invariant loss (minimum over the 8 P-1 "
+                    f"origin shifts of the weighted cross-entropy); calculated set ({tag}); left "
+                    "plain, right origin-aware accuracy; dotted: chance level.", cfg)
+plt.show()
+fig = plots.loss_figure(hist_inv, f"Fig 16 (origin-invariant loss) — loss weighting ({tag}): "
+                                  "origin-invariant weighted cross-entropy per epoch",
+                        chance=losses.UNINFORMATIVE_LOSS)
+figures.save_figure(fig, "fig16_weight_types_loss_origin_invariant",
+                    "As Fig 16, with the origin-invariant loss (minimum over the 8 origin "
+                    f"shifts); calculated set ({tag}); dotted: ln 2.", cfg)
+plt.show()
+
+# %% [markdown]
+# With the origin handled, the right-hand panel (origin-aware accuracy) is the one to read:
+# a validation curve above its dotted chance level is learning that the plain loss could
+# not show, and weightings that part there differ.
 #
 # ## Every model on one scale: the intensity-weighted accuracy on the test structures
 #
@@ -134,20 +184,50 @@ plt.show()
 
 # %%
 scores, common_chance = training.intensity_weighted_scores(
-    {t: r.model for t, r in results.items()}, data, cfg.n_reflections, cfg.batch_size,
-    cfg.normalisation, seed=cfg.seed)
-table = verdicts.weighting_table(results, scores, chance, common_chance)
-display(verdicts.format_table(table))
+    {r.name: r.model for runs in sweeps.values() for r in runs.values()}, data,
+    cfg.n_reflections, cfg.batch_size, cfg.normalisation, seed=cfg.seed)
+table = verdicts.weighting_table(results, {t: scores[r.name] for t, r in results.items()},
+                                 chance, common_chance, baselines)
+table_inv = verdicts.weighting_table(
+    results_inv, {t: scores[r.name] for t, r in results_inv.items()}, chance, common_chance,
+    baselines)
+display(verdicts.format_table(table, 4))
+display(verdicts.format_table(table_inv, 4))
+
+# %% [markdown]
+# One row per weighting, plain loss first, origin-invariant second.  `test_seminv_acc` and
+# `test_other_acc` are the seminvariants and the others next to their best constants
+# (`seminv_baseline`, `other_baseline`); `ceiling` is the plain accuracy a plain run's
+# seminvariant accuracy allows.  For the origin-invariant runs read `val_origin_acc` and
+# `test_origin_acc` against `origin_baseline`.
+#
+# ## The ceiling of the plain runs
+
+# %%
+ceilings = {r.name: verdicts.ceiling_record(r, baselines[r.name]) for r in results.values()}
+display(verdicts.format_table(verdicts.ceiling_table(ceilings), 4))
+
+# %% [markdown]
+# `other_acc` at its best constant (≈ ½) is the origin symmetry, measured; `ceiling` within
+# a point of `best_constant` means no weighting could have lifted the plain accuracy.
 
 # %% [markdown]
 # ## Does this run support the report?
 #
 # "Above chance" means more than two standard errors and at least one percentage point above
-# the chance level measured on random signs (`lib/phases/verdicts.py`).
+# the baseline (`lib/phases/verdicts.py`); weightings "differ" when their best and worst
+# validation accuracies are more than two combined standard errors and a point apart.
 
 # %%
-judgement = verdicts.judge_weighting(results, table, chance, common_chance)
+judgement = verdicts.judge_weighting(results, results_inv,
+                                     pd.concat([table, table_inv]), baselines,
+                                     common_chance)
 display(Markdown(judgement.markdown()))
+
+# %% [markdown]
+# The report's verdict holds for the plain loss but says nothing about the weightings: the
+# ceiling keeps every plain run at chance.  The origin-invariant lines say whether any
+# weighting learns, and whether they differ, once the origin is handled.
 
 # %% [markdown]
 # The runs, the table and the verdict go to the metrics file.
@@ -155,7 +235,8 @@ display(Markdown(judgement.markdown()))
 # %%
 elapsed = time.perf_counter() - started
 metrics.write_metrics(cfg, verdicts.run_metrics(
-    results, table, judgement,
+    {**results, **{f"{t}_origin_invariant": r for t, r in results_inv.items()}}, table, judgement,
+    table_origin_invariant=table_inv.to_dict(orient="records"), baselines=data_baselines,
     data={**info, "normalisation": cfg.normalisation,
           "weights": "w = 1 | I/I_max | exp(I/I_max), intensities normalised per structure"},
     chance=chance, chance_intensity_weighted=common_chance,

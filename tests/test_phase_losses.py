@@ -118,3 +118,46 @@ def test_keras_invariant_loss_of_a_shifted_prediction(hkl, true_sign):
     invariant = pl.make_sign_loss(hkl, origin_invariant=True)
     assert float(invariant(y, logits)) == pytest.approx(float(invariant(y, perfect)), rel=1e-6)
     assert float(pl.make_sign_loss()(y, logits)) > float(invariant(y, logits))
+
+
+# -- best constant, ceiling, subset accuracies (issue 8, findings 1–2) ---------------------------
+
+def test_best_constant_sign_and_its_accuracy():
+    train = np.array([[1, -1, -1], [-1, -1, 1]])         # 2 of 6 positive: "always −"
+    assert pl.best_constant_sign(train) == -1
+    assert pl.best_constant_sign(np.array([1, -1])) == 1                    # tie: +
+    assert pl.constant_accuracy(-1, np.array([[1, -1, -1, -1]])) == pytest.approx(0.75)
+    assert pl.constant_accuracy(1, np.array([[1, -1, -1, -1]])) == pytest.approx(0.25)
+    assert math.isnan(pl.constant_accuracy(1, np.zeros((2, 0))))
+    with pytest.raises(ValueError, match="no training signs"):
+        pl.best_constant_sign(np.zeros((3, 0)))
+
+
+def test_plain_accuracy_ceiling_formula():
+    # 89 seminvariants of 709: a perfect seminvariant predictor scores 0.5628 at most
+    assert pl.plain_accuracy_ceiling(1.0, 89, 709) == pytest.approx(0.5 + 89 / 1418)
+    assert pl.plain_accuracy_ceiling(0.5, 89, 709) == 0.5
+    assert pl.plain_accuracy_ceiling(0.6, 1, 4) == pytest.approx(0.525)
+    # hand-made: 1 seminvariant right, 3 others at ½ on average → (1 + 1.5) / 4
+    assert pl.plain_accuracy_ceiling(1.0, 1, 4) == pytest.approx(2.5 / 4)
+    with pytest.raises(ValueError):
+        pl.plain_accuracy_ceiling(0.5, 10, 5)
+
+
+def test_standard_error_from_moments():
+    values = np.array([0.4, 0.5, 0.7, 0.6])
+    se = pl.standard_error_from_moments(values.mean(), np.mean(values**2), len(values))
+    assert se == pytest.approx(values.std(ddof=1) / 2)
+    assert pl.standard_error_from_moments(0.5, 0.25, 1) == 0.0
+
+
+def test_evaluate_predictions_splits_seminvariants_and_the_others():
+    hkl = np.array([[0, 0, 2], [1, 0, 0], [0, 1, 0], [1, 1, 1]])          # 1 seminvariant
+    true = np.array([[1, 1, -1, 1], [-1, 1, 1, 1]])
+    logits = np.array([[2.0, 1.0, 1.0, -1.0], [2.0, 1.0, 1.0, 1.0]])  # + + + −, + + + +
+    m = pl.evaluate_predictions(logits, true, hkl)
+    assert m["seminvariant_accuracy"] == pytest.approx(0.5)
+    others = np.array([1 / 3, 1.0])
+    assert m["non_seminvariant_accuracy"] == pytest.approx(others.mean())
+    assert m["non_seminvariant_accuracy_mean_square"] == pytest.approx(np.mean(others**2))
+    assert m["accuracy"] == pytest.approx(np.mean([2 / 4, 3 / 4]))

@@ -209,22 +209,80 @@ def seminvariant_mask(hkl: np.ndarray) -> np.ndarray:
     return np.all(np.asarray(hkl) % 2 == 0, axis=1)
 
 
+def best_constant_sign(train_sign: np.ndarray) -> int:
+    """The constant sign (+1 or −1) right most often on the training signs (+1 on a tie).
+
+    The best constant predictor of a set of reflections' signs: the baseline any model must
+    beat on that set.  On the seminvariants of the generated structures it is −1 (their signs
+    are ≈ 0.487 positive: atoms keep away from the inversion centres).
+    """
+    train_sign = np.asarray(train_sign)
+    if train_sign.size == 0:
+        raise ValueError("no training signs to choose the best constant from")
+    return 1 if float(np.mean(train_sign > 0)) >= 0.5 else -1
+
+
+def constant_accuracy(constant: int, true_sign: np.ndarray) -> float:
+    """Sign accuracy of always answering ``constant`` (±1): the fraction of signs equal to it."""
+    true_sign = np.asarray(true_sign)
+    if true_sign.size == 0:
+        return float("nan")
+    return float(np.mean((true_sign > 0) == (constant > 0)))
+
+
+def plain_accuracy_ceiling(seminvariant_accuracy: float, n_seminvariant: int,
+                           n_reflections: int) -> float:
+    """Highest expected plain sign accuracy of a model trained without knowing the origin.
+
+    The 8 origins of P-1 are equally likely and give identical intensities, so for every
+    reflection that is not a seminvariant P(sign = + | intensities) = ½ exactly: any predictor
+    scores ½ on them in expectation.  Only the ``n_seminvariant`` seminvariants (h, k, l all
+    even) can be learned, so the plain accuracy over ``n_reflections`` is at most
+    ½ + (n_seminvariant / n_reflections)·(a_semi − ½), with a_semi the seminvariant accuracy
+    (a_semi = 1 gives the ceiling of a perfect seminvariant predictor: 0.563 for the 709 set).
+    """
+    if not 0 <= n_seminvariant <= n_reflections or n_reflections <= 0:
+        raise ValueError(f"need 0 ≤ n_seminvariant ≤ n_reflections and n_reflections > 0, got "
+                         f"{n_seminvariant} and {n_reflections}")
+    return 0.5 + (n_seminvariant / n_reflections) * (float(seminvariant_accuracy) - 0.5)
+
+
+def standard_error_from_moments(mean: float, mean_square: float, n: int) -> float:
+    """Standard error of a mean over ``n`` values from their mean and mean square.
+
+    Uses the sample variance (n − 1 in the denominator); 0 for fewer than two values.
+    """
+    if n < 2:
+        return 0.0
+    variance = max(float(mean_square) - float(mean) ** 2, 0.0) * n / (n - 1)
+    return float(np.sqrt(variance / n))
+
+
 def evaluate_predictions(logits: np.ndarray, true_sign: np.ndarray, hkl: np.ndarray,
                          weights: np.ndarray | None = None) -> dict[str, float]:
     """Every metric of a sign model's logits on a set of structures (means over structures).
 
     ``seminvariant_accuracy`` is the plain accuracy on the reflections with h, k, l all even
     (:func:`seminvariant_mask`), the only ones whose sign a plain loss can learn without knowing
-    the origin.
+    the origin; ``non_seminvariant_accuracy`` the plain accuracy on all the others, whose sign
+    is + with probability ½ exactly whatever the intensities (the 8 origins are equally
+    likely), and ``non_seminvariant_accuracy_mean_square`` the mean over structures of its
+    square, from which its standard error over structures follows
+    (:func:`standard_error_from_moments`) when the means are accumulated batch by batch.
     """
     logits = np.asarray(logits, dtype=np.float64)
     prob = 1.0 / (1.0 + np.exp(-logits))
     pred = np.where(logits > 0, 1, -1)
     semi = seminvariant_mask(hkl)
-    semi_acc = (float(sign_accuracy(pred[..., semi], np.asarray(true_sign)[..., semi]).mean())
+    true_sign = np.asarray(true_sign)
+    semi_acc = (float(sign_accuracy(pred[..., semi], true_sign[..., semi]).mean())
                 if semi.any() else float("nan"))
+    other = (sign_accuracy(pred[..., ~semi], true_sign[..., ~semi]) if (~semi).any()
+             else np.array([np.nan]))
     return {
         "seminvariant_accuracy": semi_acc,
+        "non_seminvariant_accuracy": float(np.mean(other)),
+        "non_seminvariant_accuracy_mean_square": float(np.mean(np.square(other))),
         "loss": float(binary_cross_entropy(prob, true_sign, weights).mean()),
         "origin_invariant_loss": float(
             origin_invariant_cross_entropy(prob, true_sign, hkl, weights).mean()),

@@ -232,19 +232,19 @@ def width_figure(table: pd.DataFrame, chance: Mapping[str, float], report_best: 
                  title: str) -> plt.Figure:
     """Fig 18b: final train/validation/test accuracy (plain, origin-aware) against width.
 
-    ``table``: :func:`lib.phases.verdicts.width_table`; error bars 2 standard errors (plain
-    accuracy); dotted: chance; dash-dotted: the report's best width.
+    ``table``: :func:`lib.phases.verdicts.width_table`; error bars 2 standard errors (where
+    the table has them); dotted: chance; dash-dotted: the report's best width.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     panels = ((axes[0], "acc", "plain sign accuracy", chance["accuracy"]),
               (axes[1], "origin_acc", "origin-aware accuracy", chance["origin_accuracy"]))
     for ax, key, ylabel, ch in panels:
-        plain = key == "acc"
         ax.plot(table["width"], table[f"train_{key}"], "o--", label="train")
-        ax.errorbar(table["width"], table[f"val_{key}"],
-                    yerr=2 * table["val_acc_se"] if plain else None, fmt="o-", label="validation")
-        ax.errorbar(table["width"], table[f"test_{key}"],
-                    yerr=2 * table["test_acc_se"] if plain else None, fmt="s-", label="test")
+        for split, fmt in (("val", "o-"), ("test", "s-")):
+            se = table.get(f"{split}_{key}_se")
+            ax.errorbar(table["width"], table[f"{split}_{key}"],
+                        yerr=None if se is None else 2 * se, fmt=fmt,
+                        label="validation" if split == "val" else "test")
         ax.axhline(ch, color="0.4", ls=":", label=f"chance ({ch:.3f})")
         ax.axvline(report_best, color="tab:red", ls="-.", lw=0.8,
                    label=f"report's best (≈{report_best})")

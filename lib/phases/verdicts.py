@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import losses
+from .store import load_arrays
+
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .measured import MeasuredData
     from .normalisation import NormalisationComparison
@@ -153,6 +156,203 @@ def results_table(results: Iterable["RunResult"], columns: Iterable[str] = ()) -
 
 
 # ---------------------------------------------------------------------------------------------
+# Baselines and the plain-loss ceiling (02–04)
+# ---------------------------------------------------------------------------------------------
+# The 8 origins of P-1 are equally likely in the generated data and give identical intensities,
+# so every reflection that is not a seminvariant is + with probability ½ exactly, whatever the
+# intensities: with the report's plain loss only the seminvariants (h, k, l all even) can be
+# learned, and the plain accuracy is at most ½ + (n_semi/n)(a_semi − ½)
+# (:func:`lib.phases.losses.plain_accuracy_ceiling`).  Every subset accuracy is judged against
+# the best constant predictor chosen on the training split (seminvariant signs are ≈ 0.487
+# positive, so "always −" scores ≈ 0.513 there, not 0.5).
+
+#: Reflection subsets of the sign verdicts and their accuracy keys in a split's metrics.
+SUBSET_ACCURACY: dict[str, str] = {"all": "accuracy", "seminvariant": "seminvariant_accuracy",
+                                   "non_seminvariant": "non_seminvariant_accuracy"}
+#: A plain run's accuracy "within the ceiling": at most this many standard errors above it.
+CEILING_N_SE: float = 3.0
+
+
+def subset_masks(hkl: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean masks of the subsets of :data:`SUBSET_ACCURACY` over the reflections ``hkl``."""
+    semi = losses.seminvariant_mask(hkl)
+    return {"all": np.ones(len(semi), dtype=bool), "seminvariant": semi,
+            "non_seminvariant": ~semi}
+
+
+def sign_baselines(train_sign: np.ndarray, split_signs: Mapping[str, np.ndarray],
+                   hkl: np.ndarray) -> dict[str, dict[str, Any]]:
+    """The best constant predictor of each subset, chosen on the training split, on each split.
+
+    ``train_sign`` (n_train, m) and ``split_signs[split]`` (n, m) are ±1 signs of the
+    reflections ``hkl`` (m of them).  Returns, per subset of :data:`SUBSET_ACCURACY`:
+    ``constant`` (±1), ``n_reflections``, ``train_positive_fraction`` and the constant's
+    accuracy on every split of ``split_signs``; and under ``origin_aware`` the origin-aware
+    accuracy (best of the 8 origin shifts) of the subsets' constants together, per split — a
+    constant scores less than the chance level of random signs there, so the origin-aware
+    baseline is the larger of the two (:func:`origin_baseline`).
+    """
+    train_sign = np.asarray(train_sign)
+    out: dict[str, dict[str, Any]] = {}
+    combined = np.ones(len(hkl), dtype=np.int8)
+    for subset, mask in subset_masks(hkl).items():
+        if not mask.any():
+            continue
+        constant = losses.best_constant_sign(train_sign[:, mask])
+        record: dict[str, Any] = {
+            "constant": constant, "n_reflections": int(mask.sum()),
+            "train_positive_fraction": float(np.mean(train_sign[:, mask] > 0))}
+        for split, signs in split_signs.items():
+            record[split] = losses.constant_accuracy(constant, np.asarray(signs)[:, mask])
+        out[subset] = record
+        if subset != "all":
+            combined[mask] = constant
+    out["origin_aware"] = {"constant": "seminvariant and non-seminvariant constants"}
+    for split, signs in split_signs.items():
+        signs = np.asarray(signs)
+        guess = np.broadcast_to(combined, signs.shape)
+        out["origin_aware"][split] = float(losses.origin_aware_accuracy(guess, signs, hkl).mean())
+    return out
+
+
+def sign_baselines_of(path: str | Path, splits: Mapping[str, Any],
+                      n_reflections: int) -> dict[str, dict[str, Any]]:
+    """:func:`sign_baselines` of a data set's splits (``splits``: name → row range with
+    ``start``/``stop``, as in :class:`lib.phases.training.DataSpec`), read from the file."""
+    stop = max(r.stop for r in splits.values())
+    arrays = load_arrays(path, ("sign", "hkl"), n_reflections=n_reflections, n_structures=stop)
+    signs = {name: arrays["sign"][r.start:r.stop] for name, r in splits.items()}
+    return sign_baselines(signs["train"], {k: v for k, v in signs.items() if k != "train"},
+                          arrays["hkl"])
+
+
+def subset_se(split_metrics: Mapping[str, Any], subset: str) -> float:
+    """Standard error over structures of a subset's accuracy in a split's metrics.
+
+    ``<key>_se`` when recorded, else from ``<key>_mean_square`` and ``n_structures``
+    (:func:`lib.phases.losses.standard_error_from_moments`); NaN when neither is there.
+    """
+    key = SUBSET_ACCURACY[subset]
+    if f"{key}_se" in split_metrics:
+        return float(split_metrics[f"{key}_se"])
+    if f"{key}_mean_square" in split_metrics and "n_structures" in split_metrics:
+        return losses.standard_error_from_moments(split_metrics[key],
+                                                  split_metrics[f"{key}_mean_square"],
+                                                  int(split_metrics["n_structures"]))
+    return float("nan")
+
+
+def origin_baseline(result: "RunResult", baselines: Mapping[str, Any], split: str) -> float:
+    """Baseline of the origin-aware accuracy: the larger of the chance level of random signs
+    (best of 8 origins) and the origin-aware accuracy of the training split's constants."""
+    return max(float(result.chance["origin_accuracy"]),
+               float(baselines.get("origin_aware", {}).get(split, 0.0)))
+
+
+def ceiling_record(result: "RunResult", baselines: Mapping[str, Any],
+                   split: str = "test") -> dict[str, Any]:
+    """What a plain run's accuracy on ``split`` can show: its ceiling and each subset.
+
+    ``ceiling``: :func:`lib.phases.losses.plain_accuracy_ceiling` at the run's own
+    seminvariant accuracy (where its plain accuracy sits when the others are at ½);
+    ``ceiling_perfect_seminvariants``: the same with every seminvariant right;
+    ``ceiling_near_baseline``: the ceiling is less than :data:`PRACTICAL_MARGIN` above the
+    best constant on all reflections (then a plain accuracy "at chance" is forced by the origin
+    symmetry and says nothing about overfitting); ``within_ceiling``: the accuracy is at most
+    :data:`CEILING_N_SE` standard errors above the ceiling; per subset the accuracy, its
+    standard error, the best constant's accuracy (``baseline``) and whether the run is above it
+    (:func:`above_chance`).
+    """
+    m = result.metrics[split]
+    n_semi = int(baselines["seminvariant"]["n_reflections"])
+    n = n_semi + int(baselines["non_seminvariant"]["n_reflections"])
+    ceiling = losses.plain_accuracy_ceiling(m["seminvariant_accuracy"], n_semi, n)
+    subsets = {}
+    for subset, key in SUBSET_ACCURACY.items():
+        se = subset_se(m, subset)
+        base = float(baselines[subset][split])
+        subsets[subset] = {"accuracy": float(m[key]), "se": se, "baseline": base,
+                           "constant": int(baselines[subset]["constant"]),
+                           "above_baseline": above_chance(float(m[key]), base, se)}
+    se_all = subsets["all"]["se"]
+    return {"split": split, "n_reflections": n, "n_seminvariant": n_semi,
+            "ceiling": ceiling,
+            "ceiling_perfect_seminvariants": losses.plain_accuracy_ceiling(1.0, n_semi, n),
+            "ceiling_near_baseline": bool(ceiling - subsets["all"]["baseline"]
+                                          < PRACTICAL_MARGIN),
+            "within_ceiling": bool(m["accuracy"] <= ceiling + CEILING_N_SE * se_all),
+            "subsets": subsets}
+
+
+def ceiling_line(record: Mapping[str, Any], label: str) -> str:
+    """One markdown line: what a plain run's accuracy shows, subset by subset."""
+    s = record["subsets"]
+    sign = {1: "+", -1: "−"}
+
+    def part(subset: str, name: str) -> str:
+        r = s[subset]
+        return (f"{name} {r['accuracy']:.4f} ± {r['se']:.4f} vs best constant (always "
+                f"{sign[r['constant']]}) {r['baseline']:.4f}"
+                f"{' — above it' if r['above_baseline'] else ''}")
+
+    return (f"- {label} ({record['split']}): " + "; ".join(
+        (part("all", "all"), part("seminvariant", f"{record['n_seminvariant']} seminvariants"),
+         part("non_seminvariant", f"{record['n_reflections'] - record['n_seminvariant']} others")))
+        + f"; ceiling {record['ceiling']:.4f} (perfect seminvariants: "
+          f"{record['ceiling_perfect_seminvariants']:.3f})")
+
+
+def ceiling_table(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per plain run (:func:`ceiling_record`): accuracy, ceiling, and each subset's
+    accuracy next to its best constant."""
+    rows = []
+    for name, r in records.items():
+        s = r["subsets"]
+        rows.append({"run": name, "split": r["split"],
+                     "acc": s["all"]["accuracy"], "acc_se": s["all"]["se"],
+                     "ceiling": r["ceiling"],
+                     "ceiling_perfect_seminv": r["ceiling_perfect_seminvariants"],
+                     "best_constant": s["all"]["baseline"],
+                     "seminv_acc": s["seminvariant"]["accuracy"],
+                     "seminv_se": s["seminvariant"]["se"],
+                     "seminv_best_constant": s["seminvariant"]["baseline"],
+                     "other_acc": s["non_seminvariant"]["accuracy"],
+                     "other_se": s["non_seminvariant"]["se"],
+                     "other_best_constant": s["non_seminvariant"]["baseline"],
+                     "seminv_learned": s["seminvariant"]["above_baseline"],
+                     "ceiling_near_chance": r["ceiling_near_baseline"]})
+    return pd.DataFrame(rows)
+
+
+def judge_chance_explanation(records: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """(verdict, evidence) on "validation accuracy stays at chance because the MLP overfits".
+
+    ``records``: :func:`ceiling_record` of the plain runs.  **not supported** when every run's
+    ceiling is near the best constant (the plain accuracy is then at chance whatever the
+    network does: 87 % of the signs are coin flips given the intensities, by origin symmetry);
+    **inconclusive at this scale** otherwise (some run learned the seminvariants enough to
+    lift its ceiling, so its chance level would need another explanation).
+    """
+    near = [k for k, r in records.items() if r["ceiling_near_baseline"]]
+    semi_learned = [k for k, r in records.items()
+                    if r["subsets"]["seminvariant"]["above_baseline"]]
+    others_at_half = all(not r["subsets"]["non_seminvariant"]["above_baseline"]
+                         for r in records.values())
+    ceilings = [r["ceiling"] for r in records.values()]
+    any_record = next(iter(records.values()))
+    evidence = (f"ceilings {min(ceilings):.4f}–{max(ceilings):.4f} against best constants ≈ "
+                f"{any_record['subsets']['all']['baseline']:.4f} ({len(near)} of {len(records)} "
+                f"runs within {PRACTICAL_MARGIN} of it); non-seminvariant accuracy "
+                f"{'at' if others_at_half else 'NOT at'} its baseline in every run, as the origin "
+                f"symmetry demands; seminvariants above their best constant in "
+                f"{len(semi_learned)} of {len(records)} runs")
+    if len(near) == len(records):
+        return "not supported", evidence + (" — a plain accuracy at chance is forced by the "
+                                            "origin symmetry, with or without overfitting")
+    return "inconclusive at this scale", evidence
+
+
+# ---------------------------------------------------------------------------------------------
 # 01 — normalising measured intensities (§3.1)
 # ---------------------------------------------------------------------------------------------
 
@@ -275,21 +475,49 @@ def normalisation_metrics(comparison: "NormalisationComparison", judgement: Judg
 # 02 — experimental vs calculated, data-set size, origin-invariant loss (§3.2–3.3)
 # ---------------------------------------------------------------------------------------------
 
-def sign_runs_table(results: Iterable["RunResult"]) -> pd.DataFrame:
-    """Every sign run of notebook 02: accuracies, chance levels and overfitting gaps.
+def subset_columns(table: pd.DataFrame, results: Sequence["RunResult"],
+                   baselines: Mapping[str, Mapping[str, Any]], split: str = "test"
+                   ) -> pd.DataFrame:
+    """``table`` (one row per run of ``results``) with each subset's accuracy on ``split``
+    next to its best constant, the origin-aware baseline and the plain runs' ceiling.
 
-    ``gap`` / ``gap_origin``: training − validation plain / origin-aware accuracy;
-    ``test_seminv_acc``: test accuracy on the seminvariants (h, k, l all even);
-    ``chance_seminv_pos``: accuracy of always predicting + on them.
+    ``baselines[run name]``: :func:`sign_baselines` of the run's data.  Columns
+    ``{split}_seminv_acc``/``seminv_baseline``, ``{split}_other_acc``/``other_baseline``
+    (non-seminvariants), ``all_baseline``, ``origin_baseline`` and ``ceiling`` (NaN for runs
+    with the origin-invariant loss, whose plain accuracy has no such ceiling).
+    """
+    out = table.copy()
+    short = SPLIT_COLUMNS[split]
+    cols: dict[str, list[Any]] = {k: [] for k in (
+        f"{short}_seminv_acc", "seminv_baseline", f"{short}_other_acc", "other_baseline",
+        "all_baseline", "origin_baseline", "ceiling")}
+    for r in results:
+        b, m = baselines[r.name], r.metrics[split]
+        cols[f"{short}_seminv_acc"].append(m["seminvariant_accuracy"])
+        cols["seminv_baseline"].append(b["seminvariant"][split])
+        cols[f"{short}_other_acc"].append(m.get("non_seminvariant_accuracy", float("nan")))
+        cols["other_baseline"].append(b["non_seminvariant"][split])
+        cols["all_baseline"].append(b["all"][split])
+        cols["origin_baseline"].append(origin_baseline(r, b, split))
+        cols["ceiling"].append(float("nan") if r.spec.get("origin_invariant")
+                               else ceiling_record(r, b, split)["ceiling"])
+    for k, v in cols.items():
+        out[k] = v
+    return out
+
+
+def sign_runs_table(results: Iterable["RunResult"],
+                    baselines: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Every sign run of notebook 02: accuracies, baselines, ceilings and overfitting gaps.
+
+    ``gap`` / ``gap_origin``: training − validation plain / origin-aware accuracy; the subset
+    columns of :func:`subset_columns` on the test split.
     """
     results = list(results)
     table = results_table(results, columns=("depth", "width", "n_reflections"))
     table["gap"] = table["train_acc"] - table["val_acc"]
     table["gap_origin"] = table["train_origin_acc"] - table["val_origin_acc"]
-    table["test_seminv_acc"] = [r.metrics["test"]["seminvariant_accuracy"] for r in results]
-    table["chance_seminv_pos"] = [r.chance.get("always_positive_seminvariant_accuracy")
-                                  for r in results]
-    return table
+    return subset_columns(table, results, baselines)
 
 
 def loss_pairs_table(results: Mapping[str, "RunResult"]) -> pd.DataFrame:
@@ -317,98 +545,124 @@ def loss_pairs_table(results: Mapping[str, "RunResult"]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def judge_overfit(result: "RunResult", label: str) -> tuple[str, str]:
+def _baseline(result: "RunResult", baseline: float | None) -> float:
+    """The given baseline, else the run's chance level of random signs."""
+    return float(result.chance["accuracy"]) if baseline is None else float(baseline)
+
+
+def judge_overfit(result: "RunResult", label: str,
+                  baseline: float | None = None) -> tuple[str, str]:
     """(verdict, evidence) on "this run overfits and does not generalise".
 
-    **not supported** when the validation accuracy is above chance; **supported** when it is
-    not and the training − validation gap exceeds :data:`OVERFIT_GAP`; else inconclusive.
+    ``baseline``: the best constant's validation accuracy (:func:`sign_baselines`, subset
+    ``all``); the chance level of random signs when not given.  **not supported** when the
+    validation accuracy is above the baseline; **supported** when it is not and the training −
+    validation gap exceeds :data:`OVERFIT_GAP`; else inconclusive.  Whether "at chance" says
+    anything about overfitting is :func:`judge_chance_explanation`'s question.
     """
     val = result.metrics["validation"]
     gap = overfitting_gap(result)
-    generalises = above_chance(val["accuracy"], result.chance["accuracy"], val["accuracy_se"])
+    base = _baseline(result, baseline)
+    generalises = above_chance(val["accuracy"], base, val["accuracy_se"])
     evidence = (f"{label}: train {result.metrics['train']['accuracy']:.3f}, validation "
-                f"{val['accuracy']:.4f} ± {val['accuracy_se']:.4f} (chance "
-                f"{result.chance['accuracy']:.3f}), gap {gap:+.3f}")
+                f"{val['accuracy']:.4f} ± {val['accuracy_se']:.4f} (baseline "
+                f"{base:.4f}), gap {gap:+.3f}")
     if generalises:
-        return "not supported", evidence + " — validation accuracy is above chance"
+        return "not supported", evidence + " — validation accuracy is above the baseline"
     if gap > OVERFIT_GAP:
         return "supported", evidence
     return "inconclusive at this scale", evidence + " — no clear gap yet (few epochs/structures)"
 
 
-def judge_dataset_size(runs: Sequence["RunResult"], sizes: Sequence[int],
-                       depth: int) -> tuple[str, str]:
+def judge_dataset_size(runs: Sequence["RunResult"], sizes: Sequence[int], depth: int,
+                       baseline: float | None = None) -> tuple[str, str]:
     """(verdict, evidence) on "more data narrows the gap, validation stays at chance".
 
-    ``runs[i]`` is the plain run on ``sizes[i]`` structures (ascending).
+    ``runs[i]`` is the plain run on ``sizes[i]`` structures (ascending); ``baseline`` the best
+    constant's validation accuracy on the largest set (chance of random signs when not given).
     """
     gaps = [overfitting_gap(r) for r in runs]
     val_best = max(r.metrics["validation"]["accuracy"] for r in runs)
     big = runs[-1]
-    generalises = above_chance(big.metrics["validation"]["accuracy"], big.chance["accuracy"],
+    base = _baseline(big, baseline)
+    generalises = above_chance(big.metrics["validation"]["accuracy"], base,
                                big.metrics["validation"]["accuracy_se"])
     ev = (f"{depth} layer(s): gap {', '.join(f'{g:+.3f}' for g in gaps)} for sizes "
-          f"{', '.join(f'{s:,}' for s in sizes)}; best validation accuracy {val_best:.3f} "
-          f"(chance {big.chance['accuracy']:.3f})")
+          f"{', '.join(f'{s:,}' for s in sizes)}; best validation accuracy {val_best:.4f} "
+          f"(baseline {base:.4f})")
     if len(sizes) < 2:
         return "inconclusive at this scale", ev + " — a single size"
     if gaps[-1] < gaps[0] and not generalises:
         return "supported", ev
     if generalises:
         return "not supported", (ev + " — with the most data the validation accuracy is above "
-                                 "chance")
+                                 "the baseline")
     status = "not supported" if gaps[-1] - gaps[0] > 0.02 else "inconclusive at this scale"
     return status, ev + " — the gap does not shrink with more data"
 
 
 def judge_sign_learning(experimental: "RunResult", calculated: Mapping[int, Sequence["RunResult"]],
                         sizes: Sequence[int], loss_pairs: pd.DataFrame,
-                        invariant_runs: Sequence["RunResult"]) -> Judgement:
+                        invariant_runs: Sequence["RunResult"],
+                        baselines: Mapping[str, Mapping[str, Any]]) -> Judgement:
     """The verdicts of notebook 02.
 
     ``experimental``: the plain 3-layer run on the experimental set; ``calculated[depth]``: the
     plain runs of that depth on each of ``sizes`` (ascending); ``loss_pairs``:
-    :func:`loss_pairs_table`; ``invariant_runs``: the origin-invariant run of each of its rows.
-    ``values`` holds ``findings`` (seminvariant test accuracies) and
+    :func:`loss_pairs_table`; ``invariant_runs``: the origin-invariant run of each of its rows;
+    ``baselines[run name]``: :func:`sign_baselines` of the run's data.  ``values`` holds
+    ``ceiling`` (:func:`ceiling_record` of every plain run on the test split), ``findings``
+    (seminvariant test accuracies against their best constant) and
     ``origin_invariant_mean_gap_change``.
     """
     j = Judgement()
     largest = sizes[-1]
-    status, ev = judge_overfit(experimental, "experimental, 3 layers")
+
+    def base(r: "RunResult") -> float:
+        return float(baselines[r.name]["all"]["validation"])
+
+    status, ev = judge_overfit(experimental, "experimental, 3 layers", base(experimental))
     j.add("experimental_overfits", status,
           "the MLP overfits the experimental set and does not generalise (Figs 7–8)", ev)
     for depth, runs in calculated.items():
         status, ev = judge_overfit(runs[-1], f"calculated, {depth} layer(s), {largest:,} "
-                                             "structures")
+                                             "structures", base(runs[-1]))
         j.add(f"calculated_{depth}_layers_no_generalisation", status,
               f"{depth} hidden layer(s) of 709 units overfit the calculated set without "
               "generalising (Figs 9–10)", ev)
     for depth, runs in calculated.items():
-        status, ev = judge_dataset_size(runs, sizes, depth)
+        status, ev = judge_dataset_size(runs, sizes, depth, base(runs[-1]))
         j.add(f"dataset_size_{depth}_layers", status, "more data narrows the overfitting gap "
               "but validation accuracy stays at chance (Figs 11–14)", ev)
+    plain = [experimental] + [r for runs in calculated.values() for r in runs]
+    ceilings = {r.name: ceiling_record(r, baselines[r.name]) for r in plain}
+    status, ev = judge_chance_explanation(ceilings)
+    j.add("chance_explained_by_overfitting", status, "validation accuracy stays at chance "
+          "because the network overfits (the report's explanation, §3.3)", ev)
+    j.lines.append("- **what the plain accuracy shows** (test split; origin symmetry: only the "
+                   "seminvariants can be learned with the plain loss):")
+    shown = [(experimental, "experimental, 3 layers")] + [
+        (runs[-1], f"calculated, {depth} layer(s), {largest:,} structures")
+        for depth, runs in calculated.items()]
+    j.lines += ["  " + ceiling_line(ceilings[r.name], label) for r, label in shown]
     mean_change = float((loss_pairs["gap_invariant"] - loss_pairs["gap_plain"]).mean())
-    inv_above = [above_chance(r.metrics["test"]["origin_accuracy"], r.chance["origin_accuracy"],
+    inv_above = [above_chance(r.metrics["test"]["origin_accuracy"],
+                              origin_baseline(r, baselines[r.name], "test"),
                               r.metrics["test"]["origin_accuracy_se"]) for r in invariant_runs]
     j.lines.append(f"- **origin-invariant loss (new question)** — mean change of the "
                    f"origin-aware gap with the origin-invariant loss {mean_change:+.3f} over "
                    f"{len(loss_pairs)} configurations; test origin-aware accuracy above its "
-                   f"chance level in {sum(inv_above)} of {len(inv_above)}")
-    # Beyond the report: the seminvariants (h, k, l all even) are the only reflections whose
-    # sign does not depend on the origin, so the only ones a plain loss can learn.
-    semi_lines, findings = [], {}
+                   f"baseline (best of 8 random signs, or of the constants) in {sum(inv_above)} "
+                   f"of {len(inv_above)}")
+    findings = {}
     for depth, runs in calculated.items():
-        t = runs[-1].metrics["test"]
-        se = t.get("seminvariant_accuracy_se", 0.0)
-        above = above_chance(t["seminvariant_accuracy"], 0.5, se)
+        semi = ceilings[runs[-1].name]["subsets"]["seminvariant"]
         findings[f"seminvariant_test_accuracy_{depth}_layers"] = {
-            "accuracy": t["seminvariant_accuracy"], "se": t.get("seminvariant_accuracy_se"),
-            "above_chance": bool(above)}
-        semi_lines.append(f"{depth} layer(s): {t['seminvariant_accuracy']:.4f} ± {se:.4f} "
-                          f"({'above' if above else 'not above'} chance 0.5)")
-    j.lines.append("- **seminvariant signs (new)** — test accuracy on the reflections with h, k, "
-                   f"l all even, {largest:,} structures: " + "; ".join(semi_lines))
-    j.values = {"findings": findings, "origin_invariant_mean_gap_change": mean_change}
+            "accuracy": semi["accuracy"], "se": semi["se"], "baseline": semi["baseline"],
+            "above_baseline": semi["above_baseline"]}
+    j.values = {"ceiling": ceilings, "findings": findings,
+                "origin_invariant_mean_gap_change": mean_change,
+                "origin_invariant_above_baseline": int(sum(inv_above))}
     return j
 
 
@@ -417,22 +671,26 @@ def judge_sign_learning(experimental: "RunResult", calculated: Mapping[int, Sequ
 # ---------------------------------------------------------------------------------------------
 
 def weighting_table(results: Mapping[str, "RunResult"], scores: Mapping[str, Mapping[str, float]],
-                    chance: Mapping[str, float],
-                    common_chance: Mapping[str, float]) -> pd.DataFrame:
-    """One row per loss weighting: accuracies and the intensity-weighted test accuracy.
+                    chance: Mapping[str, float], common_chance: Mapping[str, float],
+                    baselines: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per loss weighting (one loss): accuracies, baselines, intensity-weighted scores.
 
     ``scores[weight type]``: the run's test metrics under intensity weights (one scale for all
-    runs); ``chance``: chance levels of the runs; ``common_chance``: under intensity weights.
+    runs); ``chance``: chance levels of the runs; ``common_chance``: under intensity weights;
+    ``baselines[run name]``: :func:`sign_baselines` (subset columns: :func:`subset_columns`).
     """
     rows = []
     for t, r in results.items():
-        test = r.metrics["test"]
+        test, val = r.metrics["test"], r.metrics["validation"]
         rows.append({"weight_type": t,
+                     "loss": "origin-invariant" if r.spec.get("origin_invariant") else "plain",
                      "train_acc": r.metrics["train"]["accuracy"],
-                     "val_acc": r.metrics["validation"]["accuracy"],
+                     "val_acc": val["accuracy"],
+                     "val_acc_se": val["accuracy_se"],
                      "test_acc": test["accuracy"],
+                     "val_origin_acc": val["origin_accuracy"],
+                     "val_origin_acc_se": val["origin_accuracy_se"],
                      "test_origin_acc": test["origin_accuracy"],
-                     "test_seminv_acc": test["seminvariant_accuracy"],
                      "test_intensity_weighted_acc": scores[t]["weighted_accuracy"],
                      "test_intensity_weighted_origin_acc": scores[t]["weighted_origin_accuracy"],
                      "test_acc_se": test["accuracy_se"],
@@ -442,29 +700,85 @@ def weighting_table(results: Mapping[str, "RunResult"], scores: Mapping[str, Map
     table["chance_origin_acc"] = chance["origin_accuracy"]
     table["chance_intensity_weighted_acc"] = common_chance["weighted_accuracy"]
     table["chance_intensity_weighted_origin_acc"] = common_chance["weighted_origin_accuracy"]
-    return table
+    return subset_columns(table, list(results.values()), baselines)
 
 
-def judge_weighting(results: Mapping[str, "RunResult"], table: pd.DataFrame,
-                    chance: Mapping[str, float], common_chance: Mapping[str, float]) -> Judgement:
-    """The verdict of notebook 03: no weighting lifts validation accuracy above chance."""
+def judge_differences(labels: Sequence[str], values: Sequence[float], ses: Sequence[float],
+                      baseline: float, what: str) -> tuple[str, str, list[str]]:
+    """(verdict, evidence, labels above ``baseline``) on "these configurations do not differ".
+
+    **not supported** when the best and the worst differ by more than two combined standard
+    errors and at least :data:`PRACTICAL_MARGIN`; **supported** when they do not and at least
+    one is above ``baseline`` (something is learned, and it is the same for all);
+    **inconclusive at this scale** when none is above it (no difference could show).
+    """
+    values, ses = np.asarray(values, float), np.asarray(ses, float)
+    hi, lo = int(values.argmax()), int(values.argmin())
+    diff = float(values[hi] - values[lo])
+    combined = float(np.hypot(ses[hi], ses[lo]))
+    learned = [lab for lab, v, e in zip(labels, values, ses) if above_chance(v, baseline, e)]
+    evidence = (f"{what}: " + ", ".join(f"{lab} {v:.4f} ± {e:.4f}"
+                                        for lab, v, e in zip(labels, values, ses))
+                + f" (baseline {baseline:.4f}); best − worst {diff:+.4f}; above the baseline: "
+                + (", ".join(learned) if learned else "none"))
+    if len(values) > 1 and diff > 2 * combined and diff >= PRACTICAL_MARGIN:
+        return "not supported", evidence, learned
+    if learned:
+        return "supported", evidence, learned
+    return ("inconclusive at this scale",
+            evidence + " — nothing is learned, so no difference could show", learned)
+
+
+def judge_weighting(plain: Mapping[str, "RunResult"], invariant: Mapping[str, "RunResult"],
+                    table: pd.DataFrame, baselines: Mapping[str, Mapping[str, Any]],
+                    common_chance: Mapping[str, float]) -> Judgement:
+    """The verdicts of notebook 03, on the plain runs (as the report) and on the runs with
+    the origin-invariant loss (where a weighting could make a difference).
+
+    ``table``: both losses' :func:`weighting_table` rows; ``baselines[run name]``:
+    :func:`sign_baselines`.  ``values`` holds ``ceiling`` (the plain runs'
+    :func:`ceiling_record` on the test split).
+    """
     j = Judgement()
-    any_above = any(above_chance(r.metrics["validation"]["accuracy"], r.chance["accuracy"],
-                                 r.metrics["validation"]["accuracy_se"])
-                    for r in results.values())
-    evidence = "; ".join(f"{t}: validation {r.metrics['validation']['accuracy']:.4f} ± "
-                         f"{r.metrics['validation']['accuracy_se']:.4f}"
-                         for t, r in results.items())
-    evidence += f" (chance {chance['accuracy']:.3f})"
-    j.add("no_weighting_generalises", "not supported" if any_above else "supported",
+    status, evidence, learned = judge_differences(
+        list(plain), [r.metrics["validation"]["accuracy"] for r in plain.values()],
+        [r.metrics["validation"]["accuracy_se"] for r in plain.values()],
+        max(float(baselines[r.name]["all"]["validation"]) for r in plain.values()),
+        "plain loss, validation accuracy")
+    j.add("no_weighting_generalises", "not supported" if learned else "supported",
           "no loss weighting lifts validation accuracy above chance (Figs 15–16)", evidence)
-    weighted = table["test_intensity_weighted_acc"]
-    best = table.loc[weighted.idxmax()]
-    spread = float(weighted.max() - weighted.min())
-    j.lines.append(f"- **on one scale** — best intensity-weighted test accuracy: "
-                   f"{best['weight_type']} {best['test_intensity_weighted_acc']:.3f} (chance "
-                   f"{common_chance['weighted_accuracy']:.3f}); spread between weightings "
-                   f"{spread:.3f}")
+    ceilings = {r.name: ceiling_record(r, baselines[r.name]) for r in plain.values()}
+    status, evidence = judge_chance_explanation(ceilings)
+    j.add("plain_loss_can_compare_weightings",
+          "not supported" if status == "not supported" else "inconclusive at this scale",
+          "a plain-loss run can tell the weightings apart (implied by the report's comparison)",
+          evidence)
+    j.lines += ["  " + ceiling_line(ceilings[r.name], f"plain, {t}") for t, r in plain.items()]
+    if invariant:
+        status, evidence, learned = judge_differences(
+            list(invariant), [r.metrics["validation"]["origin_accuracy"]
+                              for r in invariant.values()],
+            [r.metrics["validation"]["origin_accuracy_se"] for r in invariant.values()],
+            max(origin_baseline(r, baselines[r.name], "validation")
+                for r in invariant.values()),
+            "origin-invariant loss, validation origin-aware accuracy")
+        j.add("no_weighting_generalises_origin_invariant",
+              "not supported" if learned else "supported",
+              "no loss weighting lifts validation accuracy above chance, with the origin "
+              "handled (origin-invariant loss, origin-aware accuracy)", evidence)
+        j.add("weighting_makes_no_difference_origin_invariant", status,
+              "the loss weighting makes no difference, with the origin handled", evidence)
+    for loss, rows in table.groupby("loss", sort=False):
+        weighted = rows["test_intensity_weighted_acc" if loss == "plain"
+                        else "test_intensity_weighted_origin_acc"]
+        best = rows.loc[weighted.idxmax()]
+        chance_key = "weighted_accuracy" if loss == "plain" else "weighted_origin_accuracy"
+        j.lines.append(f"- **on one scale, {loss} loss** — best intensity-weighted test "
+                       f"{'' if loss == 'plain' else 'origin-aware '}accuracy: "
+                       f"{best['weight_type']} {weighted.max():.4f} (chance "
+                       f"{common_chance[chance_key]:.4f}); spread between weightings "
+                       f"{float(weighted.max() - weighted.min()):.4f}")
+    j.values = {"ceiling": ceilings}
     return j
 
 
@@ -472,47 +786,85 @@ def judge_weighting(results: Mapping[str, "RunResult"], table: pd.DataFrame,
 # 04 — hidden-layer width (§3.4)
 # ---------------------------------------------------------------------------------------------
 
-def width_table(results: Iterable["RunResult"]) -> pd.DataFrame:
-    """One row per hidden-layer width: accuracies, standard errors, parameters, gap."""
+def width_table(results: Iterable["RunResult"],
+                baselines: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per hidden-layer width: accuracies, standard errors, parameters, gap, and the
+    subset columns of :func:`subset_columns` (test split)."""
     results = list(results)
     table = results_table(results, columns=("width",))
     table["parameters"] = [r.n_parameters for r in results]
-    table["val_acc_se"] = [r.metrics["validation"]["accuracy_se"] for r in results]
-    table["test_acc_se"] = [r.metrics["test"]["accuracy_se"] for r in results]
+    for split in ("validation", "test"):
+        short = SPLIT_COLUMNS[split]
+        table[f"{short}_acc_se"] = [r.metrics[split]["accuracy_se"] for r in results]
+        table[f"{short}_origin_acc_se"] = [r.metrics[split]["origin_accuracy_se"]
+                                           for r in results]
     table["gap"] = table["train_acc"] - table["val_acc"]
-    return table
+    return subset_columns(table, results, baselines)
 
 
-def judge_width(table: pd.DataFrame, chance: Mapping[str, float], report_best: int) -> Judgement:
-    """Is the best width (by validation accuracy) about ``report_best`` units?
+def judge_width(table: pd.DataFrame, baseline: float, report_best: int, metric: str = "acc",
+                key_suffix: str = "") -> Judgement:
+    """Is the best width (by validation ``metric``: ``acc`` or ``origin_acc``) about
+    ``report_best`` units?
 
     Widths within 2 standard errors of the best are tied with it.  **inconclusive** when no
-    width is above chance (the best width is then noise), **supported** when the best width
-    is in [50, 250] or ``report_best`` is tied with it, else **not supported**.
+    width is above ``baseline`` (the best constant, or for origin-aware accuracy
+    :func:`origin_baseline`: the best width is then noise), **supported** when the best width
+    is in [50, 250] or ``report_best`` is tied with it, else **not supported**.  Keys and
+    values end in ``key_suffix``.
     """
-    best_row = table.loc[table["val_acc"].idxmax()]
+    col, se_col = f"val_{metric}", f"val_{metric}_se"
+    best_row = table.loc[table[col].idxmax()]
     best_width = int(best_row["width"])
-    best_origin_width = int(table.loc[table["val_origin_acc"].idxmax(), "width"])
-    best_acc, best_se = float(best_row["val_acc"]), float(best_row["val_acc_se"])
-    best_above = above_chance(best_acc, chance["accuracy"], best_se)
-    tied = [int(w) for w, v, s in zip(table["width"], table["val_acc"], table["val_acc_se"])
+    best_acc, best_se = float(best_row[col]), float(best_row[se_col])
+    best_above = above_chance(best_acc, baseline, best_se)
+    tied = [int(w) for w, v, s in zip(table["width"], table[col], table[se_col])
             if best_acc - v <= 2 * max(s, best_se)]
-    evidence = (f"best validation accuracy {best_acc:.4f} ± {best_se:.4f} at width "
-                f"{best_width} (chance {chance['accuracy']:.3f}); widths within 2 SE of it: "
-                f"{tied}; best by origin-aware accuracy: {best_origin_width}")
+    name = "accuracy" if metric == "acc" else "origin-aware accuracy"
+    evidence = (f"best validation {name} {best_acc:.4f} ± {best_se:.4f} at width "
+                f"{best_width} (baseline {baseline:.4f}); widths within 2 SE of it: {tied}")
     if not best_above:
         status = "inconclusive at this scale"
-        evidence += " — no width is above chance, so the best width is noise"
+        evidence += " — no width is above the baseline, so the best width is noise"
     elif 50 <= best_width <= 250 or report_best in tied:
         status = "supported"
     else:
         status = "not supported"
     j = Judgement()
-    j.add("best_width_about_100", status,
-          f"the best hidden-layer width is about {report_best} units (Figs 17–18)", evidence)
-    j.values = {"best_width": best_width, "best_width_origin_aware": best_origin_width,
-                "best_width_above_chance": best_above, "widths_tied_with_best": tied,
-                "report_best_width": report_best}
+    loss = "" if not key_suffix else " (origin-invariant loss, origin-aware accuracy)"
+    j.add(f"best_width_about_100{key_suffix}", status,
+          f"the best hidden-layer width is about {report_best} units{loss} (Figs 17–18)",
+          evidence)
+    j.values = {f"best_width{key_suffix}": best_width,
+                f"best_width_above_baseline{key_suffix}": best_above,
+                f"widths_tied_with_best{key_suffix}": tied}
+    return j
+
+
+def judge_width_sweeps(plain: Mapping[int, "RunResult"], invariant: Mapping[int, "RunResult"],
+                       table: pd.DataFrame, table_inv: pd.DataFrame,
+                       baselines: Mapping[str, Mapping[str, Any]], report_best: int) -> Judgement:
+    """The verdicts of notebook 04: the report's plain sweep, whether a plain sweep can rank
+    widths at all (:func:`judge_chance_explanation` on its ceilings), and the sweep with the
+    origin-invariant loss (best width by validation origin-aware accuracy, keys
+    ``…_origin_invariant``).  ``values`` holds ``ceiling`` (plain runs, test split)."""
+    base = max(float(baselines[r.name]["all"]["validation"]) for r in plain.values())
+    j = judge_width(table, base, report_best)
+    ceilings = {r.name: ceiling_record(r, baselines[r.name]) for r in plain.values()}
+    status, evidence = judge_chance_explanation(ceilings)
+    j.add("plain_loss_can_rank_widths",
+          "not supported" if status == "not supported" else "inconclusive at this scale",
+          "a plain-loss sweep can rank the widths (implied by the report's choice)", evidence)
+    j.lines += ["  " + ceiling_line(ceilings[r.name], f"width {w}") for w, r in plain.items()]
+    if invariant:
+        inv_base = max(origin_baseline(r, baselines[r.name], "validation")
+                       for r in invariant.values())
+        inv = judge_width(table_inv, inv_base, report_best, metric="origin_acc",
+                          key_suffix="_origin_invariant")
+        j.lines += inv.lines
+        j.verdicts.update(inv.verdicts)
+        j.values.update(inv.values)
+    j.values.update(ceiling=ceilings, report_best_width=report_best)
     return j
 
 
