@@ -693,6 +693,18 @@ def _sg_symbol(number: int) -> str:
         return ""
 
 
+def check_usable(scan: Scan, grid: Grid, name: str) -> None:
+    """``PatternError`` when a scan cannot be classified whatever its reading: no overlap with
+    the model's 2θ grid, or a constant intensity (checked before any suspicion)."""
+    tt = scan.two_theta
+    lo, hi = grid.two_theta_min, grid.two_theta_max
+    if tt[-1] < lo or tt[0] > hi:
+        raise PatternError(name, f"2θ range {tt[0]:g}–{tt[-1]:g}° does not overlap the model's "
+                                 f"grid {lo:g}–{hi:g}°")
+    if np.ptp(scan.intensity) == 0:
+        raise PatternError(name, "no signal: intensity is constant or zero on the model's grid")
+
+
 def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path | Any,
                    top: int = 3, input_kind: str = "auto", axis: str = "2theta",
                    wavelength: str | float | None = None,
@@ -724,6 +736,7 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
     for i, path in enumerate(paths):
         try:
             scan = load_scan(path, axis, wavelength, bundle.wavelength)
+            check_usable(scan, bundle.grid, str(path))
             outside = peaks_outside(scan.two_theta, scan.intensity, bundle.grid)
             warnings_ = scan.suspicions + ([outside] if outside else [])
             if warnings_ and not force:
