@@ -268,3 +268,28 @@ def test_rruff_dev_reads_whole():
     counts = got.summary()["per_crystal_system"]
     assert counts["trigonal"] == 0 and counts["monoclinic"] == 95
     assert np.allclose(got.patterns.max(axis=1), 1) and got.patterns.min() >= 0
+
+
+def test_xrdml_reader_agrees_with_fairmat_readers_xrd(tmp_path):
+    fairmat = pytest.importorskip("fairmat_readers_xrd")
+    counts = " ".join(str(v) for v in (np.arange(200) % 37 + 5))
+    pos = "<startPosition>10.0</startPosition><endPosition>30.0</endPosition>"
+    path = tmp_path / "a.xrdml"
+    path.write_text(XRDML.format(l1="1.5405980", l2="1.5444260", positions=pos, counts=counts))
+    x, y, lam = classify.read_xrdml(path)
+    ref = fairmat.read_file(str(path))
+    np.testing.assert_allclose(x, ref["2Theta"].to("degree").magnitude)
+    np.testing.assert_allclose(y, ref["intensity"].magnitude)
+    # the same numbers through the optional path used for .brml / .raw / .rasx
+    fx, fy, flam = classify.read_instrument_file(path)
+    np.testing.assert_allclose(fx, x) and np.testing.assert_allclose(fy, y)
+    assert flam == pytest.approx(lam)
+
+
+def test_instrument_files_without_their_reader(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "fairmat_readers_xrd", None)   # not installed
+    (tmp_path / "scan.brml").write_bytes(b"PK\x03\x04")
+    with pytest.raises(classify.PatternError, match="need the reader package fairmat-readers"):
+        classify.load_scan(tmp_path / "scan.brml")

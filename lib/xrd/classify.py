@@ -15,7 +15,9 @@ intensity; whitespace, comma or semicolon separated, or with a decimal comma as 
 or ``12,5<tab>300``; UTF-8, or UTF-8 / UTF-16 with a byte-order mark; ``#`` comments and one
 header line allowed; extra columns such as an error column ignored), a ``.npy`` array of shape
 (n, 2) (or (2, n)), or a PANalytical ``.xrdml`` file (XML, read with the standard library;
-its Kα wavelength is used unless ``--wavelength`` is given).  Any range and step.
+its Kα wavelength is used unless ``--wavelength`` is given); Bruker ``.brml`` / ``.raw`` and
+Rigaku ``.rasx`` through the optional package ``fairmat-readers-xrd`` when it is installed.
+Any range and step.
 
 **Axis and wavelength.**  The first column is 2θ in degrees (``--axis 2theta``), a d-spacing
 in Å (``d``) or q = 4π sin θ / λ in Å⁻¹ (``q``).  A scan measured at another wavelength is
@@ -162,6 +164,29 @@ def _is_data_line(line: str) -> bool:
     return bool(re.fullmatch(r"[\s\d.,;+\-eE]*\d[\s\d.,;+\-eE]*", line))
 
 
+_PLAIN = re.compile(r"[\d \t\r\n.eE+\-]*")
+
+
+def _read_plain_rows(text: str) -> tuple[np.ndarray, list[int]] | None:
+    """The fast path of :func:`_read_text_rows` for the commonest file — numbers with decimal
+    points separated by blanks, the same number of columns on every line, no header, comment
+    or blank line inside (``numpy.loadtxt``); None for anything else (then the general reader
+    decides, with its messages)."""
+    body = text.strip("\r\n")
+    if not body or not _PLAIN.fullmatch(body) or re.search(r"\n[ \t\r]*\n", body):
+        return None
+    import io
+
+    try:
+        arr = np.loadtxt(io.StringIO(body), ndmin=2)
+    except ValueError:
+        return None
+    if arr.shape[1] < 2:
+        return None
+    start = text.count("\n", 0, text.index(body[0])) + 1
+    return arr[:, :2], list(range(start, start + len(arr)))
+
+
 def _read_text_rows(path: Path, text: str) -> tuple[np.ndarray, list[int]]:
     """The first two numeric columns of a text pattern and the line number of each row."""
     content = [(n, raw.split("#", 1)[0].strip()) for n, raw in
@@ -236,7 +261,8 @@ def read_xrdml(path: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
 
     The first ``<scan>`` is read: its ``positions axis="2Theta"`` (``startPosition`` /
     ``endPosition``, points evenly spaced, or a ``listPositions``) and its ``intensities`` (or
-    ``counts``).  The wavelength is the intensity-weighted Kα1/Kα2 mean of ``usedWavelength``
+    ``counts`` times ``beamAttenuationFactors``), as ``fairmat_readers_xrd`` reads them
+    (tested against it where it is installed).  The wavelength is the intensity-weighted Kα1/Kα2 mean of ``usedWavelength``
     ((λ₁ + r λ₂)/(1 + r), r = ``ratioKAlpha2KAlpha1``).  ``PatternError`` when it is not such a
     file."""
     import xml.etree.ElementTree as ET
@@ -253,8 +279,12 @@ def read_xrdml(path: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
                 and e.get("axis", "").lower() == "2theta"), None)
     if counts is None or pos is None:
         raise PatternError(path, ".xrdml scan without 2Theta positions or intensities")
+    attenuation = next((e for e in scan.iter() if _local(e.tag) == "beamAttenuationFactors"),
+                       None)
     try:
         y = np.array((counts.text or "").split(), float)
+        if _local(counts.tag) == "counts" and attenuation is not None:
+            y = y * np.array((attenuation.text or "").split(), float)
         child = {_local(c.tag): (c.text or "").strip() for c in pos}
         if "listPositions" in child:
             x = np.array(child["listPositions"].split(), float)
@@ -281,14 +311,56 @@ def read_xrdml(path: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
     return x, y, lam
 
 
+#: Instrument formats read through the optional package ``fairmat-readers-xrd``.
+INSTRUMENT_SUFFIXES = (".brml", ".raw", ".rasx")
+
+
+def read_instrument_file(path: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """2θ (degrees), intensity and Kα wavelength (Å, or None) of a Bruker ``.brml`` / ``.raw``
+    or Rigaku ``.rasx`` file through ``fairmat_readers_xrd.read_file`` (FAIRmat's readers,
+    optional: ``PatternError`` saying so when the package is not installed)."""
+    try:
+        import fairmat_readers_xrd
+    except ImportError:
+        raise PatternError(path, f"{path.suffix} files need the reader package "
+                                 "fairmat-readers-xrd (pip install fairmat-readers-xrd), which "
+                                 "is not installed; or export the scan as .xy") from None
+    try:
+        data = fairmat_readers_xrd.read_file(str(path))
+        tt = data["2Theta"]
+        x = np.asarray(tt.to("degree").magnitude if hasattr(tt, "to") else tt, float).ravel()
+        inten = data["intensity"]
+        y = np.asarray(getattr(inten, "magnitude", inten), float).ravel()
+    except Exception as exc:  # the reader's own errors, whatever their type
+        raise PatternError(path, f"not readable by fairmat-readers-xrd ({type(exc).__name__}: "
+                                 f"{exc})"[:300]) from None
+    if len(x) != len(y):
+        raise PatternError(path, f"{len(x)} 2θ positions but {len(y)} intensities")
+    lam = None
+    source = (data.get("metadata") or {}).get("source") or {}
+    try:
+        l1 = source.get("kAlpha1")
+        if l1 is not None:
+            l1 = float(l1.to("angstrom").magnitude)
+            l2 = source.get("kAlpha2")
+            l2 = float(l2.to("angstrom").magnitude) if l2 is not None else l1
+            r = source.get("ratioKAlpha2KAlpha1")
+            r = float(getattr(r, "magnitude", r)) if r is not None else 0.5
+            lam = (l1 + r * l2) / (1 + r)
+    except Exception:
+        lam = None
+    return x, y, lam
+
+
 def wavelength_angstrom(value: str | float) -> float:
     """The X-ray wavelength λ (Å) of a name (``CuKa``, ``CuKa1``, ``MoKa``, ``CoKa``, ``CrKa``,
     ``FeKa``, ``AgKa``: pymatgen's ``WAVELENGTHS``, Kα = weighted Kα1/Kα2 mean) or a number in Å
     (0.1–5)."""
-    from pymatgen.analysis.diffraction.xrd import WAVELENGTHS
+    if isinstance(value, str) and value[:1].isalpha():
+        from pymatgen.analysis.diffraction.xrd import WAVELENGTHS
 
-    if isinstance(value, str) and value in WAVELENGTHS:
-        return float(WAVELENGTHS[value])
+        if value in WAVELENGTHS:
+            return float(WAVELENGTHS[value])
     try:
         lam = float(value)
     except (TypeError, ValueError):
@@ -416,8 +488,12 @@ def read_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[int] | 
         elif suffix == ".xrdml":
             x, y, lam = read_xrdml(path)
             data = np.column_stack([x, y])
+        elif suffix in INSTRUMENT_SUFFIXES:
+            x, y, lam = read_instrument_file(path)
+            data = np.column_stack([x, y])
         else:
-            data, first_line = _read_text_rows(path, decode_text(path, path.read_bytes()))
+            text = decode_text(path, path.read_bytes())
+            data, first_line = _read_plain_rows(text) or _read_text_rows(path, text)
     except OSError as exc:
         raise PatternError(path, f"cannot be read ({type(exc).__name__}: "
                                  f"{exc.strerror or exc})") from None
