@@ -37,8 +37,9 @@
 # - train and test sets that share **no structure and no composition**;
 # - saved models that `python -m lib.xrd classify` applies to measured pattern files.
 #
-# All patterns here are **simulated** (from synthetic or from real structures); no measured
-# pattern is used in training or testing.
+# Training and the test sets use **simulated** patterns (from synthetic or from real
+# structures); 301 **measured** RRUFF patterns (`rruff_dev`) are used only to validate — never
+# to train.
 
 # %%
 import time
@@ -431,8 +432,8 @@ common = {"training_structures": len(train), "training_patterns": len(x_train),
           "data": str(synth.path.name)}
 bundle_cnn = models.save_bundle(
     cnn, cfg.models_dir / "cnn1d", "cnn1d", grid, cfg.sigma, None,
-    {**common, "epochs": res_cnn.epochs_run, "test_accuracy": evals[("1D CNN", "test")]["accuracy"]},
-    background=cfg.background)
+    {**common, "epochs": res_cnn.epochs_run,
+     "test_accuracy": evals[("1D CNN", "test")]["accuracy"]}, background=cfg.background)
 bundle_mnv2 = models.save_bundle(
     mnv2, cfg.models_dir / "mobilenetv2", "mobilenetv2", grid, cfg.sigma, cfg.image_size,
     {**common, "epochs": res_mnv2.epochs_run, "weights": weights_source,
@@ -469,7 +470,7 @@ print(classify.format_text(demo_records))
 
 # %%
 verdict = evaluate.verdict(evals, (res_cnn.epochs_run, res_mnv2.epochs_run), weights_source,
-                           len(train))
+                           len(train), measured=rruff_evals, measured_baselines=rruff_base)
 display(Markdown(verdict.text))
 
 # %% [markdown]

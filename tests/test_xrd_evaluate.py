@@ -216,3 +216,20 @@ def test_measured_frame_panels_and_summary():
     assert table["per_class"]["monoclinic"]["recall"] == 1.0
     assert block["models"]["1D CNN"]["space_group_accuracy"] == 0.5
     json.dumps(block, default=atomic._json_default)
+
+
+def test_verdict_line_on_measured_patterns():
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 280), ("1D CNN", "test"): fake_eval(0.6, 280),
+             ("MobileNetV2", "MP"): None, ("1D CNN", "MP"): None}
+    truth = np.repeat([1, 2, 6], [95, 76, 130])
+    base = evaluate.baselines(truth)
+    for right, says in ((0.9, "carries over"), (0.05, "no model beats"), (0.43, "inconclusive")):
+        n_right = int(right * len(truth))
+        pred = np.where(np.arange(len(truth)) < n_right, truth, 0)
+        ev = evaluate.evaluation(truth, {"crystal_system": one_hot(list(pred))})
+        v = evaluate.verdict(evals, (20, 8), "imagenet", 2000, measured={"1D CNN": ev},
+                             measured_baselines=base)
+        line = v.text.splitlines()[-1]
+        assert "rruff_dev" in line and says in line and "always" in line and "81.7 %" in line
+    plain = evaluate.verdict(evals, (20, 8), "imagenet", 2000)
+    assert "rruff_dev" not in plain.text

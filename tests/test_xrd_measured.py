@@ -165,7 +165,8 @@ def test_each_suspicious_input_is_flagged(tmp_path):
         assert any(reason in s for s in scan.suspicions), (name, scan.suspicions)
     # peaks all outside the model's range: a Cu scan 60–150° whose peaks lie above 90°
     x = np.arange(60, 150, 0.02)
-    y = 5 + 100 * np.exp(-0.5 * ((x - 106.7) / 0.1) ** 2) + 80 * np.exp(-0.5 * ((x - 114.1) / 0.1) ** 2)
+    y = (5 + 100 * np.exp(-0.5 * ((x - 106.7) / 0.1) ** 2)
+         + 80 * np.exp(-0.5 * ((x - 114.1) / 0.1) ** 2))
     scan = classify.load_scan(_write(tmp_path / "high.xy", x, y))
     assert "outside the model's 2θ range" in classify.peaks_outside(scan.two_theta,
                                                                     scan.intensity, GRID)
@@ -225,7 +226,7 @@ def test_xrdml_start_end_and_list_positions(tmp_path):
     assert scan.wavelength == pytest.approx(lam)
     assert scan.two_theta[0] == pytest.approx(2 * np.degrees(np.arcsin(CU / lam *
                                                                      np.sin(np.radians(5)))))
-    assert len(scan.two_theta) < len(tt) and scan.two_theta.max() < 180   # past 2θ' = 180° dropped
+    assert len(scan.two_theta) < len(tt) and scan.two_theta.max() < 180   # past 180°: dropped
     bad = {"broken.xrdml": ("<xrdMeasurements><scan>", "not a readable .xrdml"),
            "noscan.xrdml": ("<xrdMeasurements/>", "without a <scan>"),
            "short.xrdml": (XRDML.format(l1="1.54", l2="1.54", positions=listed,

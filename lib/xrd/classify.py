@@ -262,9 +262,9 @@ def read_xrdml(path: Path) -> tuple[np.ndarray, np.ndarray, float | None]:
     The first ``<scan>`` is read: its ``positions axis="2Theta"`` (``startPosition`` /
     ``endPosition``, points evenly spaced, or a ``listPositions``) and its ``intensities`` (or
     ``counts`` times ``beamAttenuationFactors``), as ``fairmat_readers_xrd`` reads them
-    (tested against it where it is installed).  The wavelength is the intensity-weighted Kα1/Kα2 mean of ``usedWavelength``
-    ((λ₁ + r λ₂)/(1 + r), r = ``ratioKAlpha2KAlpha1``).  ``PatternError`` when it is not such a
-    file."""
+    (tested against it where it is installed).  The wavelength is the intensity-weighted
+    Kα1/Kα2 mean of ``usedWavelength`` ((λ₁ + r λ₂)/(1 + r), r = ``ratioKAlpha2KAlpha1``).
+    ``PatternError`` when it is not such a file."""
     import xml.etree.ElementTree as ET
 
     try:
@@ -424,8 +424,8 @@ def _suspicious_axis(x: np.ndarray, axis: str) -> list[str]:
             out.append(f"2θ only reaches {x.max():g}: 2θ in radians (convert to degrees) or a "
                        "q column (use --axis q)?")
         elif x.max() < SHORT_SCAN_MAX:
-            out.append(f"2θ ends at {x.max():g}°, values typical of a d-spacing (Å) or q (Å⁻¹) "
-                       "column: use --axis d or --axis q (or --force for a short 2θ scan)")
+            out.append(f"2θ ends at {x.max():g}°, values typical of a d-spacing (Å) or q "
+                       "(Å⁻¹) column: use --axis d or --axis q (or --force for a short 2θ scan)")
     elif axis == "d":
         if np.any(x <= 0):
             out.append("d-spacings ≤ 0 Å: is the first column d in Å?")
@@ -717,10 +717,10 @@ def to_model_input(two_theta: np.ndarray, intensity: np.ndarray, grid: Grid, sig
     it was read as ``profile`` or ``peaks``.
 
     A profile is put on the grid (:func:`resample_profile`), its minimum subtracted, smoothed
-    with the model's σ (grid points) within the scanned range (zero outside); a peak list is placed on the grid and smoothed exactly
-    as in training (:func:`lib.xrd.patterns.render`).  Both then pass through
-    :func:`preprocess` with the model's ``background``.  ``positions``: the file's own axis,
-    to decide ``auto`` (default: ``two_theta``)."""
+    with the model's σ (grid points) within the scanned range (zero outside); a peak list is
+    placed on the grid and smoothed exactly as in training (:func:`lib.xrd.patterns.render`).
+    Both then pass through :func:`preprocess` with the model's ``background``.  ``positions``:
+    the file's own axis, to decide ``auto`` (default: ``two_theta``)."""
     if kind not in INPUT_KINDS:
         raise ValueError(f"--input must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
     if kind == "auto":
@@ -728,8 +728,8 @@ def to_model_input(two_theta: np.ndarray, intensity: np.ndarray, grid: Grid, sig
                                                else positions) else "profile"
     lo, hi = grid.two_theta_min, grid.two_theta_max
     if two_theta[-1] < lo or two_theta[0] > hi:
-        raise PatternError(name, f"2θ range {two_theta[0]:g}–{two_theta[-1]:g}° does not overlap "
-                                 f"the model's grid {lo:g}–{hi:g}°")
+        raise PatternError(name, f"2θ range {two_theta[0]:g}–{two_theta[-1]:g}° does not "
+                                 f"overlap the model's grid {lo:g}–{hi:g}°")
     if kind == "peaks":
         vec = render(two_theta, np.clip(intensity, 0, None), grid, sigma)
     else:

@@ -281,14 +281,36 @@ def _line_transfer(c_test: dict[str, Any], c_mp: dict[str, Any] | None) -> str:
             "patterns are still simulated, so this run does not test measured data.")
 
 
+def _line_measured(measured: Mapping[str, dict[str, Any]], base: dict[str, Any]) -> str:
+    """The verdict's line on measured patterns: the best model against "always <majority>"
+    (by 2 s.e.) and the reported RRUFF anchor."""
+    name, best = max(measured.items(), key=lambda kv: kv[1]["accuracy"])
+    acc, n, major = best["accuracy"], best["n"], base["majority_class_accuracy"]
+    spread = 2 * standard_error(acc, n)
+    if acc - major > spread:
+        text = "the models have learnt something that carries over to measurements"
+    elif major - acc > spread:
+        text = "no model beats answering the most common crystal system"
+    else:
+        text = "inconclusive: the best model is within two standard errors of the majority class"
+    sg = best.get("space_group_accuracy")
+    on_sg = f", space group {percent(sg)}" if sg is not None else ""
+    return (f"- **Measured patterns (rruff_dev, never trained on):** {text}. Best: {name} "
+            f"{percent(acc)} ± {percent(standard_error(acc, n))} on {n} patterns{on_sg}; always "
+            f"{base['majority_class']}: {percent(major)}; chance: {percent(base['chance_uniform'])}"
+            f"; reported on RRUFF: ~{percent(RRUFF_CRYSTAL_SYSTEM)}.")
+
+
 def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tuple[int, ...],
-            weights: str, n_train: int) -> Verdict:
+            weights: str, n_train: int, measured: Mapping[str, dict[str, Any]] | None = None,
+            measured_baselines: dict[str, Any] | None = None) -> Verdict:
     """The verdict on report 2's claims from this run's evaluations.
 
     ``evals``: {(model, set): :func:`evaluation` or None} with models ``"MobileNetV2"`` and
     ``"1D CNN"`` and sets ``"test"`` (held-out synthetic structures, required) and ``"MP"``
     (real structures, may be None); ``epochs``: epochs run by each model; ``weights``:
-    MobileNetV2's weights source; ``n_train``: training structures."""
+    MobileNetV2's weights source; ``n_train``: training structures; ``measured``: {model:
+    :func:`evaluation`} on measured patterns (rruff_dev) with their :func:`baselines`."""
     m_test, c_test = evals[("MobileNetV2", "test")], evals[("1D CNN", "test")]
     m_mp, c_mp = evals.get(("MobileNetV2", "MP")), evals.get(("1D CNN", "MP"))
     small = is_small(m_test["n"], epochs)
@@ -299,6 +321,8 @@ def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tupl
     lines = [_line_report(ref, ref_name, m_test, on_report, weights),
              _line_models(c_test, m_test, c_mp, m_mp, on_models),
              _line_park(c_test, n_train), _line_transfer(c_test, c_mp)]
+    if measured and measured_baselines is not None:
+        lines.append(_line_measured(measured, measured_baselines))
     return Verdict(on_report, on_models, bool(small), "\n".join(lines))
 
 
