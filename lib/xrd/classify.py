@@ -442,10 +442,12 @@ def _suspicious_axis(x: np.ndarray, axis: str) -> list[str]:
 
 def upside_down(intensity: np.ndarray) -> bool:
     """True when the pattern's peaks point down: the intensities reach much further below their
-    median (the background) than above it, as in a negated or inverted scan."""
+    median (the background) than above it (``UPSIDE_DOWN_RATIO``), as in a negated or
+    inverted scan."""
     y = np.asarray(intensity, float)
     med = float(np.median(y))
-    below, above = med - float(y.min()), float(y.max()) - med
+    # the 0.1 % quantile, not the minimum: a few dropped-out detector points are not peaks
+    below, above = med - float(np.percentile(y, 0.1)), float(y.max()) - med
     return below > UPSIDE_DOWN_RATIO * max(above, 1e-12 * max(abs(med), 1.0))
 
 
