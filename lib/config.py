@@ -243,6 +243,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "augment": True,               # measurement-like augmentation of the training set
         "augment_copies": 1,           # augmented copies per training pattern
         "n_workers": 2,                # processes for pattern generation
+        "background": "snip",          # model inputs: "none" (as simulated) or "snip" (SNIP
+                                       # background subtracted, in training and in classify)
+        "rruff_dir": "shared",         # measured validation set (never trained on); "shared" =
+                                       # ../shared/data/rruff_dev when present; "" = none
     },
 }
 

@@ -37,8 +37,9 @@
 # - train and test sets that share **no structure and no composition**;
 # - saved models that `python -m lib.xrd classify` applies to measured pattern files.
 #
-# All patterns here are **simulated** (from synthetic or from real structures); no measured
-# pattern is used in training or testing.
+# Training and the test sets use **simulated** patterns (from synthetic or from real
+# structures); 301 **measured** RRUFF patterns (`rruff_dev`) are used only to validate — never
+# to train.
 
 # %%
 import time
@@ -80,6 +81,8 @@ validation_fraction = None
 augment = None
 augment_copies = None
 n_workers = None
+background = None
+rruff_dir = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -89,10 +92,15 @@ if not 0 < cfg.test_fraction < 0.5 or not 0 < cfg.validation_fraction < 0.5:
 grid = Grid(cfg.two_theta_min, cfg.two_theta_max, cfg.n_points)
 dense = tuple(config.int_list(cfg.cnn_dense, "cnn_dense"))
 mp_path = config.resolve_shared(cfg.mp_csv, "mp20_subset", "mp20_subset.csv")
+rruff_path = config.resolve_shared(cfg.rruff_dir, "rruff_dev")
+if cfg.background not in classify.BACKGROUNDS:
+    raise ValueError(f"background must be one of {classify.BACKGROUNDS}, got {cfg.background!r}")
 t_start, timings = time.perf_counter(), {}
 print(f"2θ grid: {grid.two_theta_min}–{grid.two_theta_max}°, {grid.n_points} points, "
       f"step {grid.step:.4f}°; smoothing σ = {cfg.sigma} points = {cfg.sigma * grid.step:.3f}°")
 print(f"labels: SpacegroupAnalyzer, symprec = {cfg.symprec} Å; MP-20 CSV: {mp_path or 'none'}")
+print(f"model inputs: background {cfg.background!r}; measured validation set: "
+      f"{rruff_path or 'none'}")
 
 # %% [markdown]
 # The table lists every parameter of this run and where it came from (profile or override).
@@ -236,16 +244,20 @@ train, val, test = (synth.subset(split[k]) for k in ("train", "validation", "tes
 x_aug, aug_rows = xrd_augment.augmented_set(
     train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
     cfg.augment_copies if cfg.augment else 0, cfg.seed)
-x_train = np.concatenate([train.patterns, x_aug])
+x_train = classify.preprocess(np.concatenate([train.patterns, x_aug]), grid, cfg.background)
 rows = np.concatenate([np.arange(len(train)), aug_rows])
 y_train = {"crystal_system": train.crystal_system[rows], "space_group": train.space_group[rows] - 1}
 y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
+val_inputs = classify.preprocess(val.patterns, grid, cfg.background)
 print(f"training patterns: {len(x_train)} from {len(train)} structures; augmentation:",
-      xrd_augment.describe(aug) if cfg.augment else "none")
+      xrd_augment.describe(aug) if cfg.augment else "none", "; background:", cfg.background)
 
 # %% [markdown]
 # The training patterns: each training structure once as simulated, plus `augment_copies`
-# measurement-like copies of it when augmentation is on.
+# measurement-like copies of it when augmentation is on.  Every pattern a model sees — training,
+# validation, test, MP, measured, or a user's file in `classify` — passes through one function,
+# `lib.xrd.classify.preprocess`: with `background = "snip"` the SNIP background (clipping
+# half-window 1° 2θ) is subtracted, then each pattern is scaled to [0, 1].
 
 # %% [markdown]
 # ## Model 1: the report's MobileNetV2
@@ -265,7 +277,7 @@ from lib.xrd import models  # noqa: E402  (imports TensorFlow: after the data st
 mnv2, weights_source = models.build_mobilenet(cfg.image_size, heads=("crystal_system",))
 res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_train, cfg.image_size),
                         {"crystal_system": y_train["crystal_system"]},
-                        models.model_inputs("mobilenetv2", val.patterns, cfg.image_size),
+                        models.model_inputs("mobilenetv2", val_inputs, cfg.image_size),
                         {"crystal_system": y_val["crystal_system"]}, cfg.epochs_mobilenet,
                         cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
 timings["mobilenet_train_s"] = res_mnv2.seconds
@@ -287,7 +299,7 @@ print(f"weights: {weights_source}; {mnv2.count_params():,} parameters; {res_mnv2
 
 # %%
 cnn = models.build_cnn1d(grid.n_points, heads=("crystal_system", "space_group"), dense=dense)
-res_cnn = models.train(cnn, x_train, y_train, val.patterns, y_val, cfg.epochs_cnn,
+res_cnn = models.train(cnn, x_train, y_train, val_inputs, y_val, cfg.epochs_cnn,
                        cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
 timings["cnn_train_s"] = res_cnn.seconds
 print(f"1D CNN: {cnn.count_params():,} parameters; {res_cnn.epochs_run} epochs in "
@@ -309,7 +321,9 @@ sets = {"test": test, "MP": mp}
 trained = {"MobileNetV2": ("mobilenetv2", mnv2), "1D CNN": ("cnn1d", cnn)}
 evals = {(name, where): None if data is None or not len(data) else evaluate.evaluation(
              data.crystal_system,
-             models.predict_patterns(model, kind, data.patterns, cfg.image_size),
+             models.predict_patterns(model, kind,
+                                     classify.preprocess(data.patterns, grid, cfg.background),
+                                     cfg.image_size),
              data.space_group)
          for name, (kind, model) in trained.items() for where, data in sets.items()}
 display(evaluate.accuracy_frame(evals))
@@ -345,6 +359,60 @@ plt.show()
 # the expected ones: their patterns differ only in peak splittings.
 
 # %% [markdown]
+# ## Measured patterns: the `rruff_dev` validation set
+#
+# Everything above is simulated.  `rruff_dev` (`../shared/data/rruff_dev`, parameter
+# `rruff_dir`) holds 301 **measured** powder patterns of minerals from the RRUFF project (Cu Kα,
+# 2θ 5–90° at 0.01°; no trigonal minerals), with their space groups — a **validation set, never
+# trained on**.  `lib.xrd.measured.read_rruff_dev` reads each file as `classify` does and puts
+# it through the same preprocessing as the training patterns (background: the `background`
+# parameter).  Each model is scored beside two baselines: always answering the most common
+# crystal system of the set (monoclinic, 31.6 %) and guessing at random.
+
+# %%
+t0 = time.perf_counter()
+rruff = None
+if rruff_path is not None:
+    from lib.xrd import measured
+
+    rruff = measured.read_rruff_dev(rruff_path, grid, cfg.sigma, cfg.background)
+    print(rruff.summary())
+else:
+    print("no rruff_dev folder: the measured validation is skipped (set rruff_dir)")
+rruff_evals = {} if rruff is None else {
+    name: evaluate.evaluation(rruff.crystal_system,
+                              models.predict_patterns(model, kind, rruff.patterns, cfg.image_size),
+                              rruff.space_group)
+    for name, (kind, model) in trained.items()}
+rruff_base = None if rruff is None else evaluate.baselines(rruff.crystal_system,
+                                                           rruff.space_group)
+timings["rruff_dev_s"] = time.perf_counter() - t0
+if rruff_evals:
+    display(evaluate.measured_frame(rruff_evals, rruff_base))
+    display(Markdown("**The report's table — measured `rruff_dev` patterns**"))
+    display(evaluate.table_frame({m: ev["table"] for m, ev in rruff_evals.items()}).round(3))
+
+# %% [markdown]
+# A model has learnt something that transfers to measurements only where it beats "always
+# monoclinic"; the per-class recall shows which systems it finds and which it never answers.
+
+# %%
+if rruff_evals:
+    fig = plots.confusion_matrices(evaluate.measured_panels(rruff_evals, "rruff_dev"))
+    fig.suptitle("Crystal-system confusion matrices on measured patterns (rruff_dev; colour = "
+                 "row share)")
+    figures.save_figure(fig, "xrd_fig06_rruff_dev_confusion_matrix",
+                        "Confusion matrices of the crystal system on 301 measured RRUFF powder "
+                        "patterns (rruff_dev, Cu Kα; validation only, never trained on) for each "
+                        "model (counts; colour = share of the true class). Data: RRUFF project "
+                        "via Salgado et al., npj Comput. Mater. 2023.", cfg)
+    plt.show()
+
+# %% [markdown]
+# Rows are the true crystal systems of the measured minerals (no trigonal row: the set has
+# none), columns the models' answers.
+
+# %% [markdown]
 # ## Saved models and the classify command
 #
 # Both models are saved under `runs/<profile>/models/06_xrd_classification/` with what the
@@ -364,11 +432,12 @@ common = {"training_structures": len(train), "training_patterns": len(x_train),
           "data": str(synth.path.name)}
 bundle_cnn = models.save_bundle(
     cnn, cfg.models_dir / "cnn1d", "cnn1d", grid, cfg.sigma, None,
-    {**common, "epochs": res_cnn.epochs_run, "test_accuracy": evals[("1D CNN", "test")]["accuracy"]})
+    {**common, "epochs": res_cnn.epochs_run,
+     "test_accuracy": evals[("1D CNN", "test")]["accuracy"]}, background=cfg.background)
 bundle_mnv2 = models.save_bundle(
     mnv2, cfg.models_dir / "mobilenetv2", "mobilenetv2", grid, cfg.sigma, cfg.image_size,
     {**common, "epochs": res_mnv2.epochs_run, "weights": weights_source,
-     "test_accuracy": evals[("MobileNetV2", "test")]["accuracy"]})
+     "test_accuracy": evals[("MobileNetV2", "test")]["accuracy"]}, background=cfg.background)
 print("saved:", bundle_cnn, bundle_mnv2, sep="\n  ")
 
 # %% [markdown]
@@ -401,7 +470,7 @@ print(classify.format_text(demo_records))
 
 # %%
 verdict = evaluate.verdict(evals, (res_cnn.epochs_run, res_mnv2.epochs_run), weights_source,
-                           len(train))
+                           len(train), measured=rruff_evals, measured_baselines=rruff_base)
 display(Markdown(verdict.text))
 
 # %% [markdown]
@@ -426,7 +495,11 @@ summary = evaluate.metrics_summary(
     split_grouping="reduced formula (StratifiedGroupKFold by crystal system)",
     training_patterns=int(len(x_train)),
     augmentation=xrd_augment.describe(aug) if cfg.augment else None,
-    models=model_blocks, classify_demo=demo_records, timings_s=timings)
+    models=model_blocks, classify_demo=demo_records, background=cfg.background,
+    rruff_dev=None if rruff is None else evaluate.measured_summary(
+        rruff_evals, rruff_base, rruff.summary(), background=cfg.background,
+        note="measured RRUFF patterns, validation only: never trained on"),
+    timings_s=timings)
 print(f"metrics: {metrics.write_metrics(cfg, summary)}; total {timings['total_s']:.0f} s")
 
 # %% [markdown]

@@ -74,3 +74,33 @@ def test_figures_bundles_and_classify(m06, runs_root):
                           top=7)
     assert all(len(r["crystal_system"]) == 7 and "space_group" not in r for r in recs)
     assert np.isclose(sum(c["p"] for c in recs[0]["crystal_system"]), 1, atol=1e-3)
+
+
+def test_rruff_dev_validation(m06):
+    """The measured validation set: every model scored beside the baselines, when present."""
+    if config.resolve_shared("shared", "rruff_dev") is None:
+        assert m06["rruff_dev"] is None
+        pytest.skip("../shared/data/rruff_dev is absent")
+    rr = m06["rruff_dev"]
+    assert rr["set"]["n_patterns"] == 301 and rr["set"]["n_skipped"] == 0
+    assert rr["background"] == m06["background"]
+    base = rr["baselines"]
+    assert base["majority_class"] == "monoclinic"
+    assert round(base["majority_class_accuracy"], 3) == 0.316
+    assert base["chance_uniform"] == pytest.approx(1 / 7)
+    assert set(rr["models"]) == {"MobileNetV2", "1D CNN"}
+    for name, block in rr["models"].items():
+        assert 0 <= block["accuracy"] <= 1 and block["n"] == 301
+        assert set(block["table"]["per_class"]) == set(CRYSTAL_SYSTEMS)
+        assert block["table"]["per_class"]["trigonal"]["support"] == 0
+        assert np.asarray(block["confusion"]).shape == (7, 7)
+        assert np.asarray(block["confusion"]).sum() == 301
+        assert isinstance(block["beats_majority_class"], bool)
+    assert 0 <= rr["models"]["1D CNN"]["space_group_accuracy"] <= 1
+    assert "space_group_accuracy" not in rr["models"]["MobileNetV2"]
+    figs = config.figures_dir("smoke")
+    assert (figs / "xrd_fig06_rruff_dev_confusion_matrix.png").is_file()
+    bundle = json.loads((config.models_dir("smoke") / "06_xrd_classification" / "cnn1d" /
+                         "bundle.json").read_text())
+    assert bundle["background"] == m06["background"]
+    assert bundle["wavelength_angstrom"] == pytest.approx(1.54184)

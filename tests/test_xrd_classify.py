@@ -243,3 +243,102 @@ def test_module_entry_point(tiny_bundle, tmp_path):
     rec = json.loads(proc.stdout)[0]
     assert rec["file"] == str(good)
     assert rec["crystal_system"][0]["label"] == "hexagonal"
+
+
+def test_suspicious_files_are_flagged_not_classified(tiny_bundle, tmp_path, capsys):
+    tt, prof = write_profile(tmp_path / "si.xy", silicon())
+    cu = 1.54184
+    d = cu / (2 * np.sin(np.radians(tt) / 2))
+    high = np.arange(60.0, 150.0, 0.02)
+    cases = {"radians.xy": (np.radians(tt), prof, "radians"),
+             "d_column.xy": (d, prof, "a d-spacing column"),
+             "upside_down.xy": (tt, -prof, "peaks point down"),
+             "beyond_90.xy": (high, 5 + 100 * np.exp(-0.5 * ((high - 106.7) / 0.1) ** 2),
+                              "outside the model's 2θ range")}
+    paths = []
+    for name, (x, y, _) in cases.items():
+        np.savetxt(tmp_path / name, np.column_stack([x, y]))
+        paths.append(tmp_path / name)
+    recs = classify.classify_files(paths, tiny_bundle)
+    for rec, (name, (_, _, reason)) in zip(recs, cases.items()):
+        assert rec.get("suspicious") is True and reason in rec["error"], (name, rec)
+        assert "--force" in rec["error"]
+    forced = classify.classify_files(paths, tiny_bundle, force=True)
+    for rec in forced:
+        assert "crystal_system" in rec and rec["confident"] is False and rec["warnings"]
+    code = classify.main(["classify", str(paths[0]), "--model", str(tiny_bundle)])
+    _, err = capsys.readouterr()
+    assert code == 1 and "suspicious input" in err and "radians" in err
+    # the d column read as d is fine and gives the answer of the 2θ file
+    d_rec = classify.classify_files([tmp_path / "d_column.xy"], tiny_bundle, axis="d", top=7)[0]
+    ref = classify.classify_files([tmp_path / "si.xy"], tiny_bundle, top=7)[0]
+    assert d_rec["read_as"] == "profile" and d_rec["axis"] == "d" and d_rec["confident"]
+    got = {c["label"]: c["p"] for c in d_rec["crystal_system"]}
+    for c in ref["crystal_system"]:
+        assert got[c["label"]] == pytest.approx(c["p"], abs=0.02)
+
+
+def test_other_wavelengths_and_xrdml(tiny_bundle, tmp_path, capsys):
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    tt = np.arange(5.0, 45.0, 0.005)
+    mo = XRDCalculator(wavelength="MoKa").get_pattern(nacl(), two_theta_range=(5, 45))
+    prof = 5 + sum(h * np.exp(-0.5 * ((tt - p) / 0.03) ** 2) for p, h in zip(mo.x, mo.y))
+    np.savetxt(tmp_path / "nacl_mo.xy", np.column_stack([tt, prof]))
+    code = classify.main(["classify", str(tmp_path / "nacl_mo.xy"), "--model", str(tiny_bundle),
+                          "--wavelength", "MoKa", "--json"])
+    out, _ = capsys.readouterr()
+    rec = json.loads(out)[0]
+    assert code == 0 and rec["wavelength_angstrom"] == pytest.approx(0.71073)
+    assert rec["crystal_system"][0]["label"] == "cubic"
+    # read as Cu Kα, the Mo scan's peaks sit at half their angles: not the same answer
+    as_cu = classify.classify_files([tmp_path / "nacl_mo.xy"], tiny_bundle, top=7)[0]
+    assert as_cu["crystal_system"] != rec["crystal_system"]
+    # .xrdml (PANalytical XML) with its own Cu Kα1/Kα2 wavelength
+    si_tt, si = write_profile(tmp_path / "si.xy", silicon(), step=0.02)
+    xml = ('<?xml version="1.0"?><xrdMeasurements xmlns="http://www.xrdml.com/XRDMeasurement/'
+           '2.1"><xrdMeasurement><usedWavelength><kAlpha1 unit="Angstrom">1.540598</kAlpha1>'
+           '<kAlpha2 unit="Angstrom">1.544426</kAlpha2><ratioKAlpha2KAlpha1>0.5'
+           '</ratioKAlpha2KAlpha1></usedWavelength><scan><dataPoints><positions axis="2Theta" '
+           f'unit="deg"><startPosition>{si_tt[0]}</startPosition><endPosition>{si_tt[-1]}'
+           '</endPosition></positions><intensities unit="counts">'
+           + " ".join(f"{v:.1f}" for v in si) + '</intensities></dataPoints></scan>'
+           '</xrdMeasurement></xrdMeasurements>')
+    (tmp_path / "si.xrdml").write_text(xml)
+    a, b = classify.classify_files([tmp_path / "si.xrdml", tmp_path / "si.xy"], tiny_bundle,
+                                   top=7)
+    assert a["read_as"] == "profile" and a["crystal_system"][0]["label"] == "cubic"
+    pa = {c["label"]: c["p"] for c in a["crystal_system"]}
+    for c in b["crystal_system"]:
+        assert pa[c["label"]] == pytest.approx(c["p"], abs=0.02)
+    with pytest.raises(SystemExit) as stop:
+        classify.main(["classify", str(tmp_path / "si.xy"), "--model", str(tiny_bundle),
+                       "--wavelength", "XyKa"])
+    assert stop.value.code == 2 and "--wavelength must be one of" in capsys.readouterr().err
+
+
+def test_bundle_background_wavelength_and_confidence(tiny_bundle, tmp_path):
+    info = json.loads((tiny_bundle / "bundle.json").read_text())
+    assert info["background"] == "none" and info["wavelength_angstrom"] == pytest.approx(1.54184)
+    assert info["confidence_threshold"] == 0.0
+    good = tmp_path / "si.xy"
+    write_profile(good, silicon())
+    assert classify.classify_files([good], tiny_bundle)[0]["confident"] is True
+    strict = tmp_path / "strict"
+    strict.mkdir()
+    (strict / "model.keras").write_bytes((tiny_bundle / "model.keras").read_bytes())
+    (strict / "bundle.json").write_text(json.dumps({**info, "confidence_threshold": 1.0,
+                                                    "background": "snip"}))
+    bundle = models.load_bundle(strict)
+    assert bundle.background == "snip" and bundle.confidence_threshold == 1.0
+    rec = classify.classify_files([good], bundle)[0]
+    assert rec["confident"] is False and "NOT CONFIDENT" in classify.format_text([rec])
+    old = {k: v for k, v in info.items()
+           if k not in ("background", "wavelength_angstrom", "confidence_threshold")}
+    (strict / "bundle.json").write_text(json.dumps(old))
+    bundle = models.load_bundle(strict)
+    assert (bundle.background, bundle.wavelength, bundle.confidence_threshold) == \
+        ("none", pytest.approx(1.54184), 0.0)
+    (strict / "bundle.json").write_text(json.dumps({**info, "background": "rolling"}))
+    with pytest.raises(ValueError, match="unknown background 'rolling'"):
+        models.load_bundle(strict)

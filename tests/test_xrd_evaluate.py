@@ -166,3 +166,70 @@ def test_metrics_summary_keeps_the_notebook_keys_and_is_json(tmp_path):
     assert "probs" not in out["models"]["cnn1d"]["test"]
     back = json.loads(atomic.write_json(tmp_path / "m.json", out).read_text())
     assert back["models"]["cnn1d"]["test"]["confusion"][0][0] == 8     # 56 of 70 right
+
+
+def test_baselines_of_a_measured_set():
+    # 95 monoclinic of 301, as rruff_dev: "always monoclinic" scores 31.6 %
+    counts = {"triclinic": 20, "monoclinic": 95, "orthorhombic": 76, "tetragonal": 27,
+              "hexagonal": 28, "cubic": 55}
+    truth = np.concatenate([np.full(n, CRYSTAL_SYSTEMS.index(k)) for k, n in counts.items()])
+    groups = np.where(truth == CRYSTAL_SYSTEMS.index("monoclinic"), 14, 62)
+    base = evaluate.baselines(truth, groups)
+    assert base["n"] == 301 and base["majority_class"] == "monoclinic"
+    assert base["majority_class_accuracy"] == pytest.approx(95 / 301)
+    assert round(base["majority_class_accuracy"], 3) == 0.316
+    assert base["chance_uniform"] == pytest.approx(1 / 7)
+    assert base["chance_prior"] == pytest.approx(sum((n / 301) ** 2 for n in counts.values()))
+    assert base["majority_space_group"] == 62
+    assert base["majority_space_group_accuracy"] == pytest.approx(206 / 301)
+    assert base["space_group_chance_uniform"] == pytest.approx(1 / 230)
+    # the always-majority "model" scores exactly the majority baseline
+    always = one_hot([CRYSTAL_SYSTEMS.index("monoclinic")] * len(truth))
+    ev = evaluate.evaluation(truth, {"crystal_system": always})
+    assert ev["accuracy"] == pytest.approx(base["majority_class_accuracy"])
+    assert evaluate.baselines(np.array([], int))["majority_class"] is None
+
+
+def test_measured_frame_panels_and_summary():
+    truth = np.array([1, 1, 1, 2, 2, 6])
+    good = evaluate.evaluation(truth, {"crystal_system": one_hot([1, 1, 1, 2, 2, 6]),
+                                       "space_group": one_hot([13] * 6, 230)},
+                               np.array([14, 14, 14, 62, 62, 225]))
+    bad = evaluate.evaluation(truth, {"crystal_system": one_hot([0] * 6)})
+    evals = {"1D CNN": good, "MobileNetV2": bad}
+    base = evaluate.baselines(truth, np.array([14, 14, 14, 62, 62, 225]))
+    frame = evaluate.measured_frame(evals, base)
+    assert list(frame["model"][:2]) == ["1D CNN", "MobileNetV2"]
+    assert frame["crystal system accuracy"].iloc[0] == 1.0
+    assert frame["space group accuracy"].iloc[0] == 0.5
+    assert np.isnan(frame["space group accuracy"].iloc[1])
+    assert "always monoclinic (majority class)" in list(frame["model"])
+    panels = evaluate.measured_panels(evals, "rruff_dev")
+    assert len(panels) == 2 and all(cm.shape == (7, 7) for cm in panels.values())
+    assert any("100.0%" in title and "rruff_dev" in title for title in panels)
+    block = evaluate.measured_summary(evals, base, {"n_patterns": 6}, background="snip")
+    assert block["set"] == {"n_patterns": 6} and block["background"] == "snip"
+    assert block["models"]["1D CNN"]["beats_majority_class"] is True
+    assert block["models"]["MobileNetV2"]["beats_majority_class"] is False
+    assert "probs" not in block["models"]["1D CNN"]
+    table = block["models"]["1D CNN"]["table"]
+    assert table["per_class"]["monoclinic"]["recall"] == 1.0
+    assert block["models"]["1D CNN"]["space_group_accuracy"] == 0.5
+    json.dumps(block, default=atomic._json_default)
+
+
+def test_verdict_line_on_measured_patterns():
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 280), ("1D CNN", "test"): fake_eval(0.6, 280),
+             ("MobileNetV2", "MP"): None, ("1D CNN", "MP"): None}
+    truth = np.repeat([1, 2, 6], [95, 76, 130])
+    base = evaluate.baselines(truth)
+    for right, says in ((0.9, "carries over"), (0.05, "no model beats"), (0.43, "inconclusive")):
+        n_right = int(right * len(truth))
+        pred = np.where(np.arange(len(truth)) < n_right, truth, 0)
+        ev = evaluate.evaluation(truth, {"crystal_system": one_hot(list(pred))})
+        v = evaluate.verdict(evals, (20, 8), "imagenet", 2000, measured={"1D CNN": ev},
+                             measured_baselines=base)
+        line = v.text.splitlines()[-1]
+        assert "rruff_dev" in line and says in line and "always" in line and "81.7 %" in line
+    plain = evaluate.verdict(evals, (20, 8), "imagenet", 2000)
+    assert "rruff_dev" not in plain.text

@@ -281,14 +281,36 @@ def _line_transfer(c_test: dict[str, Any], c_mp: dict[str, Any] | None) -> str:
             "patterns are still simulated, so this run does not test measured data.")
 
 
+def _line_measured(measured: Mapping[str, dict[str, Any]], base: dict[str, Any]) -> str:
+    """The verdict's line on measured patterns: the best model against "always <majority>"
+    (by 2 s.e.) and the reported RRUFF anchor."""
+    name, best = max(measured.items(), key=lambda kv: kv[1]["accuracy"])
+    acc, n, major = best["accuracy"], best["n"], base["majority_class_accuracy"]
+    spread = 2 * standard_error(acc, n)
+    if acc - major > spread:
+        text = "the models have learnt something that carries over to measurements"
+    elif major - acc > spread:
+        text = "no model beats answering the most common crystal system"
+    else:
+        text = "inconclusive: the best model is within two standard errors of the majority class"
+    sg = best.get("space_group_accuracy")
+    on_sg = f", space group {percent(sg)}" if sg is not None else ""
+    return (f"- **Measured patterns (rruff_dev, never trained on):** {text}. Best: {name} "
+            f"{percent(acc)} ± {percent(standard_error(acc, n))} on {n} patterns{on_sg}; always "
+            f"{base['majority_class']}: {percent(major)}; chance: {percent(base['chance_uniform'])}"
+            f"; reported on RRUFF: ~{percent(RRUFF_CRYSTAL_SYSTEM)}.")
+
+
 def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tuple[int, ...],
-            weights: str, n_train: int) -> Verdict:
+            weights: str, n_train: int, measured: Mapping[str, dict[str, Any]] | None = None,
+            measured_baselines: dict[str, Any] | None = None) -> Verdict:
     """The verdict on report 2's claims from this run's evaluations.
 
     ``evals``: {(model, set): :func:`evaluation` or None} with models ``"MobileNetV2"`` and
     ``"1D CNN"`` and sets ``"test"`` (held-out synthetic structures, required) and ``"MP"``
     (real structures, may be None); ``epochs``: epochs run by each model; ``weights``:
-    MobileNetV2's weights source; ``n_train``: training structures."""
+    MobileNetV2's weights source; ``n_train``: training structures; ``measured``: {model:
+    :func:`evaluation`} on measured patterns (rruff_dev) with their :func:`baselines`."""
     m_test, c_test = evals[("MobileNetV2", "test")], evals[("1D CNN", "test")]
     m_mp, c_mp = evals.get(("MobileNetV2", "MP")), evals.get(("1D CNN", "MP"))
     small = is_small(m_test["n"], epochs)
@@ -299,6 +321,8 @@ def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tupl
     lines = [_line_report(ref, ref_name, m_test, on_report, weights),
              _line_models(c_test, m_test, c_mp, m_mp, on_models),
              _line_park(c_test, n_train), _line_transfer(c_test, c_mp)]
+    if measured and measured_baselines is not None:
+        lines.append(_line_measured(measured, measured_baselines))
     return Verdict(on_report, on_models, bool(small), "\n".join(lines))
 
 
@@ -378,3 +402,86 @@ def metrics_summary(evals: Mapping[tuple[str, str], dict[str, Any] | None],
                        "park2017_space_group": PARK_SPACE_GROUP,
                        "rruff_measured_crystal_system": RRUFF_CRYSTAL_SYSTEM},
             "verdict": verdict_.to_dict()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Measured validation set (rruff_dev)
+# ---------------------------------------------------------------------------------------------
+
+def baselines(crystal_system: np.ndarray, space_group: np.ndarray | None = None,
+              ) -> dict[str, Any]:
+    """What a model must beat on a set with these true labels (fractions).
+
+    ``majority_class``: always answering the set's most common crystal system (e.g. "always
+    monoclinic"); ``chance_uniform``: guessing one of the 7 crystal systems at random (1/7);
+    ``chance_prior``: guessing with the set's own class frequencies (Σ pᵢ²); and for space
+    groups the same majority and uniform (1/230) baselines."""
+    cs = np.asarray(crystal_system, int)
+    out: dict[str, Any] = {"n": int(len(cs))}
+    if len(cs) == 0:
+        return {**out, "majority_class": None, "majority_class_accuracy": float("nan"),
+                "chance_uniform": 1 / len(CRYSTAL_SYSTEMS), "chance_prior": float("nan")}
+    counts = np.bincount(cs, minlength=len(CRYSTAL_SYSTEMS))
+    share = counts / counts.sum()
+    out.update({"majority_class": CRYSTAL_SYSTEMS[int(counts.argmax())],
+                "majority_class_accuracy": float(share.max()),
+                "chance_uniform": 1 / len(CRYSTAL_SYSTEMS),
+                "chance_prior": float(np.sum(share ** 2))})
+    if space_group is not None and len(space_group):
+        sg_counts = np.bincount(np.asarray(space_group, int), minlength=231)
+        out.update({"majority_space_group": int(sg_counts.argmax()),
+                    "majority_space_group_accuracy": float(sg_counts.max() / sg_counts.sum()),
+                    "space_group_chance_uniform": 1 / 230})
+    return out
+
+
+def baseline_rows(base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The baselines as rows of the accuracy table (model, n, crystal-system accuracy, space
+    group accuracy)."""
+    rows = [{"model": f"always {base['majority_class']} (majority class)", "n": base["n"],
+             "crystal system accuracy": round(base["majority_class_accuracy"], 3),
+             "space group accuracy": round(base.get("majority_space_group_accuracy",
+                                                    float("nan")), 3)},
+            {"model": "chance (1 of 7 at random)", "n": base["n"],
+             "crystal system accuracy": round(base["chance_uniform"], 3),
+             "space group accuracy": round(base.get("space_group_chance_uniform",
+                                                    float("nan")), 3)},
+            {"model": "chance (the set's class frequencies)", "n": base["n"],
+             "crystal system accuracy": round(base["chance_prior"], 3),
+             "space group accuracy": float("nan")}]
+    return rows
+
+
+def measured_frame(evals: Mapping[str, dict[str, Any]], base: dict[str, Any]) -> "Any":
+    """Every model's accuracy on a measured set beside the baselines: a pandas DataFrame with
+    crystal-system accuracy ± s.e., macro F1, space-group top-1 (NaN without that head)."""
+    import pandas as pd
+
+    rows = []
+    for model, ev in evals.items():
+        rows.append({"model": model, "n": ev["n"],
+                     "crystal system accuracy": round(ev["accuracy"], 3),
+                     "± s.e.": round(standard_error(ev["accuracy"], ev["n"]), 3),
+                     "macro F1": round(ev["table"]["macro_avg"]["f1"], 3),
+                     "space group accuracy": round(ev.get("space_group_accuracy", np.nan), 3)})
+    return pd.DataFrame(rows + baseline_rows(base))
+
+
+def measured_panels(evals: Mapping[str, dict[str, Any]], name: str) -> dict[str, np.ndarray]:
+    """{panel title: 7 × 7 confusion counts} of every model on the measured set ``name``."""
+    return {f"{m}, {name} (measured): accuracy {ev['accuracy']:.1%}": ev["confusion"]
+            for m, ev in evals.items()}
+
+
+def measured_summary(evals: Mapping[str, dict[str, Any]], base: dict[str, Any],
+                     data: dict[str, Any] | None = None, **facts: Any) -> dict[str, Any]:
+    """The metrics block of a measured validation set: the set (``data``), the baselines, and
+    per model its accuracy, space-group top-1 (when it has that head), the report's table
+    (precision / recall / F1 per crystal system) and the confusion matrix; ``facts`` (e.g.
+    the preprocessing) as given."""
+    models = {}
+    for model, ev in evals.items():
+        block = without_probs(ev) or {}
+        block["beats_majority_class"] = bool(ev["accuracy"] > base["majority_class_accuracy"])
+        models[model] = block
+    return {"set": data, "baselines": base, **facts, "models": models}

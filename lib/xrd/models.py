@@ -31,6 +31,8 @@ MODEL_KINDS = ("cnn1d", "mobilenetv2")
 BUNDLE_FORMAT = "phases-and-patterns/xrd-model/1"
 #: Image sizes for which Keras publishes ImageNet weights of MobileNetV2.
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
+#: Cu Kα wavelength (Å; pymatgen's weighted Kα1/Kα2 mean), the training patterns' radiation.
+CU_KA = 1.54184
 
 
 def head_labels(head: str) -> list[str]:
@@ -248,11 +250,23 @@ class Bundle:
     heads: dict[str, list[str]]
     meta: dict[str, Any]
     path: Path
+    #: X-ray wavelength (Å) the model was trained for (Cu Kα for bundles that do not say).
+    wavelength: float = CU_KA
+    #: Background treatment of its inputs (``lib.xrd.classify.BACKGROUNDS``).
+    background: str = "none"
+    #: Top crystal-system probability below which an answer is "not confident".
+    confidence_threshold: float = 0.0
 
 
 def save_bundle(model: Any, folder: str | Path, kind: str, grid: Grid, sigma: float,
-                image_size: int | None, meta: dict[str, Any] | None = None) -> Path:
-    """Save ``model`` and its ``bundle.json`` into ``folder`` (each file written atomically)."""
+                image_size: int | None, meta: dict[str, Any] | None = None,
+                background: str = "none", wavelength: float = CU_KA,
+                confidence_threshold: float = 0.0) -> Path:
+    """Save ``model`` and its ``bundle.json`` into ``folder`` (each file written atomically).
+
+    ``background``: how its inputs were treated (``"none"`` or ``"snip"``); ``wavelength``:
+    the X-ray wavelength (Å) of its training patterns; ``confidence_threshold``: the top
+    crystal-system probability below which ``classify`` answers "not confident"."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}")
     folder = Path(folder)
@@ -261,7 +275,10 @@ def save_bundle(model: Any, folder: str | Path, kind: str, grid: Grid, sigma: fl
         model.save(tmp)
     heads = {h: head_labels(h) for h in model.output_names}
     info = {"format": BUNDLE_FORMAT, "kind": kind, "grid": grid.to_dict(), "sigma": sigma,
-            "image_size": image_size, "radiation": "CuKa (1.54184 Å)", "heads": heads,
+            "image_size": image_size, "radiation": f"{wavelength:g} Å"
+            + (" (Cu Kα)" if wavelength == CU_KA else ""), "wavelength_angstrom": wavelength,
+            "background": background, "confidence_threshold": float(confidence_threshold),
+            "heads": heads,
             "input": ("pattern vector on the grid, smoothed (sigma grid points), scaled to [0,1]"
                       if kind == "cnn1d" else
                       "square image from the pattern vector (lib.xrd.patterns.pattern_to_image)"),
@@ -306,6 +323,18 @@ def read_bundle_info(info_path: Path) -> dict[str, Any]:
         raise ValueError(f"model {info_path}: heads must map each output to its list of labels")
     if info["kind"] == "mobilenetv2" and not info.get("image_size"):
         raise ValueError(f"model {info_path}: a mobilenetv2 bundle needs image_size")
+    if info.get("background", "none") not in ("none", "snip"):
+        raise ValueError(f"model {info_path}: unknown background {info['background']!r} "
+                         "(none, snip)")
+    try:
+        lam = float(info.get("wavelength_angstrom", CU_KA))
+        threshold = float(info.get("confidence_threshold", 0.0))
+    except (TypeError, ValueError):
+        raise ValueError(f"model {info_path}: wavelength_angstrom and confidence_threshold "
+                         "must be numbers") from None
+    if not 0.1 <= lam <= 5 or not 0 <= threshold <= 1:
+        raise ValueError(f"model {info_path}: wavelength {lam} Å or confidence threshold "
+                         f"{threshold} out of range (0.1–5 Å, 0–1)")
     return info
 
 
@@ -377,4 +406,7 @@ def load_bundle(path: str | Path) -> Bundle:
     check_heads(model, info["heads"], info_path)
     return Bundle(model=model, kind=info["kind"], grid=Grid.from_dict(info["grid"]),
                   sigma=float(info["sigma"]), image_size=info.get("image_size"),
-                  heads=info["heads"], meta=info.get("meta", {}), path=folder)
+                  heads=info["heads"], meta=info.get("meta", {}), path=folder,
+                  wavelength=float(info.get("wavelength_angstrom", CU_KA)),
+                  background=info.get("background", "none"),
+                  confidence_threshold=float(info.get("confidence_threshold", 0.0)))
