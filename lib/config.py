@@ -160,6 +160,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
         "normalisation": "max",              # per-structure intensity normalisation of the input
+        "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
+        "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
+        "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
     },
     # -- 03_weight_types (report 1, §3.4) ----------------------------------------------------
     # The sweep runs twice: plain loss (the report's) and origin-invariant loss (min over the
@@ -180,6 +183,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
         "normalisation": "max",
+        "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
+        "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
+        "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
     },
     # -- 04_layer_sizes (report 1, §3.4) -----------------------------------------------------
     # The sweep runs twice: plain loss (the report's) and origin-invariant loss, same epochs so
@@ -201,6 +207,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
         "normalisation": "max",
+        "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
+        "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
+        "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
     },
     # -- 05_autoencoders (report 1, §3.5) ----------------------------------------------------
     "05_autoencoders": {
@@ -217,6 +226,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
         "normalisation": "max",
+        "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
+        "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
+        "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
     },
     # -- 06_xrd_classification (report 2) ------------------------------------------------------
     "06_xrd_classification": {
@@ -273,15 +285,15 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # block that notebooks 02-05 hold out at the end of the file.
         "00_data": {"n_calculated": 167_000, "n_experimental": 7_000, "atoms_max": 60,
                     "n_workers": 16, "chunk_size": 1000},
-        "02_experimental_vs_calculated": {"epochs_experimental": 100, "epochs": 100,
+        "02_experimental_vs_calculated": {"distribution": "auto", "epochs_experimental": 100, "epochs": 100,
                                           "n_reflections_experimental": 4630,
                                           "dataset_sizes": "7000,50000,150000",
                                           "batch_size": 256},
-        "03_weight_types": {"epochs": 100, "epochs_origin_invariant": 100,
+        "03_weight_types": {"distribution": "auto", "epochs": 100, "epochs_origin_invariant": 100,
                             "n_structures": 150_000, "batch_size": 256},
-        "04_layer_sizes": {"epochs": 100, "epochs_origin_invariant": 100,
+        "04_layer_sizes": {"distribution": "auto", "epochs": 100, "epochs_origin_invariant": 100,
                            "n_structures": 150_000, "batch_size": 256},
-        "05_autoencoders": {"epochs": 100, "n_structures": 150_000, "batch_size": 256},
+        "05_autoencoders": {"distribution": "auto", "epochs": 100, "n_structures": 150_000, "batch_size": 256},
         "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
                                   "epochs_mobilenet": 30, "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
@@ -442,7 +454,14 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool, str]] = {
     "image_size": (1, None, True, True, "an image size (pixels)"),
     "smoothing_window": (1, None, True, True, "a window (reflections)"),
     "mp_limit": (0, None, True, True, "a number of structures (0 = all)"),
+    "steps_per_epoch": (0, None, True, True, "a number of batches (0 = the split's)"),
     "augment_copies": (0, None, True, True, "a number of copies"),
+}
+#: Parameters that take one of a few words.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "distribution": ("none", "mirrored", "auto"),
+    "train_source": ("dataset", "stream"),
+    "normalisation": ("max", "mean", "median"),
 }
 #: Pairs that must be ordered (low <= high).
 _ORDERED: tuple[tuple[str, str], ...] = (
@@ -457,6 +476,9 @@ def check_value(notebook: str, name: str, value: Any) -> None:
     Checks by meaning, not only by type: counts and sizes positive, fractions in [0, 1),
     a learning rate, a σ, a distance positive, a correlation in [−1, 1], and so on.
     """
+    if isinstance(value, str) and name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"{notebook}: parameter {name!r} must be one of "
+                         f"{', '.join(_CHOICES[name])}, got {value!r}")
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return
     if value != value:  # NaN

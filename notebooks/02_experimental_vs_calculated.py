@@ -84,6 +84,9 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+distribution = None
+train_source = None
+steps_per_epoch = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -130,7 +133,8 @@ if scaled_down:
 # %%
 results, baselines, data_baselines = {}, {}, {}
 common = dict(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-              normalisation=cfg.normalisation)
+              normalisation=cfg.normalisation, distribution=cfg.distribution,
+              steps_per_epoch=cfg.steps_per_epoch or None)
 
 
 def train(spec, data, keep_model=False):
@@ -235,6 +239,11 @@ plt.show()
 # loss and once with the origin-invariant loss.  As in the report, every size trains for the
 # same number of epochs, so a larger set also gets proportionally more weight updates.
 
+#
+# With `-p train_source stream` these runs train on a stream of never-seen structures from the
+# batched generator (`lib.phases.stream`; validation and test stay on the file's held-out
+# splits), and with `-p distribution mirrored` (or `auto`) on every GPU of a node; the
+# report's setting, the defaults here, is one fixed data set on one device.
 # %%
 n_calc = cfg.n_reflections
 
@@ -250,7 +259,8 @@ for size in sizes:
         for loss in ("plain", "invariant"):
             train(training.SignRun(name=calc_name(size, depth, loss), n_reflections=n_calc,
                                    depth=depth, width=n_calc, epochs=cfg.epochs,
-                                   origin_invariant=loss == "invariant", **common), calc_data)
+                                   origin_invariant=loss == "invariant",
+                                   train_source=cfg.train_source, **common), calc_data)
 largest = sizes[-1]
 calc_chance = results[calc_name(largest, 1)].chance
 

@@ -76,6 +76,9 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+distribution = None
+train_source = None
+steps_per_epoch = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -112,7 +115,8 @@ for loss, runs in sweeps.items():
             weight_type=weight_type, origin_invariant=invariant,
             epochs=cfg.epochs_origin_invariant if invariant else cfg.epochs,
             batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-            normalisation=cfg.normalisation)
+            normalisation=cfg.normalisation, distribution=cfg.distribution,
+            train_source=cfg.train_source, steps_per_epoch=cfg.steps_per_epoch or None)
         runs[weight_type] = training.train_sign_model(spec, data, cfg.models_dir)
         print(runs[weight_type].summary())
 results, results_inv = sweeps["plain"], sweeps["origin_invariant"]

@@ -62,6 +62,9 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+distribution = None
+train_source = None
+steps_per_epoch = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -97,7 +100,8 @@ for loss, runs in sweeps.items():
             weight_type=cfg.weight_type, origin_invariant=invariant,
             epochs=cfg.epochs_origin_invariant if invariant else cfg.epochs,
             batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-            normalisation=cfg.normalisation)
+            normalisation=cfg.normalisation, distribution=cfg.distribution,
+            train_source=cfg.train_source, steps_per_epoch=cfg.steps_per_epoch or None)
         runs[width] = training.train_sign_model(spec, data, cfg.models_dir, keep_model=False)
         print(runs[width].summary())
 results, results_inv = sweeps["plain"], sweeps["origin_invariant"]

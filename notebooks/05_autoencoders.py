@@ -62,6 +62,9 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+distribution = None
+train_source = None
+steps_per_epoch = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -94,7 +97,10 @@ for width in widths:
                                    n_reflections=cfg.n_reflections, epochs=cfg.epochs,
                                    activation=cfg.activation, batch_size=cfg.batch_size,
                                    learning_rate=cfg.learning_rate,
-                                   seed=cfg.seed, normalisation=cfg.normalisation)
+                                   seed=cfg.seed, normalisation=cfg.normalisation,
+                                   distribution=cfg.distribution,
+                                   train_source=cfg.train_source,
+                                   steps_per_epoch=cfg.steps_per_epoch or None)
     results[width] = training.train_autoencoder(spec, data, cfg.models_dir)
     print(results[width].summary())
 
