@@ -229,6 +229,21 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "augment_copies": 1,           # augmented copies per training pattern
         "n_workers": 2,                # processes for pattern generation
     },
+    # -- 07_phasing_baselines (issue 8: the classical phasing baseline) -----------------------
+    # Measured: see the comment on the timing below (default profile, 2 workers).
+    "07_phasing_baselines": {
+        "seed": 20240611,              # structures of the phasing stream; random starts seed+i
+        "d_mins": "0.8,1.0,1.2,1.5,2.0",   # resolutions d_min (Å) of the sweep
+        "methods": "charge_flipping,sigma2",
+        "n_structures": 100,           # generated structures per d_min (charge flipping)
+        "n_sigma2_structures": 40,     # the first n of them phased by Σ2 (slower)
+        "cod_dir": "shared",           # real P-1 CIFs; "shared" = ../shared/data/cod_structures/p-1
+        "cod_limit": 0,                # COD structures used (the first n files); 0 = all
+        "n_triplet_structures": 100,   # generated structures of the triplet statistics
+        "n_triplets": 50,              # strongest triplets per structure (Cochran check)
+        "n_strong_reflections": 150,   # triplets among this many strongest |E| per structure
+        "n_workers": 2,                # processes for the sweep (lib.parallel.map_chunks)
+    },
 }
 
 _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
@@ -247,6 +262,9 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "06_xrd_classification": {"n_per_system": 10, "n_points": 900, "image_size": 32,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
                                   "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
+        "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
+                                 "n_sigma2_structures": 2, "cod_limit": 2,
+                                 "n_triplet_structures": 4, "n_workers": 1},
     },
     "default": {},
     "full": {
@@ -264,6 +282,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
                                   "epochs_mobilenet": 30, "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
+        "07_phasing_baselines": {"n_structures": 1000, "n_sigma2_structures": 300,
+                                 "n_triplet_structures": 1000, "n_workers": 16},
     },
 }
 
