@@ -351,20 +351,26 @@ BASELINE_SOURCE_STYLES: dict[str, str] = {"generated": "-", "cod_p-1": "--"}
 
 
 def _baseline_lines(table: pd.DataFrame):
-    """(label, colour, line style, rows sorted by d_min) per source × method of a baseline
-    table (:func:`lib.phases.baselines.summarise_sweep`)."""
+    """(label, colour, line style, x, rows sorted by d_min) per source × method of a baseline
+    table (:func:`lib.phases.baselines.summarise_sweep`), generated structures first; x is
+    d_min (Å) moved by a few hundredths per line so that equal values stay visible."""
     methods = list(dict.fromkeys(table["method"]))
-    for (source, method), rows in table.groupby(["source", "method"], sort=False):
+    groups = sorted(table.groupby(["source", "method"], sort=False),
+                    key=lambda g: (g[0][0] != "generated", g[0][0]))
+    step = 0.015 * (table["d_min"].max() - table["d_min"].min() or 1.0)
+    for i, ((source, method), rows) in enumerate(groups):
+        rows = rows.sort_values("d_min")
+        x = rows["d_min"] + (i - (len(groups) - 1) / 2) * step
         yield (f"{method} ({source})", _colour(methods.index(method)),
-               BASELINE_SOURCE_STYLES.get(source, ":"), rows.sort_values("d_min"))
+               BASELINE_SOURCE_STYLES.get(source, ":"), x, rows)
 
 
 def solved_fraction_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     """Fraction of structures solved (map correlation ≥ 0.5) against d_min (Å), one line per
     method and source, error bars = binomial standard error; high resolution on the left."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, colour, style, rows in _baseline_lines(table):
-        ax.errorbar(rows["d_min"], rows["solved"], yerr=rows["solved_se"], color=colour,
+    for label, colour, style, x, rows in _baseline_lines(table):
+        ax.errorbar(x, rows["solved"], yerr=rows["solved_se"], color=colour,
                     ls=style, marker="o", capsize=3,
                     label=f"{label}, n = {int(rows['n_structures'].min())}")
     ax.set_xlabel("resolution d_min (Å)")
@@ -380,17 +386,22 @@ def solved_fraction_figure(table: pd.DataFrame, title: str) -> plt.Figure:
 
 def baseline_accuracy_figure(table: pd.DataFrame, title: str) -> plt.Figure:
     """|E|-weighted origin-aware sign accuracy against d_min (Å): all reflections (left) and
-    the strongest 20 % (right), mean ± standard error over structures, each method and source
-    next to its chance level measured with random signs (dotted, same colour)."""
+    the strongest 20 % (right), mean ± standard error over structures, each source with its
+    chance level measured with random signs (grey)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, score, what in ((axes[0], "accuracy", "all reflections"),
                             (axes[1], "accuracy_strongest", "strongest 20 % by |E|")):
         chance = "chance" if score == "accuracy" else "chance_strongest"
-        for label, colour, style, rows in _baseline_lines(table):
-            ax.errorbar(rows["d_min"], rows[score], yerr=rows[f"{score}_se"], color=colour,
+        for label, colour, style, x, rows in _baseline_lines(table):
+            ax.errorbar(x, rows[score], yerr=rows[f"{score}_se"], color=colour,
                         ls=style, marker="o", capsize=3, label=label)
-            ax.plot(rows["d_min"], rows[chance], color=colour, ls=":", lw=1.2,
-                    label=f"{label}: chance")
+        for source, rows in table.groupby("source", sort=False):
+            # chance of the method phased on the most structures of this source
+            most = rows.groupby("method")["n_structures"].sum().idxmax()
+            rows = rows[rows["method"] == most].sort_values("d_min")
+            ax.plot(rows["d_min"], rows[chance], color="0.35",
+                    ls=":" if source == "generated" else "-.", lw=1.3,
+                    label=f"chance: random signs ({source})")
         ax.set_xlabel("resolution d_min (Å)")
         ax.set_title(what, fontsize=10)
         ax.set_xticks(sorted(set(table["d_min"])))
