@@ -126,8 +126,8 @@ def convnext_block(x: Any, channels: int, kernel: int = 7, drop_path: float = 0.
 
 
 def build_convnext1d(n_points: int, heads: Sequence[str] = ("crystal_system", "space_group"),
-                     width: int | Sequence[int] = (32, 64, 128, 192),
-                     depths: Sequence[int] = (1, 1, 2, 1), stem_stride: int = 4,
+                     width: int | Sequence[int] = (24, 48, 96, 128),
+                     depths: Sequence[int] = (1, 1, 1, 1), stem_stride: int = 4,
                      kernel: int = 7, drop_path: float = 0.0, dropout: float = 0.2,
                      lattice_head: bool = False, coordinates: bool = True,
                      pool: str = "flatten", reduce: int = 16, hidden: int = 256,
@@ -136,9 +136,12 @@ def build_convnext1d(n_points: int, heads: Sequence[str] = ("crystal_system", "s
 
     ``width``: channels per stage (an int: doubled at each stage); ``depths``: blocks per
     stage; ``stem_stride``: the stem's patch size (4 in ConvNeXt); ``drop_path``: the largest
-    stochastic-depth rate (last block); ``lattice_head``: add the 6-output ``lattice``
-    regression head; ``coordinates``, ``pool``, ``reduce``, ``hidden``: see the module
-    docstring.  Stages that would shrink the sequence below 2 points are skipped.
+    stochastic-depth rate (last block).  The default (widths 24–128, one block per stage,
+    ≈ 0.9 M parameters, ≈ 60 M multiply-adds per 4500-point pattern) trains about as fast as
+    the Park-style ``cnn1d`` on a CPU (measured: 65 vs 91 patterns/s on a loaded 2-core
+    machine; widths 32–192 with depths (1, 1, 2, 1): 36 patterns/s).  ``lattice_head``: add
+    the 6-output ``lattice`` regression head; ``coordinates``, ``pool``, ``reduce``,
+    ``hidden``: see the module docstring.  Stages that would shrink the sequence below 2 points are skipped.
     """
     import keras
 
