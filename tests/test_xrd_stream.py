@@ -11,7 +11,7 @@ import pytest
 from lib.xrd import simulate, variants
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, crystal_system_of
 from lib.xrd.simulate import MeasurementModel
-from lib.xrd.stream import PatternStream
+from lib.xrd.stream import PatternStream, training_peaks
 
 warnings.filterwarnings("ignore")
 
@@ -90,6 +90,17 @@ def test_preprocess_and_sample_weights(data):
     rows = s.order(0)[4:8]
     assert np.allclose(sw["crystal_system"], w["crystal_system"][rows])
     assert not np.allclose(x.max(axis=1), 1.0)             # raw counts / N, not rescaled
+
+
+def test_training_peaks_from_variant_batches(data):
+    vbs = [variants.make_variants(s, 5, seed=i) for i, s in enumerate(structures())]
+    peaks, labels = training_peaks(vbs)
+    peak_batches, _, expected = data
+    assert peaks.n_rows == 10 and peaks.refl_starts is not None
+    assert all(np.array_equal(labels[h], expected[h]) for h in expected)
+    assert np.allclose(peaks.two_theta, np.concatenate([p.two_theta for p in peak_batches]))
+    s = PatternStream(peaks, labels, batch_size=4, grid=GRID)
+    assert s[0][0].shape == (4, GRID.n_points)
 
 
 def test_bad_labels_are_named(data):

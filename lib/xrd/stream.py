@@ -20,12 +20,35 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .patterns import Grid, smooth_normalise
-from .simulate import MeasurementModel, PeakSet, Reflections, simulate
-from .variants import PeakBatch
+from .patterns import CRYSTAL_SYSTEMS, Grid, crystal_system_of, smooth_normalise
+from .simulate import MeasurementModel, PeakSet, Reflections, reflection_table, simulate
+from .variants import PeakBatch, VariantBatch, batch_peaks
 
 #: The report's preprocessing: Gaussian smoothing σ = 5 grid points, each pattern scaled to [0, 1].
 DEFAULT_PREPROCESS: Callable[[np.ndarray], np.ndarray] = partial(smooth_normalise, sigma=5.0)
+
+
+def training_peaks(variant_batches: Sequence[VariantBatch],
+                   two_theta_range: tuple[float, float] = (0.0, 90.0),
+                   texture: bool = True) -> tuple[PeakSet, dict[str, np.ndarray]]:
+    """The stored peak lists of training structures and their variants, and their labels.
+
+    One :class:`~lib.xrd.variants.VariantBatch` per structure (``make_variants``); its peak
+    lists from :func:`~lib.xrd.variants.batch_peaks` and, with ``texture``, the reflections
+    of each peak (:func:`~lib.xrd.simulate.reflection_table`, for March–Dollase).  Labels:
+    ``crystal_system`` (index into ``CRYSTAL_SYSTEMS``) and ``space_group`` (number − 1) of
+    every row, as :func:`lib.xrd.models.train` takes them.
+    """
+    peak_batches, refls, systems, groups = [], [], [], []
+    for vb in variant_batches:
+        pb = batch_peaks(vb, two_theta_range)
+        peak_batches.append(pb)
+        refls.append(reflection_table(vb, pb, two_theta_range) if texture else None)
+        systems += [CRYSTAL_SYSTEMS.index(crystal_system_of(vb.space_group))] * pb.n_patterns
+        groups += [vb.space_group - 1] * pb.n_patterns
+    peaks = PeakSet.from_batches(peak_batches, refls if texture else None)
+    return peaks, {"crystal_system": np.asarray(systems, np.int64),
+                   "space_group": np.asarray(groups, np.int64)}
 
 
 def _keras_pydataset() -> type:
