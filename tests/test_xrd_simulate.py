@@ -150,6 +150,23 @@ def test_reflection_table_matches_the_peaks(batches):
     assert counts_of(refl, i) == 3
 
 
+def test_reflection_table_without_symmetry_operations():
+    """Variants of a structure taken as it is (no idealisation, so no Laue classes): every
+    reflection's |F|² computed, the same intensities."""
+    settings = variants.VariantSettings(symmetrize=False, check=False)
+    vb = variants.make_variants(rutile(), 3, seed=5, settings=settings)
+    assert vb.rotations is None
+    pb = variants.batch_peaks(vb)
+    refl = simulate.reflection_table(vb, pb)
+    theta = np.radians(pb.two_theta) / 2
+    lp = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
+    inten = np.bincount(refl.peak, weights=refl.weight, minlength=len(pb.two_theta)) * lp
+    for k in range(pb.n_patterns):
+        sel = pb.pattern == k
+        assert inten[sel] / inten[sel].max() * 100 == pytest.approx(pb.intensity[sel],
+                                                                     rel=1e-4, abs=1e-3)
+
+
 def counts_of(refl, peak):
     return int(np.sum(refl.peak == peak))
 
