@@ -56,7 +56,7 @@ import numpy as np
 
 from .patterns import CU_KA, Grid
 from .profiles import pseudo_voigt_patterns
-from .variants import (PeakBatch, VariantBatch, _structure_factors_squared, laue_representatives,
+from .variants import (PeakBatch, VariantBatch, structure_factors_squared, laue_representatives,
                        shared_hkl)
 
 #: pymatgen's Cu Kα1 and Kα2 wavelengths in Å (``WAVELENGTHS["CuKa1"]``, ``["CuKa2"]``).
@@ -207,9 +207,9 @@ def reflection_table(batch: VariantBatch, peaks: PeakBatch,
     inside = (g <= max_r) & (g >= min_r) & (g > 0)
     if batch.rotations is not None:
         reps, expand = laue_representatives(hkl.astype(np.int64), batch.rotations)
-        f2 = _structure_factors_squared(batch, hkl[reps], g[:, reps])[:, expand]
+        f2 = structure_factors_squared(batch, hkl[reps], g[:, reps])[:, expand]
     else:
-        f2 = _structure_factors_squared(batch, hkl, g)
+        f2 = structure_factors_squared(batch, hkl, g)
     two_theta = np.degrees(2 * np.arcsin(np.clip(lam * g / 2, -1, 1)))
     var, refl = np.nonzero(inside)
     tol = Core.TWO_THETA_TOL
