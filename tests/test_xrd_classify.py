@@ -144,10 +144,12 @@ def test_comma_decimal_and_utf16_files_are_read_as_the_same_pattern(tiny_bundle,
     for name, raw in _text_variants(tt, prof).items():
         (tmp_path / name).write_bytes(raw)
         paths.append(tmp_path / name)
-    ref_tt, ref_i = classify.read_pattern(paths[0])
+    ref = classify.load_scan(paths[0])
+    ref_tt, ref_i = ref.two_theta, ref.intensity
     assert ref_tt[0] == pytest.approx(10.0) and len(ref_tt) == len(tt)
     for path in paths[1:]:
-        got_tt, got_i = classify.read_pattern(path)
+        got = classify.load_scan(path)
+        got_tt, got_i = got.two_theta, got.intensity
         np.testing.assert_allclose(got_tt, ref_tt, err_msg=path.name)
         np.testing.assert_allclose(got_i, ref_i, err_msg=path.name)
     recs = classify.classify_files(paths, tiny_bundle, top=7)

@@ -553,16 +553,6 @@ def load_scan(path: str | Path, axis: str = "2theta", wavelength: str | float | 
     return Scan(tt, inten, raw, axis, lam, source, suspicions)
 
 
-def read_pattern(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """2θ (degrees, increasing) and intensity of a Cu Kα pattern file (text, ``.npy`` or
-    ``.xrdml``); ``PatternError`` if it cannot be used or looks suspicious (see
-    :func:`load_scan`)."""
-    scan = load_scan(path)
-    if scan.suspicions:
-        raise PatternError(path, "; ".join(scan.suspicions))
-    return scan.two_theta, scan.intensity
-
-
 def _is_number(text: str) -> bool:
     try:
         float(text)
