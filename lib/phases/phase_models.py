@@ -17,17 +17,23 @@ the fixed Friedel-unique index grid (0 outside the sphere), ``mask`` (B, n), ``o
   pass's signs, tanh(logit)·|E|, are an extra input channel (gradient stopped, as in PhAI and
   AlphaFold).
 * :func:`build_triplet_model` — Σ2 message passing: nodes are the K strongest reflections,
-  edges the triplets h = ±k ± k' among them with weight |E_h E_k E_k'|; starting from the
-  origin-fixing reflections (state a·origin, a learned), each of ``iterations`` rounds does
-  what the tangent formula does, m_h = Σ w_hk tanh(s_k) tanh(s_h−k), and updates the state
-  s_h with a small learned MLP of (s_h, m_h, Σ w |tanh tanh|, |E_h|, origin_h).  Logits of the
-  reflections outside the K strongest are 0 (no opinion).
+  edges the triplets h = ±k ± k' among them with weight |E_h E_k E_k'|.  Starting from the
+  origin-fixing reflections (state +a, a learned) *and* S symbols (the reflections of largest
+  Σ2 weight, state ±a in all 2^S combinations: a multisolution start, because three seeds
+  alone do not propagate — measured: the tangent formula from the origin reflections alone
+  determines ≈ 1 % of the strong signs at 1.0 Å), each of ``iterations`` rounds does what the
+  tangent formula does, m_h = Σ w_hk tanh(s_k) tanh(s_h−k), s_h ← s_h + g·m_h + MLP(s_h, m_h,
+  Σ w |tanh tanh|, their ratio, |E_h|, pinned_h) (g and the MLP learned).  A learned figure
+  of merit of each start (from its triplet consistency Σ w t t t / Σ w, mean tanh s and mean
+  |tanh s|) weighs the starts (softmax), and the logits are the weighted mean over starts.
+  Logits of the reflections outside the K strongest are 0 (no opinion).
 * :func:`build_sphere_mlp` — the report's MLP (:func:`lib.phases.models.build_sign_mlp`) on
   the same inputs: [|E|·mask, origin, cell] → depth × width → n logits.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -43,7 +49,8 @@ def _keras():
     return keras
 
 
-def _inputs(n: int, triplets: bool = False, n_strong: int = 0) -> dict[str, Any]:
+def _inputs(n: int, triplets: bool = False, n_strong: int = 0,
+            n_symbols: int = 0) -> dict[str, Any]:
     keras = _keras()
     x = {"e": keras.Input(shape=(n,), name="e"),
          "mask": keras.Input(shape=(n,), name="mask"),
@@ -52,6 +59,7 @@ def _inputs(n: int, triplets: bool = False, n_strong: int = 0) -> dict[str, Any]
     if triplets:
         x["strong"] = keras.Input(shape=(n_strong,), dtype="int32", name="strong")
         x["edges"] = keras.Input(shape=(None, 3), dtype="int32", name="edges")
+        x["symbols"] = keras.Input(shape=(n_symbols,), dtype="int32", name="symbols")
     return x
 
 
@@ -204,27 +212,36 @@ def _triplet_class() -> type:
     layers, ops = keras.layers, keras.ops
 
     class TripletPassing(layers.Layer):
-        """Tangent-formula-like message passing over the Σ2 triplets of the strong reflections."""
+        """Multisolution tangent-formula-like message passing over the Σ2 triplets."""
 
-        def __init__(self, n_grid: int, iterations: int, hidden: int, start: float = 3.0,
-                     **kwargs: Any) -> None:
+        def __init__(self, n_grid: int, n_symbols: int, iterations: int, hidden: int,
+                     start: float = 3.0, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.n_grid, self.iterations = int(n_grid), int(iterations)
+            self.n_symbols = int(n_symbols)
+            combos = np.array(list(itertools.product((-1.0, 1.0), repeat=self.n_symbols)),
+                              np.float32).reshape(-1, self.n_symbols)
+            self.combos = combos                                              # (R, S)
             self.start_value = float(start)
             self.update_1 = layers.Dense(hidden, activation="gelu")
             self.update_2 = layers.Dense(hidden, activation="gelu")
-            self.update_3 = layers.Dense(1)
+            self.update_3 = layers.Dense(1, kernel_initializer="zeros")
+            self.fom_1 = layers.Dense(hidden, activation="gelu")
+            self.fom_2 = layers.Dense(1)
 
         def build(self, *shapes: Any) -> None:
-            self.start = self.add_weight(shape=(), name="origin_start",
+            self.start = self.add_weight(shape=(), name="start",
                                          initializer=keras.initializers.Constant(
                                              self.start_value))
             self.scale = self.add_weight(shape=(), name="message_scale",
                                          initializer=keras.initializers.Constant(0.1))
+            self.gain = self.add_weight(shape=(), name="tangent_gain",
+                                        initializer=keras.initializers.Constant(0.5))
 
-        def call(self, e: Any, origin: Any, strong: Any, edges: Any) -> Any:
+        def call(self, e: Any, origin: Any, strong: Any, edges: Any, symbols: Any) -> Any:
             n_batch = ops.shape(e)[0]
             n_strong = strong.shape[1]
+            n_starts = self.combos.shape[0]
             valid = ops.cast(strong >= 0, e.dtype)
             at = ops.maximum(strong, 0)
             es = ops.take_along_axis(e, at, axis=1) * valid                  # (B, K)
@@ -234,27 +251,54 @@ def _triplet_class() -> type:
             i, j, l = ed[..., 0], ed[..., 1], ed[..., 2]
             w = (ops.take_along_axis(es, i, axis=1) * ops.take_along_axis(es, j, axis=1)
                  * ops.take_along_axis(es, l, axis=1) * edge_ok) * self.scale
-            segments = ops.reshape(i + n_strong * ops.arange(n_batch, dtype=i.dtype)[:, None],
+            w_total = ops.maximum(ops.sum(w, axis=1, keepdims=True), 1e-6)
+            # every start r of every structure b is a row b·R + r
+            rows = n_batch * n_starts
+
+            def per_start(t: Any) -> Any:
+                return ops.reshape(ops.repeat(t[:, None], n_starts, axis=1),
+                                   (rows,) + tuple(t.shape[1:]))
+
+            i_r, j_r, l_r, w_r = per_start(i), per_start(j), per_start(l), per_start(w)
+            segments = ops.reshape(i_r + n_strong * ops.arange(rows, dtype=i.dtype)[:, None],
                                    (-1,))
 
             def gather_sum(values: Any) -> Any:
                 total = ops.segment_sum(ops.reshape(values, (-1,)), segments,
-                                        num_segments=n_batch * n_strong)
-                return ops.reshape(total, (-1, n_strong))
+                                        num_segments=rows * n_strong)
+                return ops.reshape(total, (rows, n_strong))
 
-            s = self.start * os
+            # starts: origin-fixing reflections +, symbols ± in every combination
+            sym = ops.one_hot(symbols, n_strong, dtype=e.dtype)              # (B, S, K)
+            signs = ops.einsum("rs,bsk->brk", ops.convert_to_tensor(self.combos, e.dtype), sym)
+            pinned = ops.minimum(os + ops.sum(sym, axis=1), 1.0)              # (B, K)
+            s = ops.reshape(self.start * (os[:, None, :] + signs), (rows, n_strong))
+            es_r, pin_r, valid_r = per_start(es), per_start(pinned), per_start(valid)
             for _ in range(self.iterations):
                 t = ops.tanh(s)
-                pair = ops.take_along_axis(t, j, axis=1) * ops.take_along_axis(t, l, axis=1)
-                m = gather_sum(w * pair)
-                c = gather_sum(w * ops.abs(pair))
-                features = ops.stack([s, m, c, m / (c + 1e-3), es, os], axis=-1)
-                s = (s + self.update_3(self.update_2(self.update_1(features)))[..., 0]) * valid
+                pair = ops.take_along_axis(t, j_r, axis=1) * ops.take_along_axis(t, l_r, axis=1)
+                m = gather_sum(w_r * pair)
+                c = gather_sum(w_r * ops.abs(pair))
+                features = ops.stack([s, m, c, m / (c + 1e-3), es_r, pin_r], axis=-1)
+                delta = self.update_3(self.update_2(self.update_1(features)))[..., 0]
+                s = (s + self.gain * m + delta) * valid_r
+            # figure of merit of each start → weights of the starts
+            t = ops.tanh(s)
+            triple = (ops.take_along_axis(t, i_r, axis=1) * ops.take_along_axis(t, j_r, axis=1)
+                      * ops.take_along_axis(t, l_r, axis=1))
+            consistency = ops.sum(triple * w_r, axis=1) / ops.reshape(per_start(w_total),
+                                                                       (rows,))
+            n_valid = ops.maximum(ops.sum(valid_r, axis=1), 1.0)
+            mean_t = ops.sum(t * valid_r, axis=1) / n_valid
+            mean_abs = ops.sum(ops.abs(t) * valid_r, axis=1) / n_valid
+            fom = self.fom_2(self.fom_1(ops.stack([consistency, mean_t, mean_abs], axis=-1)))
+            p = ops.softmax(ops.reshape(fom, (-1, n_starts)), axis=-1)          # (B, R)
+            final = ops.sum(p[:, :, None] * ops.reshape(s, (-1, n_starts, n_strong)), axis=1)
             # logits onto the grid: strong reflections get theirs, the rest 0
             where = ops.where(strong >= 0, strong, self.n_grid)
             flat = ops.reshape(where + (self.n_grid + 1) * ops.arange(
                 n_batch, dtype=where.dtype)[:, None], (-1,))
-            grid = ops.segment_sum(ops.reshape(s, (-1,)), flat,
+            grid = ops.segment_sum(ops.reshape(final, (-1,)), flat,
                                    num_segments=n_batch * (self.n_grid + 1))
             return ops.reshape(grid, (-1, self.n_grid + 1))[:, : self.n_grid]
 
@@ -264,15 +308,17 @@ def _triplet_class() -> type:
     return TripletPassing
 
 
-def build_triplet_model(grid_hkl: np.ndarray, n_strong: int, iterations: int = 8,
-                        hidden: int = 32, name: str = "triplet_sigma2") -> Any:
+def build_triplet_model(grid_hkl: np.ndarray, n_strong: int, n_symbols: int = 4,
+                        iterations: int = 8, hidden: int = 32,
+                        name: str = "triplet_sigma2") -> Any:
     """Triplet (Σ2) message-passing model (see the module doc) on the grid ``grid_hkl``; its
-    stream must be made with the same ``n_strong`` (:class:`lib.phases.sphere.SphereStream`)."""
+    stream must be made with the same ``n_strong`` and ``n_symbols``
+    (:class:`lib.phases.sphere.SphereStream`)."""
     keras = _keras()
     n = len(grid_hkl)
-    x = _inputs(n, triplets=True, n_strong=n_strong)
-    layer = _triplet_class()(n, iterations, hidden, name="triplet_passing")
-    logits = layer(x["e"], x["origin"], x["strong"], x["edges"])
+    x = _inputs(n, triplets=True, n_strong=n_strong, n_symbols=n_symbols)
+    layer = _triplet_class()(n, n_symbols, iterations, hidden, name="triplet_passing")
+    logits = layer(x["e"], x["origin"], x["strong"], x["edges"], x["symbols"])
     return keras.Model(x, logits, name=name)
 
 
@@ -291,7 +337,7 @@ def evaluate_sphere_model(model: Any, stream: SphereStream, n_batches: int,
     for b in range(n_batches):
         arrays = stream.arrays(b)
         x, _ = sphere_inputs_targets(arrays, stream.origin, stream.n_strong, stream.max_edges,
-                                     stream.index_max)
+                                     stream.index_max, stream.n_symbols)
         logits = np.asarray(model.predict_on_batch(x))
         pred.append(np.where(logits > 0, 1, -1))
         true.append(arrays["sign"])

@@ -14,10 +14,12 @@ order and process).  For every structure it gives, on the fixed index grid of
   choose_origin_reflections`: strongest |E| with independent parity classes), else 0 — they
   depend on the intensities only, so they are the same for all 8 origins of a structure;
 * ``cell``: a, b, c (Å) / 10 and cos α, cos β, cos γ (6 numbers);
-* with ``strong=K``: the K strongest reflections of the sphere (``strong``, grid positions,
+* with ``n_strong=K``: the K strongest reflections of the sphere (``strong``, grid positions,
   −1 padding) and the triplets among them (``edges`` (T, 3) positions in that list:
   h = ±k ± k', the Σ2 relations, strongest |E_h E_k E_h−k| first, −1 padding) for
-  :func:`lib.phases.phase_models.build_triplet_model`.
+  :func:`lib.phases.phase_models.build_triplet_model`, and ``symbols`` (n_symbols positions in
+  that list: the reflections of largest Σ2 weight besides the origin-fixing ones, whose signs
+  the model enumerates as a multisolution start).
 
 Targets are packed ``[target, mask, |E|]`` (B, 3n) over the grid: target 1 for sign +, the
 signs raw (``origin="raw"``: train with the min-over-8 loss,
@@ -33,7 +35,9 @@ n_bins = int(n / reflections_per_bin + ½) shells of equal volume in reciprocal 
 equally spaced in d*³ between the smallest and largest d*² present, cctbx ``binning``) and
 divides |F| by the rms |F| of its shell (ε = 1 for every reflection of P-1).
 :func:`shell_e_values` does the same for a whole batch at once with ``np.bincount``;
-``tests/test_sphere.py`` checks it against :func:`lib.phases.evalues.e_values`.
+``tests/test_sphere.py`` checks it against :func:`lib.phases.evalues.e_values` (equal to
+≈ 1e-7).  Speed (one shared core, 16 structures of 8–40 atoms): 0.25 s for |F| and |E| on the
+d ≥ 1 Å sphere (14,895 grid reflections); + 0.3 s for the Σ2 triplets of the 300 strongest.
 """
 
 from __future__ import annotations
@@ -156,6 +160,19 @@ def cell_features(cells: np.ndarray) -> np.ndarray:
                           axis=1).astype(np.float32)
 
 
+def starting_symbols(e_strong: np.ndarray, edges: np.ndarray, exclude: np.ndarray,
+                     n_symbols: int) -> np.ndarray:
+    """Positions (n_symbols,) in the strong list of the reflections of largest Σ2 weight
+    Σ |E_h E_k E_h−k| over their triplets, leaving out ``exclude`` (the origin-fixing
+    reflections): the symbols of a multisolution start (their signs are enumerated)."""
+    ok = edges[:, 0] >= 0
+    i, j, l = edges[ok].T
+    weight = e_strong[i] * e_strong[j] * e_strong[l]
+    degree = np.bincount(i, weights=weight, minlength=len(e_strong)).astype(np.float64)
+    degree[np.asarray(exclude, np.int64)] = -np.inf
+    return np.argsort(-degree, kind="stable")[:n_symbols].astype(np.int32)
+
+
 def strong_triplets(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
                     n_strong: int, max_edges: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_strong`` strongest reflections of one structure and their Σ2 triplets.
@@ -242,8 +259,8 @@ def origin_markers(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarr
 
 def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
                           n_strong: int | None = None,
-                          max_edges: int = 4096, index_max: int | None = None
-                          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                          max_edges: int = 4096, index_max: int | None = None,
+                          n_symbols: int = 4) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Model inputs and packed targets of :func:`sphere_arrays` output (see the module doc)."""
     if origin not in ORIGIN_MODES:
         raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
@@ -261,6 +278,12 @@ def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
                  for i in range(e.shape[0])]
         x["strong"] = np.stack([p[0] for p in pairs]).astype(np.int32)
         x["edges"] = np.stack([p[1] for p in pairs]).astype(np.int32)
+        symbols = []
+        for i, (strong, edges) in enumerate(pairs):
+            e_strong = np.where(strong >= 0, e[i][np.maximum(strong, 0)], 0.0)
+            exclude = np.flatnonzero(markers[i][np.maximum(strong, 0)] * (strong >= 0))
+            symbols.append(starting_symbols(e_strong, edges, exclude, n_symbols))
+        x["symbols"] = np.stack(symbols).astype(np.int32)
     return x, target
 
 
@@ -290,14 +313,14 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
     batch_size, steps_per_epoch : structures per batch, batches per epoch.
     d_min : resolution of the sphere (Å).
     origin : ``"fixed"`` (origin-fixed signs) or ``"raw"`` (for the min-over-8 loss).
-    n_strong, max_edges : with ``n_strong``, the strongest reflections and their Σ2 triplets
-        are added to the inputs (the triplet model's).
+    n_strong, max_edges, n_symbols : with ``n_strong``, the strongest reflections, their Σ2
+        triplets and the starting symbols are added to the inputs (the triplet model's).
     stream : random stream (default :data:`STREAM_SPHERE`; held-out: :data:`STREAM_SPHERE_TEST`).
     """
 
     def __init__(self, generator: GeneratorParameters, seed: int, batch_size: int,
                  steps_per_epoch: int, d_min: float = 1.0, origin: str = "fixed",
-                 n_strong: int | None = None, max_edges: int = 4096,
+                 n_strong: int | None = None, max_edges: int = 4096, n_symbols: int = 4,
                  stream: int = STREAM_SPHERE, backend: str = "numpy",
                  reflections_per_shell: int = REFLECTIONS_PER_SHELL, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -317,6 +340,7 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
         self.origin = origin
         self.n_strong = None if not n_strong else int(n_strong)
         self.max_edges = int(max_edges)
+        self.n_symbols = int(n_symbols)
         self.stream = int(stream)
         self.backend = backend
         self.reflections_per_shell = int(reflections_per_shell)
@@ -347,7 +371,8 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if index < 0 or index >= len(self):
             raise IndexError(index)
-        return sphere_inputs_targets(self.arrays(index), self.origin, self.n_strong, self.max_edges, self.index_max)
+        return sphere_inputs_targets(self.arrays(index), self.origin, self.n_strong,
+                                     self.max_edges, self.index_max, self.n_symbols)
 
     def on_epoch_end(self) -> None:
         self._epoch += 1
