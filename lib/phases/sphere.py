@@ -52,7 +52,7 @@ from .engine import StructureBatch, stol2_batch, structure_factors_batch
 from .evalues import E_CLIP, REFLECTIONS_PER_SHELL, grid_index_max, resolution_grid
 from .generator import generate_batch
 from .origin import choose_origin_reflections, fix_origin_batch
-from .reflections import origin_shift_signs
+from .reflections import cube_indices, friedel_unique, origin_shift_signs
 from .structures import GeneratorParameters
 
 #: Random stream of the sphere stream's training structures (the data sets use 0 and 1, the
@@ -124,9 +124,7 @@ def grid_lookup(index_max: int) -> np.ndarray:
     """Position in the Friedel-unique grid (index_max) of every (h, k, l) with |indices| ≤
     2·index_max, or of its Friedel mate (P-1: F(−h) = F(h)); −1 where neither is on the grid.
     A (4·index_max + 1)³ int32 array indexed by h + 2·index_max (precomputed once per grid)."""
-    from .evalues import _grid
-
-    hkl = _grid(index_max).astype(np.int64)
+    hkl = friedel_unique(cube_indices(index_max)).astype(np.int64)    # = resolution_grid
     offset = 2 * index_max
     size = 2 * offset + 1
     table = np.full((size, size, size), -1, np.int32)
