@@ -1,0 +1,492 @@
+"""A stream of never-seen structures on the resolution sphere, and its origin-aware sign loss.
+
+:class:`SphereStream` is a ``keras.utils.PyDataset``: step ``i`` of epoch ``e`` is generator
+batch ``e · steps_per_epoch + i`` of random P-1 structures (:func:`lib.phases.generator.
+generate_batch`, seeded by ``(seed, stream, that number)``: same seed, same batches, in any
+order and process).  For every structure it gives, on the fixed index grid of
+:func:`lib.phases.evalues.resolution_grid` at ``d_min`` (Å):
+
+* ``e``: |E| (dimensionless, clipped at 5) by a vectorised shell normalisation
+  (:func:`shell_e_values`, the NumPy twin of cctbx's ``miller.array.normalize`` used by
+  :func:`lib.phases.evalues.e_values`), 0 outside the structure's sphere;
+* ``mask``: 1 for the reflections with d ≥ d_min in the structure's cell, else 0;
+* ``origin``: 1 on the three origin-fixing reflections (:func:`lib.phases.origin.
+  choose_origin_reflections`: strongest |E| with independent parity classes), else 0 — they
+  depend on the intensities only, so they are the same for all 8 origins of a structure;
+* ``cell``: a, b, c (Å) / 10 and cos α, cos β, cos γ (6 numbers);
+* with ``n_strong=K``: the K strongest reflections of the sphere (``strong``, grid positions,
+  −1 padding) and the triplets among them (``edges`` (T, 3) positions in that list:
+  h = ±k ± k', the Σ2 relations, strongest |E_h E_k E_h−k| first, −1 padding) for
+  :func:`lib.phases.phase_models.build_triplet_model`, and ``symbols`` (n_symbols positions in
+  that list: the reflections of largest Σ2 weight besides the origin-fixing ones, whose signs
+  the model enumerates as a multisolution start), and ``weak_pairs`` (max_edges/2, 3): pairs
+  of strong reflections whose sum or difference is one of the 200 weakest (ψ₀ relations).
+
+Targets are packed ``[target, mask, |E|]`` (B, 3n) over the grid: target 1 for sign +, the
+signs raw (``origin="raw"``: train with the min-over-8 loss,
+:func:`sphere_sign_loss` with ``origin_invariant=True``) or origin-fixed (``origin="fixed"``:
+:func:`lib.phases.origin.fix_origin_batch` moves the origin so that the three origin-fixing
+reflections are +; plain BCE then has one right answer).  The loss weighs each reflection
+by mask·|E| (or mask): masked entries weigh 0 and are ignored.
+
+Shell normalisation
+-------------------
+cctbx's ``normalize(reflections_per_bin)`` bins a structure's n reflections into
+n_bins = int(n / reflections_per_bin + ½) shells of equal volume in reciprocal space (limits
+equally spaced in d*³ between the smallest and largest d*² present, cctbx ``binning``) and
+divides |F| by the rms |F| of its shell (ε = 1 for every reflection of P-1).
+:func:`shell_e_values` does the same for a whole batch at once with ``np.bincount``;
+``tests/test_sphere.py`` checks it against :func:`lib.phases.evalues.e_values` (equal to
+≈ 1e-7).  Speed (one shared core, 16 structures of 8–40 atoms): 0.25 s for |F| and |E| on the
+d ≥ 1 Å sphere (14,895 grid reflections); + 0.3 s for the Σ2 triplets of the 300 strongest.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .engine import StructureBatch, stol2_batch, structure_factors_batch
+from .evalues import E_CLIP, REFLECTIONS_PER_SHELL, grid_index_max, resolution_grid
+from .generator import generate_batch
+from .origin import choose_origin_reflections, fix_origin_batch
+from .reflections import cube_indices, friedel_unique, origin_shift_signs
+from .structures import GeneratorParameters
+
+#: Random stream of the sphere stream's training structures (the data sets use 0 and 1, the
+#: report-mode stream 2).
+STREAM_SPHERE: int = 3
+#: Random stream of the held-out structures of the sphere (never trained on).
+STREAM_SPHERE_TEST: int = 4
+ORIGIN_MODES: tuple[str, ...] = ("raw", "fixed")
+#: Relative tolerance of cctbx's binning limits.
+_BIN_TOLERANCE: float = 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell normalisation (vectorised)
+# ---------------------------------------------------------------------------------------------
+
+
+def shell_e_values(amplitude: np.ndarray, d_star_sq: np.ndarray, mask: np.ndarray,
+                   reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+                   clip: float | None = E_CLIP) -> np.ndarray:
+    """|E| of every structure (row) by shell normalisation, as cctbx's ``normalize``.
+
+    ``amplitude`` |F| (B, n) on any scale; ``d_star_sq`` = 1/d² (B, n) in Å⁻²; ``mask`` (B, n)
+    True for the reflections present.  Per structure: n_bins = max(1, int(n_present /
+    reflections_per_shell + ½)) shells with limits equally spaced in d*³ (cctbx ``binning``),
+    |E| = |F| / rms(|F|)_shell, clipped at ``clip``.  Returns float64 (B, n), 0 where masked.
+    """
+    a = np.asarray(amplitude, dtype=np.float64)
+    s = np.asarray(d_star_sq, dtype=np.float64)
+    m = np.asarray(mask, bool)
+    if a.shape != s.shape or a.shape != m.shape or a.ndim != 2:
+        raise ValueError(f"amplitude {a.shape}, d_star_sq {s.shape} and mask {m.shape} must be "
+                         f"equal (B, n) arrays")
+    if reflections_per_shell < 1:
+        raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
+    n_struct = a.shape[0]
+    n_present = m.sum(axis=1)
+    n_bins = np.maximum(1, (n_present / reflections_per_shell + 0.5).astype(np.int64))
+    big = np.where(m, s, np.inf).min(axis=1)
+    lo = np.where(np.isfinite(big), big, 0.0) * (1 - _BIN_TOLERANCE)
+    hi = np.where(m, s, -np.inf).max(axis=1) * (1 + _BIN_TOLERANCE)
+    v_lo, v_hi = lo ** 1.5, np.maximum(hi, 0.0) ** 1.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = ((np.where(m, s, lo[:, None]) ** 1.5 - v_lo[:, None])
+                / (v_hi - v_lo)[:, None])
+    shell = np.clip(np.floor(np.nan_to_num(frac) * n_bins[:, None]), 0,
+                    n_bins[:, None] - 1).astype(np.int64)
+    width = int(n_bins.max())
+    key = (np.arange(n_struct)[:, None] * width + shell)[m]
+    sum2 = np.bincount(key, weights=a[m] ** 2, minlength=n_struct * width)
+    count = np.bincount(key, minlength=n_struct * width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt(sum2 / np.maximum(count, 1))
+    out = np.zeros_like(a)
+    denominator = rms[key]
+    out[m] = np.where(denominator > 0, a[m] / np.where(denominator > 0, denominator, 1), 0.0)
+    if clip is not None:
+        np.minimum(out, clip, out=out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Grid helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def grid_lookup(index_max: int) -> np.ndarray:
+    """Position in the Friedel-unique grid (index_max) of every (h, k, l) with |indices| ≤
+    2·index_max, or of its Friedel mate (P-1: F(−h) = F(h)); −1 where neither is on the grid.
+    A (4·index_max + 1)³ int32 array indexed by h + 2·index_max (precomputed once per grid)."""
+    hkl = friedel_unique(cube_indices(index_max)).astype(np.int64)    # = resolution_grid
+    offset = 2 * index_max
+    size = 2 * offset + 1
+    table = np.full((size, size, size), -1, np.int32)
+    positions = np.arange(len(hkl), dtype=np.int32)
+    for sign in (1, -1):
+        h = sign * hkl + offset
+        table[h[:, 0], h[:, 1], h[:, 2]] = positions
+    table.setflags(write=False)
+    return table
+
+
+def lookup_positions(hkl: np.ndarray, index_max: int) -> np.ndarray:
+    """Grid positions of reflections ``hkl`` (..., 3) (or of their Friedel mates), −1 if off the
+    grid of ``index_max``."""
+    h = np.asarray(hkl, dtype=np.int64) + 2 * index_max
+    size = 4 * index_max + 1
+    inside = np.all((h >= 0) & (h < size), axis=-1)
+    key = (h[..., 0] * size + h[..., 1]) * size + h[..., 2]
+    out = grid_lookup(index_max).reshape(-1)[np.where(inside, key, 0)]
+    return np.where(inside, out, -1)
+
+
+def sphere_d_star_sq(cells: np.ndarray, hkl: np.ndarray) -> np.ndarray:
+    """d*² = 1/d² (B, n) in Å⁻² of reflections ``hkl`` in each cell (= 4 (sin θ/λ)²)."""
+    return 4.0 * stol2_batch(np.asarray(cells, dtype=np.float64), hkl)
+
+
+def cell_features(cells: np.ndarray) -> np.ndarray:
+    """Cell parameters as model inputs (B, 6): a, b, c in units of 10 Å, cos α, cos β, cos γ."""
+    cells = np.asarray(cells, dtype=np.float64)
+    return np.concatenate([cells[:, :3] / 10.0, np.cos(np.radians(cells[:, 3:]))],
+                          axis=1).astype(np.float32)
+
+
+def starting_symbols(e_strong: np.ndarray, edges: np.ndarray, exclude: np.ndarray,
+                     n_symbols: int) -> np.ndarray:
+    """Positions (n_symbols,) in the strong list of the reflections of largest Σ2 weight
+    Σ |E_h E_k E_h−k| over their triplets, leaving out ``exclude`` (the origin-fixing
+    reflections): the symbols of a multisolution start (their signs are enumerated)."""
+    ok = edges[:, 0] >= 0
+    i, j, l = edges[ok].T
+    weight = e_strong[i] * e_strong[j] * e_strong[l]
+    degree = np.bincount(i, weights=weight, minlength=len(e_strong)).astype(np.float64)
+    degree[np.asarray(exclude, np.int64)] = -np.inf
+    return np.argsort(-degree, kind="stable")[:n_symbols].astype(np.int32)
+
+
+def strong_triplets(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
+                    n_strong: int, max_edges: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_strong`` strongest reflections of one structure and their Σ2 triplets.
+
+    Returns ``strong`` (n_strong,) grid positions by decreasing |E| (−1 padding) and ``edges``
+    (max_edges, 3) int32 rows (i, j, l) of positions in ``strong`` with h_i = ±h_j ± h_l
+    (Friedel mates count: F(−h) = F(h)), i.e. each ordered pair (j, l) whose sum or difference
+    is a strong reflection i, j < l (so each triplet {i, j, l} gives one edge into each of its
+    three reflections); the ``max_edges`` of largest |E_i E_j E_l| are kept, −1 padding.
+    """
+    present = np.flatnonzero(mask)
+    order = present[np.lexsort((present, -e[present]))][:n_strong]
+    strong = np.full(n_strong, -1, np.int64)
+    strong[: order.size] = order
+    k = order.size
+    edges = np.full((max_edges, 3), -1, np.int32)
+    if k < 2:
+        return strong, edges
+    # position in the strong list of each grid position
+    where = np.full(len(hkl) + 1, -1, np.int64)
+    where[order] = np.arange(k)
+    h = np.asarray(hkl, dtype=np.int64)[order]
+    j, l = np.triu_indices(k, 1)
+    found = []
+    for combined in (h[j] + h[l], h[j] - h[l]):
+        pos = lookup_positions(combined, index_max)
+        i = where[np.where(pos >= 0, pos, len(hkl))]
+        ok = (i >= 0) & (i != j) & (i != l)
+        found.append(np.stack([i[ok], j[ok], l[ok]], axis=1))
+    # no duplicates: h_j + h_l and h_j − h_l are never ± the same reflection
+    trip = np.concatenate(found)
+    if len(trip):
+        es = e[order]
+        weight = es[trip[:, 0]] * es[trip[:, 1]] * es[trip[:, 2]]
+        if len(trip) > max_edges:
+            top = np.argpartition(-weight, max_edges - 1)[:max_edges]
+            trip, weight = trip[top], weight[top]
+        best = np.argsort(-weight, kind="stable")
+        edges[: best.size] = trip[best]
+    return strong, edges
+
+
+def weak_pairs(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
+               strong: np.ndarray, n_weak: int, max_pairs: int) -> np.ndarray:
+    """Pairs of strong reflections whose sum or difference is one of the ``n_weak`` weakest
+    reflections of one structure (the ψ₀ relations: Σ_k E_k E_h−k s_k s_h−k ≈ 0 for a weak h).
+
+    ``strong``: grid positions of the strong list (−1 padding).  Returns (max_pairs, 3) int32
+    rows (w, j, l): w the position in the weak list (weakest first), j < l positions in the
+    strong list; the ``max_pairs`` of largest |E_j E_l| are kept, −1 padding.
+    """
+    present = np.flatnonzero(mask)
+    weak = present[np.lexsort((present, e[present]))][:n_weak]
+    out = np.full((max_pairs, 3), -1, np.int32)
+    order = strong[strong >= 0]
+    k = order.size
+    if k < 2 or weak.size == 0:
+        return out
+    where = np.full(len(hkl) + 1, -1, np.int64)
+    where[weak] = np.arange(weak.size)
+    h = np.asarray(hkl, dtype=np.int64)[order]
+    j, l = np.triu_indices(k, 1)
+    found = []
+    for combined in (h[j] + h[l], h[j] - h[l]):
+        pos = lookup_positions(combined, index_max)
+        w = where[np.where(pos >= 0, pos, len(hkl))]
+        ok = w >= 0
+        found.append(np.stack([w[ok], j[ok], l[ok]], axis=1))
+    pairs = np.concatenate(found)
+    if len(pairs):
+        es = e[order]
+        weight = es[pairs[:, 1]] * es[pairs[:, 2]]
+        if len(pairs) > max_pairs:
+            top = np.argpartition(-weight, max_pairs - 1)[:max_pairs]
+            pairs, weight = pairs[top], weight[top]
+        best = np.argsort(-weight, kind="stable")
+        out[: best.size] = pairs[best]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrays of a batch
+# ---------------------------------------------------------------------------------------------
+
+
+def sphere_arrays(batch: StructureBatch, d_min: float, cell_edge_max: float = 15.0,
+                  reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+                  backend: str = "numpy") -> dict[str, np.ndarray]:
+    """Structure factors of a batch on the resolution sphere of its cells, on the fixed grid.
+
+    Returns ``hkl`` (n, 3) the grid, ``mask`` (B, n) bool (d ≥ d_min), ``d_star_sq`` (B, n)
+    Å⁻², ``amplitude`` |F| (B, n) (0 outside the sphere), ``e`` |E| (B, n) (0 outside),
+    ``sign`` (B, n) ±1 int8 (+1 outside), ``cells`` (B, 6).  |F| is computed only on the
+    grid entries inside some structure's sphere.
+    """
+    hkl = resolution_grid(d_min, cell_edge_max)
+    cells = np.asarray(batch.cells, dtype=np.float64)
+    if np.any(cells[:, :3] > cell_edge_max + 1e-9):
+        raise ValueError(f"a cell edge exceeds cell_edge_max = {cell_edge_max} Å: its sphere "
+                         f"does not fit the grid")
+    d_star_sq = sphere_d_star_sq(cells, hkl)
+    mask = d_star_sq <= 1.0 / d_min ** 2
+    used = np.flatnonzero(mask.any(axis=0))
+    amplitude = np.zeros(mask.shape, np.float32)
+    sign = np.ones(mask.shape, np.int8)
+    if used.size:
+        sf = structure_factors_batch(batch, hkl[used], backend=backend)
+        amplitude[:, used] = np.where(mask[:, used], sf.amplitude, 0.0)
+        sign[:, used] = np.where(mask[:, used], sf.sign, 1)
+    e = shell_e_values(amplitude, d_star_sq, mask, reflections_per_shell)
+    return {"hkl": hkl, "mask": mask, "d_star_sq": d_star_sq, "amplitude": amplitude,
+            "e": e.astype(np.float32), "sign": sign, "cells": cells}
+
+
+def origin_markers(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarray:
+    """(B, n) float32: 1 on each structure's three origin-fixing reflections, else 0."""
+    out = np.zeros(e.shape, np.float32)
+    for i in range(e.shape[0]):
+        out[i, choose_origin_reflections(e[i], hkl, mask[i])] = 1.0
+    return out
+
+
+def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
+                          n_strong: int | None = None,
+                          max_edges: int = 4096, index_max: int | None = None,
+                          n_symbols: int = 4, n_weak: int = 200
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Model inputs and packed targets of :func:`sphere_arrays` output (see the module doc)."""
+    if origin not in ORIGIN_MODES:
+        raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
+    hkl, e, mask, sign = arrays["hkl"], arrays["e"], arrays["mask"], arrays["sign"]
+    markers = origin_markers(e, mask, hkl)
+    if origin == "fixed":
+        sign, _, _ = fix_origin_batch(sign, hkl, e, mask)
+    target = np.concatenate([(sign > 0).astype(np.float32), mask.astype(np.float32),
+                             e.astype(np.float32)], axis=-1)
+    x = {"e": e.astype(np.float32), "mask": mask.astype(np.float32), "origin": markers,
+         "cell": cell_features(arrays["cells"])}
+    if n_strong:
+        imax = grid_index_max_of(hkl) if index_max is None else index_max
+        pairs = [strong_triplets(e[i], mask[i], hkl, imax, n_strong, max_edges)
+                 for i in range(e.shape[0])]
+        x["strong"] = np.stack([p[0] for p in pairs]).astype(np.int32)
+        x["edges"] = np.stack([p[1] for p in pairs]).astype(np.int32)
+        symbols = []
+        for i, (strong, edges) in enumerate(pairs):
+            e_strong = np.where(strong >= 0, e[i][np.maximum(strong, 0)], 0.0)
+            exclude = np.flatnonzero(markers[i][np.maximum(strong, 0)] * (strong >= 0))
+            symbols.append(starting_symbols(e_strong, edges, exclude, n_symbols))
+        x["symbols"] = np.stack(symbols).astype(np.int32)
+        x["weak_pairs"] = np.stack([
+            weak_pairs(e[i], mask[i], hkl, imax, pairs[i][0], n_weak, max_edges // 2)
+            for i in range(e.shape[0])]).astype(np.int32)
+    return x, target
+
+
+def grid_index_max_of(hkl: np.ndarray) -> int:
+    """Largest |index| of a grid (its ``index_max``)."""
+    return int(np.abs(np.asarray(hkl)).max())
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream
+# ---------------------------------------------------------------------------------------------
+
+
+def _keras_pydataset() -> type:
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class SphereStream(_keras_pydataset()):  # type: ignore[misc]
+    """Keras batches of never-seen random P-1 structures on the resolution sphere.
+
+    Parameters
+    ----------
+    generator : parameters of the random structures (:class:`GeneratorParameters`).
+    seed : seed of the stream (same seed → same batches).
+    batch_size, steps_per_epoch : structures per batch, batches per epoch.
+    d_min : resolution of the sphere (Å).
+    origin : ``"fixed"`` (origin-fixed signs) or ``"raw"`` (for the min-over-8 loss).
+    n_strong, max_edges, n_symbols : with ``n_strong``, the strongest reflections, their Σ2
+        triplets and the starting symbols are added to the inputs (the triplet model's).
+    stream : random stream (default :data:`STREAM_SPHERE`; held-out: :data:`STREAM_SPHERE_TEST`).
+    """
+
+    def __init__(self, generator: GeneratorParameters, seed: int, batch_size: int,
+                 steps_per_epoch: int, d_min: float = 1.0, origin: str = "fixed",
+                 n_strong: int | None = None, max_edges: int = 4096, n_symbols: int = 4,
+                 stream: int = STREAM_SPHERE, backend: str = "numpy",
+                 reflections_per_shell: int = REFLECTIONS_PER_SHELL, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if origin not in ORIGIN_MODES:
+            raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
+        if batch_size <= 0 or steps_per_epoch <= 0:
+            raise ValueError(f"batch_size and steps_per_epoch must be > 0, got {batch_size}, "
+                             f"{steps_per_epoch}")
+        self.generator = generator
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.d_min = float(d_min)
+        self.cell_edge_max = float(generator.cell_edge_max)
+        self.hkl = resolution_grid(self.d_min, self.cell_edge_max)
+        self.index_max = grid_index_max(self.d_min, self.cell_edge_max)
+        self.origin = origin
+        self.n_strong = None if not n_strong else int(n_strong)
+        self.max_edges = int(max_edges)
+        self.n_symbols = int(n_symbols)
+        self.stream = int(stream)
+        self.backend = backend
+        self.reflections_per_shell = int(reflections_per_shell)
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def __repr__(self) -> str:
+        return (f"SphereStream(seed {self.seed}, d_min {self.d_min} Å, {len(self.hkl)} grid "
+                f"reflections, {self.steps_per_epoch} × {self.batch_size} per epoch, origin "
+                f"{self.origin}, epoch {self._epoch})")
+
+    def batch_number(self, index: int) -> int:
+        """Generator batch of step ``index`` in the current epoch."""
+        return self._epoch * self.steps_per_epoch + int(index)
+
+    def structures(self, index: int) -> StructureBatch:
+        """The structures of step ``index`` of the current epoch."""
+        return generate_batch(self.generator, self.seed, self.batch_number(index),
+                              self.batch_size, stream=self.stream)
+
+    def arrays(self, index: int) -> dict[str, np.ndarray]:
+        """:func:`sphere_arrays` of step ``index`` (for evaluation: true signs, |F|, mask)."""
+        return sphere_arrays(self.structures(index), self.d_min, self.cell_edge_max,
+                             self.reflections_per_shell, self.backend)
+
+    def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        if index < 0 or index >= len(self):
+            raise IndexError(index)
+        return sphere_inputs_targets(self.arrays(index), self.origin, self.n_strong,
+                                     self.max_edges, self.index_max, self.n_symbols)
+
+    def on_epoch_end(self) -> None:
+        self._epoch += 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Put the stream at the start of ``epoch`` (0-based)."""
+        self._epoch = int(epoch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss
+# ---------------------------------------------------------------------------------------------
+
+
+def sphere_sign_loss(grid_hkl: np.ndarray, origin_invariant: bool, e_weighted: bool = True,
+                     name: str | None = None) -> Any:
+    """Keras loss on the packed targets ``[target, mask, |E|]`` (B, 3n) of :class:`SphereStream`.
+
+    Weighted binary cross-entropy of the sign logits (B, n) over the grid, Σ w·BCE / Σ w per
+    structure, with w = mask·|E| (``e_weighted``) or w = mask: masked entries weigh 0 and are
+    ignored.  With ``origin_invariant`` the loss is the minimum over the 8 origin shifts
+    (−1)^(h·p) of the grid reflections ``grid_hkl`` (train on raw signs); without, plain BCE
+    (train on origin-fixed signs).
+    """
+    import keras
+
+    ops = keras.ops
+    flips = ((1.0 - origin_shift_signs(np.asarray(grid_hkl)).astype(np.float32)) / 2.0
+             if origin_invariant else None)                                     # (8, n) 0/1
+
+    class SphereSignLoss(keras.losses.Loss):
+        """Masked weighted BCE on sign logits (min over the 8 origins if invariant)."""
+
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            target, w = unpack_sphere_targets(y_true, y_pred, e_weighted)
+            total = ops.maximum(ops.sum(w, axis=-1), 1e-12)
+            base = ops.sum((ops.softplus(y_pred) - target * y_pred) * w, axis=-1)
+            if flips is None:
+                return base / total
+            # BCE(z, 1 − t) − BCE(z, t) = (2t − 1) z: added for every reflection a shift flips
+            delta = ops.matmul((2.0 * target - 1.0) * y_pred * w,
+                               ops.transpose(ops.convert_to_tensor(flips, y_pred.dtype)))
+            return ops.min(base[:, None] + delta, axis=-1) / total
+
+    return SphereSignLoss(name=name or ("sphere_origin_invariant_bce" if origin_invariant
+                                        else "sphere_bce"))
+
+
+def unpack_sphere_targets(y_true: Any, y_pred: Any, e_weighted: bool = True) -> tuple[Any, Any]:
+    """(target 0/1, weight) of packed sphere targets; weight = mask·|E| or mask."""
+    import keras
+
+    ops = keras.ops
+    n = ops.shape(y_pred)[-1]
+    y_true = ops.cast(y_true, y_pred.dtype)
+    target, mask, e = y_true[..., :n], y_true[..., n:2 * n], y_true[..., 2 * n:]
+    return target, (mask * e if e_weighted else mask)
+
+
+def sphere_accuracy_metric(grid_hkl: np.ndarray, e_weighted: bool = True,
+                           name: str = "weighted_origin_accuracy") -> Any:
+    """Keras metric: (|E|-)weighted sign accuracy over the sphere at the best of 8 origins."""
+    import keras
+
+    ops = keras.ops
+    shifts = origin_shift_signs(np.asarray(grid_hkl)).astype(np.float32)
+
+    def accuracy(y_true: Any, y_pred: Any) -> Any:
+        target, w = unpack_sphere_targets(y_true, y_pred, e_weighted)
+        agree = (2.0 * ops.cast(ops.equal(ops.cast(y_pred > 0, y_pred.dtype), target),
+                                y_pred.dtype) - 1.0) * w                        # ±w
+        per = ops.matmul(agree, ops.transpose(ops.convert_to_tensor(shifts, y_pred.dtype)))
+        total = ops.maximum(ops.sum(w, axis=-1), 1e-12)
+        return 0.5 + 0.5 * ops.max(per, axis=-1) / total
+
+    return keras.metrics.MeanMetricWrapper(accuracy, name=name)
