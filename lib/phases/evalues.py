@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 
 from .reflections import cube_indices, friedel_unique
-from .structure_factors import flex_miller_indices, structure_factors
+from .structure_factors import flex_miller_indices
 
 #: Default clipping of |E| (dimensionless).
 E_CLIP: float = 5.0
