@@ -69,6 +69,13 @@ PINNED_RUNS: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
         "saturation_width", "pca_saturation_width", "mean_intensity_reference_mse",
         "relative_error_low_r_tenth", "relative_error_high_r_tenth", "verdicts.*",
     )),
+    # the generated structures' rows come first in the table (COD rows, from ../shared, after)
+    ("07_phasing_baselines", {}, (), (
+        "baseline_table.[0-3].solved", "baseline_table.[0-3].accuracy",
+        "baseline_table.[0-3].accuracy_strongest", "baseline_table.[0-3].chance",
+        "baseline_table.[0-3].map_correlation*", "baseline_table.[0-3].n_structures",
+        "triplets.*.strongest.*",
+    )),
     # the MP-20 test set comes from ../shared: only the synthetic numbers are pinned
     ("06_xrd_classification", {}, (), (
         "synthetic.n_structures", "synthetic.n_failed", "synthetic.per_crystal_system.*",
