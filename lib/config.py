@@ -233,7 +233,19 @@ _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 06_xrd_classification (report 2) ------------------------------------------------------
     "06_xrd_classification": {
         "seed": 20240611,
-        "n_per_system": 400,           # synthetic pyxtal structures per crystal system
+        # Costs measured on this 2-core machine (shared, so upper bounds): pyxtal ≈ 0.35 s per
+        # structure with 2 workers (2,800 took 977 s); a variant ≈ 5–11 ms (make_variants with
+        # its space-group check ≈ 90 %, batch_peaks 0.3 ms, Gaussian profile 0.2 ms); the SNIP
+        # preprocessing 2.6 ms per pattern; training per pattern and epoch ≈ 4–10 ms (1D CNN,
+        # 2300/1150 dense) and ≈ 14 ms (MobileNetV2, 64 px).
+        "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
+                                       # slow part: 700 structures ≈ 250 s)
+        "n_variants": 63,              # variants per training structure (>= 1; strained,
+                                       # substituted, jittered, same space group): 490 training
+                                       # structures × (1 + 63) ≈ 31,000 patterns, ≈ 150 s
+        "variant_strain": 0.03,        # bound of the strain components (dimensionless)
+        "variant_substitution": 0.3,   # probability that an element is replaced
+        "variant_jitter": 0.05,        # Å, σ of the displacement of free coordinates
         "max_atoms": 24,               # atoms per conventional cell aimed at (MP-20: <= 20)
         "max_attempts": 10,            # pyxtal attempts (new composition each) per structure
         "mp_csv": "shared",            # MP-20 CSV; "shared" = ../shared/data/mp20_subset; "" = none
@@ -245,8 +257,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "symprec": 0.1,                # Å, SpacegroupAnalyzer tolerance
         "engine": "fast",              # peak lists: "fast" (vectorised) or "pymatgen"
         "image_size": 64,              # MobileNetV2 input (pixels); ImageNet needs 96-224
-        "epochs_cnn": 20,
-        "epochs_mobilenet": 8,
+        "epochs_cnn": 3,               # over all ≈ 31,000 training patterns: ≈ 150 s each
+        "epochs_mobilenet": 1,
+        "mobilenet_patterns": 12000,   # MobileNetV2 trains on a seeded subset of this many
+                                       # training patterns (≈ 170 s per epoch); 0 = all
         "batch_size": 64,
         "learning_rate": 3e-4,         # Adam; 1e-3 stalls the 2300/1150 dense layers at chance
         "cnn_dense": "2300,1150",      # dense layers of the 1D CNN (Park et al. 2017)
@@ -275,7 +289,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                            "widths": "25,100", "batch_size": 32},
         "05_autoencoders": {"epochs": 2, "n_structures": 200, "bottlenecks": "50,100",
                             "smoothing_window": 10, "batch_size": 32},
-        "06_xrd_classification": {"n_per_system": 10, "n_points": 900, "image_size": 32,
+        "06_xrd_classification": {"n_per_system": 10, "n_variants": 4, "n_points": 900,
+                                  "image_size": 32,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
                                   "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
     },
@@ -294,8 +309,9 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "04_layer_sizes": {"distribution": "auto", "epochs": 100, "epochs_origin_invariant": 100,
                            "n_structures": 150_000, "batch_size": 256},
         "05_autoencoders": {"distribution": "auto", "epochs": 100, "n_structures": 150_000, "batch_size": 256},
-        "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
-                                  "epochs_mobilenet": 30, "image_size": 128,
+        "06_xrd_classification": {"n_per_system": 5000, "n_variants": 40, "epochs_cnn": 30,
+                                  "epochs_mobilenet": 10, "mobilenet_patterns": 200_000,
+                                  "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
     },
 }

@@ -28,6 +28,9 @@
 #
 # - **balanced synthetic data**: random crystals from pyxtal over all 230 space groups, the same
 #   number per crystal system (the report's MP data were dominated by a few systems);
+# - **variants**: `n_variants` cheap variants of each training structure (lattice strained
+#   within its crystal system, elements replaced by similar ones, free coordinates jittered;
+#   same space group) — pyxtal is the slow part, variants are ~50× cheaper;
 # - **real structures**: 1,355 Materials Project structures (MP-20 layout) as a second,
 #   out-of-distribution test set — never used for training;
 # - **a 1D CNN on the pattern vector** in the style of Park et al. (2017), with class weights,
@@ -51,6 +54,7 @@ from IPython.display import Markdown, display
 from lib import config, figures, metrics
 from lib.xrd import augment as xrd_augment
 from lib.xrd import classify, dataset, evaluate, plots
+from lib.xrd.variants import VariantSettings
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, pattern_to_image
 
 NOTEBOOK = "06_xrd_classification"
@@ -60,6 +64,10 @@ profile = "default"
 # None = take it from the profile
 seed = None
 n_per_system = None
+n_variants = None
+variant_strain = None
+variant_substitution = None
+variant_jitter = None
 max_atoms = None
 max_attempts = None
 mp_csv = None
@@ -73,6 +81,7 @@ engine = None
 image_size = None
 epochs_cnn = None
 epochs_mobilenet = None
+mobilenet_patterns = None
 batch_size = None
 learning_rate = None
 cnn_dense = None
@@ -240,21 +249,84 @@ train, val, test = (synth.subset(split[k]) for k in ("train", "validation", "tes
 # No structure — and no composition — appears on two sides, so the test measures
 # generalisation to new materials rather than memory.
 
+# %% [markdown]
+# ## Variants of the training structures
+#
+# pyxtal makes a few structures per second; `lib.xrd.variants.make_variants` makes
+# `n_variants` variants of a structure in milliseconds each: the lattice strained within the
+# constraints of its crystal system (strain components up to `variant_strain`), elements
+# replaced by chemically similar ones (probability `variant_substitution`, the cell scaled with
+# the atomic radii), free Wyckoff coordinates jittered (σ = `variant_jitter` Å), each variant
+# checked to keep its parent's space group.  Their peak lists come from
+# `lib.xrd.variants.batch_peaks` (the same peaks as pymatgen's `XRDCalculator`, one hkl list per
+# parent) and their profiles from `lib.xrd.profiles.gaussian_patterns` (the report's Gaussian,
+# σ in grid points, all patterns at once).  Only **training** structures get variants, so the
+# variants of a structure stay in its split; validation, test and MP sets stay as simulated.
+# A substitution can turn a training composition into one of a validation or test structure:
+# such variants are dropped, so the sets still share no composition.
+
 # %%
+variant_settings = VariantSettings(strain=cfg.variant_strain,
+                                   substitution=cfg.variant_substitution,
+                                   jitter=cfg.variant_jitter, symprec=cfg.symprec)
+t0 = time.perf_counter()
+variants_all = dataset.variant_set(train, cfg.n_variants, cfg.seed, grid, cfg.sigma,
+                                   variant_settings, n_workers=cfg.n_workers)
+held_formulas = set(val.formula) | set(test.formula)
+variants = variants_all.subset(np.flatnonzero([f not in held_formulas
+                                               for f in variants_all.formula]))
+timings["variants_s"] = time.perf_counter() - t0
+assert set(variants.parent_id) <= set(train.structure_id), "a variant left its parent's split"
+assert not set(variants.formula) & held_formulas
+variant_summary = {
+    "n_variants_per_structure": cfg.n_variants, "n_parents": int(len(train)),
+    "n_made": int(len(variants_all)), "n_kept": int(len(variants)),
+    "n_dropped_shared_composition": int(len(variants_all) - len(variants)),
+    "n_failed_parents": len(variants_all.failures), "failures": variants_all.failures[:20],
+    "redrawn": int(variants_all.redrawn), "fallbacks": int(variants_all.fallbacks),
+    "space_group_differs_from_parent_label": float(np.mean(
+        variants.space_group != train.space_group[variants.parent])) if len(variants) else 0.0,
+    "crystal_system_differs_from_parent_label": float(np.mean(
+        variants.crystal_system != train.crystal_system[variants.parent]))
+        if len(variants) else 0.0,
+    "settings": {"strain": cfg.variant_strain, "substitution": cfg.variant_substitution,
+                 "jitter_angstrom": cfg.variant_jitter, "symprec": cfg.symprec},
+    "seconds": round(variants_all.seconds, 2),
+    "ms_per_variant": round(1e3 * variants_all.seconds / max(1, len(variants_all)), 2)}
+print({k: v for k, v in variant_summary.items() if k not in ("failures", "settings")})
+
+# %% [markdown]
+# How many variants were made and kept, how many were dropped because a substitution gave a
+# validation or test composition, how often the variant's space group (found by
+# `make_variants`) differs from its parent's label (SpacegroupAnalyzer; variants are labelled
+# with their own), and the cost per variant.
+
+# %%
+t0 = time.perf_counter()
 x_aug, aug_rows = xrd_augment.augmented_set(
     train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
     cfg.augment_copies if cfg.augment else 0, cfg.seed)
-x_train = classify.preprocess(np.concatenate([train.patterns, x_aug]), grid, cfg.background)
-rows = np.concatenate([np.arange(len(train)), aug_rows])
-y_train = {"crystal_system": train.crystal_system[rows], "space_group": train.space_group[rows] - 1}
+raw_train = np.concatenate([train.patterns, variants.patterns, x_aug])
+del variants_all
+x_train = np.empty(raw_train.shape, np.float32)
+for lo in range(0, len(raw_train), 2048):          # chunks: preprocess works in float64
+    x_train[lo:lo + 2048] = classify.preprocess(raw_train[lo:lo + 2048], grid, cfg.background)
+del raw_train
+y_train = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system,
+                                             train.crystal_system[aug_rows]]),
+           "space_group": np.concatenate([train.space_group, variants.space_group,
+                                          train.space_group[aug_rows]]) - 1}
 y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
 val_inputs = classify.preprocess(val.patterns, grid, cfg.background)
-print(f"training patterns: {len(x_train)} from {len(train)} structures; augmentation:",
+timings["training_patterns_s"] = time.perf_counter() - t0
+print(f"training patterns: {len(x_train)} = {len(train)} structures + {len(variants)} variants "
+      f"+ {len(x_aug)} augmented copies; augmentation:",
       xrd_augment.describe(aug) if cfg.augment else "none", "; background:", cfg.background)
 
 # %% [markdown]
-# The training patterns: each training structure once as simulated, plus `augment_copies`
-# measurement-like copies of it when augmentation is on.  Every pattern a model sees — training,
+# The training patterns: each training structure once as simulated, its variants, plus
+# `augment_copies` measurement-like copies of each training structure when augmentation is
+# on.  Every pattern a model sees — training,
 # validation, test, MP, measured, or a user's file in `classify` — passes through one function,
 # `lib.xrd.classify.preprocess`: with `background = "snip"` the SNIP background (clipping
 # half-window 1° 2θ) is subtracted, then each pattern is scaled to [0, 1].
@@ -274,18 +346,27 @@ print(f"training patterns: {len(x_train)} from {len(train)} structures; augmenta
 # %%
 from lib.xrd import models  # noqa: E402  (imports TensorFlow: after the data steps)
 
+mnv2_rows = np.arange(len(x_train))
+if 0 < cfg.mobilenet_patterns < len(x_train):
+    mnv2_rows = np.sort(np.random.default_rng(cfg.seed).choice(len(x_train),
+                                                                cfg.mobilenet_patterns,
+                                                                replace=False))
 mnv2, weights_source = models.build_mobilenet(cfg.image_size, heads=("crystal_system",))
-res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_train, cfg.image_size),
-                        {"crystal_system": y_train["crystal_system"]},
+res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_train[mnv2_rows],
+                                                  cfg.image_size),
+                        {"crystal_system": y_train["crystal_system"][mnv2_rows]},
                         models.model_inputs("mobilenetv2", val_inputs, cfg.image_size),
                         {"crystal_system": y_val["crystal_system"]}, cfg.epochs_mobilenet,
                         cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
 timings["mobilenet_train_s"] = res_mnv2.seconds
+print(f"trained on {len(mnv2_rows)} of the {len(x_train)} training patterns")
 print(f"weights: {weights_source}; {mnv2.count_params():,} parameters; {res_mnv2.epochs_run} "
       f"epochs in {res_mnv2.seconds:.0f} s; kept epoch {res_mnv2.best_epoch}")
 
 # %% [markdown]
-# Which weights MobileNetV2 started from, its size, and the epoch kept (the one with the best
+# How many training patterns MobileNetV2 saw (a seeded subset of `mobilenet_patterns` when
+# the set is larger: the images cost ~3× the 1D CNN per pattern), which weights it started
+# from, its size, and the epoch kept (the one with the best
 # validation accuracy).
 
 # %% [markdown]
@@ -427,6 +508,7 @@ if rruff_evals:
 
 # %%
 common = {"training_structures": len(train), "training_patterns": len(x_train),
+          "training_variants": len(variants), "n_variants": cfg.n_variants,
           "augmentation": xrd_augment.describe(aug) if cfg.augment else None,
           "symprec": cfg.symprec, "profile": cfg.profile, "seed": cfg.seed,
           "data": str(synth.path.name)}
@@ -492,8 +574,11 @@ summary = evaluate.metrics_summary(
     image_representation="pattern vector resampled (linear) to image_size^2 points, reshaped "
                          "row-major to image_size x image_size, 3 channels, [-1, 1]",
     synthetic=synth_summary, mp=mp_summary, split={k: int(len(v)) for k, v in split.items()},
-    split_grouping="reduced formula (StratifiedGroupKFold by crystal system)",
-    training_patterns=int(len(x_train)),
+    split_grouping="reduced formula of the parent structures (StratifiedGroupKFold by crystal "
+                   "system); variants only of training structures (grouped by parent), "
+                   "variants with a validation/test composition dropped",
+    training_patterns=int(len(x_train)), variants=variant_summary,
+    training_patterns_mobilenet=int(len(mnv2_rows)),
     augmentation=xrd_augment.describe(aug) if cfg.augment else None,
     models=model_blocks, classify_demo=demo_records, background=cfg.background,
     rruff_dev=None if rruff is None else evaluate.measured_summary(

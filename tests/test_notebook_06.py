@@ -27,6 +27,15 @@ def test_data_sets(m06):
     assert m06["symprec"] == 0.1 and m06["grid"]["n_points"] == 900
     split = m06["split"]
     assert sum(split.values()) == syn["n_structures"] and min(split.values()) > 0
+    var = m06["variants"]                      # K variants of each training structure only
+    assert var["n_variants_per_structure"] == 4 and var["n_parents"] == split["train"]
+    assert var["n_made"] == 4 * (var["n_parents"] - var["n_failed_parents"])
+    assert 0 < var["n_kept"] <= var["n_made"]
+    assert var["n_kept"] + var["n_dropped_shared_composition"] == var["n_made"]
+    assert 0 <= var["space_group_differs_from_parent_label"] <= 1
+    assert m06["training_patterns"] == 2 * split["train"] + var["n_kept"]   # + 1 augmented copy
+    assert m06["training_patterns_mobilenet"] == m06["training_patterns"]   # smoke: no subset
+    assert "variants_s" in m06["timings_s"]
     if config.shared_data_dir() is not None and m06["mp"] is not None:
         mp = m06["mp"]
         assert mp["n_structures"] + mp["n_skipped"] == 60
