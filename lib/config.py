@@ -233,16 +233,20 @@ _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 06_xrd_classification (report 2) ------------------------------------------------------
     "06_xrd_classification": {
         "seed": 20240611,
-        # Costs measured on this 2-core machine (shared, so upper bounds): pyxtal ≈ 0.35 s per
-        # structure with 2 workers (2,800 took 977 s); a variant ≈ 5–11 ms (make_variants with
-        # its space-group check ≈ 90 %, batch_peaks 0.3 ms, Gaussian profile 0.2 ms); the SNIP
-        # preprocessing 2.6 ms per pattern; training per pattern and epoch ≈ 4–10 ms (1D CNN,
-        # 2300/1150 dense) and ≈ 14 ms (MobileNetV2, 64 px).
+        # Costs measured on this 2-core machine while 6 helpers shared it (so upper bounds; a
+        # 140-structure × 64 run, 2026-11-21): pyxtal 0.16–0.35 s per structure with 2 workers
+        # (140 in 23 s; 2,800 took 977 s); MP-20 CSV 14 ms per structure (1,355 ≈ 85 s); a
+        # variant 8.1 ms with 2 workers (make_variants with its space-group check ≈ 90 % of it,
+        # batch_peaks 0.3 ms, Gaussian profile 0.2 ms); augmentation + SNIP preprocessing
+        # 2.8 ms per pattern; per pattern and epoch 4.1 ms (1D CNN, 2300/1150 dense, 4,500
+        # points) and ≈ 28 ms (MobileNetV2, 64 px, from scratch).  Default estimate: pyxtal
+        # 115–245 s + MP 85 s + variants 250 s + preprocessing 90 s + 1D CNN 390 s + MobileNetV2
+        # 170 s + evaluation ≈ 40 s ≈ 1,140–1,270 s on the shared machine (≤ 20 min alone).
         "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
-                                       # slow part: 700 structures ≈ 250 s)
+                                       # slow part: 700 structures ≈ 115–245 s)
         "n_variants": 63,              # variants per training structure (>= 1; strained,
-                                       # substituted, jittered, same space group): 490 training
-                                       # structures × (1 + 63) ≈ 31,000 patterns, ≈ 150 s
+                                       # substituted, jittered, same space group): ≈ 490 training
+                                       # structures × (1 + 63) ≈ 31,000 patterns, ≈ 250 s
         "variant_strain": 0.03,        # bound of the strain components (dimensionless)
         "variant_substitution": 0.3,   # probability that an element is replaced
         "variant_jitter": 0.05,        # Å, σ of the displacement of free coordinates
@@ -257,10 +261,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "symprec": 0.1,                # Å, SpacegroupAnalyzer tolerance
         "engine": "fast",              # peak lists: "fast" (vectorised) or "pymatgen"
         "image_size": 64,              # MobileNetV2 input (pixels); ImageNet needs 96-224
-        "epochs_cnn": 3,               # over all ≈ 31,000 training patterns: ≈ 150 s each
-        "epochs_mobilenet": 1,
-        "mobilenet_patterns": 12000,   # MobileNetV2 trains on a seeded subset of this many
-                                       # training patterns (≈ 170 s per epoch); 0 = all
+        "epochs_cnn": 3,               # over all ≈ 31,000 training patterns: ≈ 130 s each
+        "epochs_mobilenet": 2,
+        "mobilenet_patterns": 3000,    # MobileNetV2 trains on a seeded subset of this many
+                                       # training patterns (≈ 85 s per epoch); 0 = all
         "batch_size": 64,
         "learning_rate": 3e-4,         # Adam; 1e-3 stalls the 2300/1150 dense layers at chance
         "cnn_dense": "2300,1150",      # dense layers of the 1D CNN (Park et al. 2017)
