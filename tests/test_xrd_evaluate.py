@@ -233,3 +233,37 @@ def test_verdict_line_on_measured_patterns():
         assert "rruff_dev" in line and says in line and "always" in line and "81.7 %" in line
     plain = evaluate.verdict(evals, (20, 8), "imagenet", 2000)
     assert "rruff_dev" not in plain.text
+
+
+def test_train_stream_draws_new_batches_each_epoch():
+    """models.train_stream fits from a Keras PyDataset (as PatternStream is), keeps the best
+    epoch, and the dataset is asked for every batch of every epoch."""
+    import keras
+
+    from lib.xrd import models
+
+    class Stream(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            self.calls += 1
+            rng = np.random.default_rng(self.calls)
+            y = rng.integers(0, 7, 8)
+            x = np.zeros((8, 200), np.float32)
+            x[np.arange(8), 20 * y + 10] = 1.0               # one peak whose place is the class
+            return x, {"crystal_system": y, "space_group": y}
+
+    model = models.build_cnn1d(200, filters=4, dense=(8,), dropout=0.0)
+    stream = Stream()
+    xv = np.zeros((7, 200), np.float32)
+    xv[np.arange(7), 20 * np.arange(7) + 10] = 1.0
+    yv = {"crystal_system": np.arange(7), "space_group": np.arange(7)}
+    res = models.train_stream(model, stream, xv, yv, epochs=2, learning_rate=1e-3, verbose=0)
+    assert res.epochs_run == 2 and 1 <= res.best_epoch <= 2
+    assert "val_crystal_system_accuracy" in res.history
+    assert stream.calls >= 6

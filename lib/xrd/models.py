@@ -216,6 +216,35 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
     return TrainResult(model, history, seconds, len(next(iter(history.values()))), best)
 
 
+def train_stream(model: Any, stream: Any, x_val: np.ndarray, y_val: dict[str, np.ndarray],
+                 epochs: int, learning_rate: float = 1e-3, seed: int = 0,
+                 verbose: int = 2) -> TrainResult:
+    """Train from a Keras ``PyDataset`` (e.g. ``lib.xrd.stream.PatternStream``: new patterns
+    every epoch) that yields ``(x, y)`` or ``(x, y, sample_weight)`` with ``y`` a dict head →
+    labels; Adam, sparse cross-entropy per head (space group weighted ½), and the weights of
+    the epoch with the best validation crystal-system accuracy kept (as :func:`train`)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    heads = [h for h in model.output_names if h in y_val]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss={h: "sparse_categorical_crossentropy" for h in heads},
+                  loss_weights={h: (1.0 if h == "crystal_system" else 0.5) for h in heads},
+                  metrics={h: ["accuracy"] for h in heads})
+    monitor = "val_crystal_system_accuracy" if len(heads) > 1 else "val_accuracy"
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=epochs,
+                                         restore_best_weights=True, verbose=0)
+    start = time.perf_counter()
+    hist = model.fit(stream, validation_data=(x_val, {h: y_val[h] for h in heads}),
+                     epochs=epochs, verbose=verbose, callbacks=[stop])
+    seconds = time.perf_counter() - start
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
+                                                   and k.endswith("accuracy")), None)
+    best = int(np.argmax(history[key])) + 1 if key else len(next(iter(history.values())))
+    return TrainResult(model, history, seconds, len(next(iter(history.values()))), best)
+
+
 def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
     """Class probabilities of each head: {head: (n, n_classes)}."""
     out = model.predict(x, batch_size=batch_size, verbose=0)
