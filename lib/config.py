@@ -278,6 +278,24 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "rruff_dir": "shared",         # measured validation set (never trained on); "shared" =
                                        # ../shared/data/rruff_dev when present; "" = none
     },
+    # -- 07_phasing_baselines (issue 8: the classical phasing baseline) -----------------------
+    # Measured (default, 2 Dask workers, 100 + 27 COD structures, 5 resolutions): 18.7 CPU
+    # minutes in all (workers 8.4 + 8.4 min, kernel 1.2 min), so about 10-11 min on 2 free
+    # cores (36 min wall on a shared machine at load 8).  Σ2 is ~10x slower than charge
+    # flipping (COD at 0.8 Å: ~30 s/structure), hence 40 structures.  Smoke: ~30 s.
+    "07_phasing_baselines": {
+        "seed": 20240611,              # structures of the phasing stream; random starts seed+i
+        "d_mins": "0.8,1.0,1.2,1.5,2.0",   # resolutions d_min (Å) of the sweep
+        "methods": "charge_flipping,sigma2",
+        "n_structures": 100,           # generated structures per d_min (charge flipping)
+        "n_sigma2_structures": 40,     # the first n of them phased by Σ2 (slower)
+        "cod_dir": "shared",           # real P-1 CIFs; "shared" = ../shared/data/cod_structures/p-1
+        "cod_limit": 0,                # COD structures used (the first n files); 0 = all
+        "n_triplet_structures": 100,   # generated structures of the triplet statistics
+        "n_triplets": 50,              # strongest triplets per structure (Cochran check)
+        "n_strong_reflections": 150,   # triplets among this many strongest |E| per structure
+        "n_workers": 2,                # processes for the sweep (lib.parallel.map_chunks)
+    },
 }
 
 _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
@@ -297,6 +315,9 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "image_size": 32,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
                                   "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
+        "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
+                                 "n_sigma2_structures": 2, "cod_limit": 2,
+                                 "n_triplet_structures": 4, "n_workers": 1},
     },
     "default": {},
     "full": {
@@ -317,6 +338,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "epochs_mobilenet": 10, "mobilenet_patterns": 200_000,
                                   "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
+        "07_phasing_baselines": {"n_structures": 1000, "n_sigma2_structures": 300,
+                                 "n_triplet_structures": 1000, "n_workers": 16},
     },
 }
 

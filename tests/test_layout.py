@@ -17,7 +17,7 @@ NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
 
 
 def test_one_notebook_per_section():
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05", "06"]
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -198,3 +198,19 @@ def test_every_lib_function_has_a_caller():
             if uses <= 0:
                 orphans.append(f"{path.relative_to(config.ROOT)}: {node.name}")
     assert not orphans, "functions without a caller:\n" + "\n".join(orphans)
+
+
+def test_readme_lists_the_phase_modules_in_import_order():
+    """The README's `lib/phases/` row names every module, each after all the modules it
+    imports: reading it top-down follows the data."""
+    readme = (config.ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `lib/phases/` |"))
+    listed = [name for name in re.findall(r"`(\w+)`", row)
+              if (LIB / "phases" / f"{name}.py").is_file()]
+    modules = {p.stem for p in (LIB / "phases").glob("*.py") if p.stem != "__init__"}
+    assert set(listed) == modules, f"README lacks {modules - set(listed)}"
+    position = {name: i for i, name in enumerate(listed)}
+    for name in listed:
+        top, _ = _intra_package_imports(LIB / "phases" / f"{name}.py")
+        later = [dep for dep in top if position.get(dep, -1) > position[name]]
+        assert not later, f"lib/phases/{name} imports {later}, listed after it in the README"

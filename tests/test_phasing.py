@@ -9,7 +9,7 @@ from lib.phases import classical, evalues, origin
 from lib.phases import phasing_metrics as pm
 from lib.phases.reflections import origin_shift_parities, shift_origin
 from lib.phases.structure_factors import calculate, shift_structure_origin
-from lib.phases.structures import GeneratorParameters, generate_structure, structure_cell
+from lib.phases.structures import GeneratorParameters, generate_structure
 
 SEED = 2026
 
@@ -18,7 +18,7 @@ SEED = 2026
 def known():
     """Generated structure 0 with its reflections d ≥ 1.0 Å, F and |E|."""
     xs = generate_structure(GeneratorParameters(), SEED, 0)
-    cell = structure_cell(xs)
+    cell = tuple(float(v) for v in xs.unit_cell().parameters())
     sphere = evalues.reflections_by_resolution(cell, 1.0)
     hkl = sphere.hkl[sphere.mask]
     sf = calculate(xs, hkl)

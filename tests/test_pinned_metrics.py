@@ -52,14 +52,17 @@ PINNED_RUNS: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
     ("02_experimental_vs_calculated", {}, ("00_data",), (
         "runs.*.metrics.test.accuracy", "runs.*.metrics.test.origin_accuracy",
         "runs.*.metrics.test.loss", "runs.*.epochs_run", "runs.*.n_parameters",
-        "findings.*.accuracy", "verdicts.*",
+        "findings.*.accuracy", "findings.*.baseline", "verdicts.*",
+        "ceiling.*.ceiling", "ceiling.*.subsets.*.accuracy", "baselines.*.test",
     )),
     ("03_weight_types", {}, ("00_data",), (
         "runs.*.metrics.test.accuracy", "runs.*.metrics.test.loss",
-        "table.*.test_intensity_weighted_acc", "verdicts.*",
+        "table.*.test_intensity_weighted_acc", "verdicts.*", "ceiling.*.ceiling",
+        "table_origin_invariant.*.test_intensity_weighted_origin_acc",
     )),
     ("04_layer_sizes", {}, ("00_data",), (
         "runs.*.metrics.test.accuracy", "runs.*.metrics.test.loss", "best_width", "verdicts.*",
+        "ceiling.*.ceiling", "best_width_origin_invariant",
     )),
     ("05_autoencoders", {}, ("00_data",), (
         "table.*.ae_test_mse", "table.*.pca_test_mse", "table.*.pca_components",

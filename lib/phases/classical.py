@@ -18,8 +18,8 @@ default threshold 0.9, so the threshold here is 0.5.
 Σ2 / tangent multisolution
 --------------------------
 In P-1, for strong reflections h, k and h − k (any of h ± k = ±l), s(h) s(k) s(h−k) ≈ +1 with
-probability ½ + ½ tanh A, A = 2 σ₃ σ₂^(−3/2) |E_h E_k E_{h−k}| (Cochran; equal atoms:
-A = 2 |E E E| / √N, N atoms in the cell).  :func:`sigma2_signs` finds the triplets among the
+probability ½ + ½ tanh(A/2) (Cochran & Woolfson 1955, centrosymmetric), with Cochran's
+A = 2 σ₃ σ₂^(−3/2) |E_h E_k E_{h−k}| (equal atoms: A = 2 |E E E| / √N, N atoms in the cell).  :func:`sigma2_signs` finds the triplets among the
 strongest |E|, draws random sign sets for them, refines each with the Σ2 (tangent) formula
 s(h) ← sign Σ_k A s(k) s(h−k) plus a ψ₀ penalty (the Σ2 sums of the *weakest* reflections
 pushed towards 0; without it most starts fall into the "single atom at an inversion centre"
@@ -30,7 +30,8 @@ extends the best set to every reflection by E-Fourier recycling: E-map → the s
 N is estimated from the cell: N = V / ``volume_per_atom`` (18 Å³ by default).
 
 :func:`cochran_check` measures, on known structures, P(s(h)s(k)s(h+k) = +1) of the strongest
-triplets against ½ + ½ tanh A.
+triplets against ½ + ½ tanh(A/2) (and, for comparison, the non-centrosymmetric form's
+½ + ½ tanh A, which over-predicts in P-1).
 """
 
 from __future__ import annotations
@@ -247,7 +248,8 @@ def sigma_ratio(xs) -> float:
 @dataclass
 class CochranCheck:
     """Strongest triplets of structures: ``a`` (Cochran's A) and ``product`` s(h)s(k)s(h+k)
-    of each, pooled; ``observed`` P(+) and ``predicted`` mean ½ + ½ tanh A."""
+    of each, pooled; ``observed`` P(+), ``predicted`` mean ½ + ½ tanh(A/2) (the centrosymmetric
+    Cochran–Woolfson probability) and ``predicted_tanh_a`` mean ½ + ½ tanh A (for comparison)."""
 
     a: np.ndarray
     product: np.ndarray
@@ -258,6 +260,10 @@ class CochranCheck:
 
     @property
     def predicted(self) -> float:
+        return float(np.mean(0.5 + 0.5 * np.tanh(self.a / 2)))
+
+    @property
+    def predicted_tanh_a(self) -> float:
         return float(np.mean(0.5 + 0.5 * np.tanh(self.a)))
 
     def calibration(self, edges: np.ndarray | None = None) -> list[tuple[float, float, float, int]]:
@@ -268,7 +274,8 @@ class CochranCheck:
             sel = (self.a >= lo) & (self.a < hi)
             if sel.any():
                 rows.append((float(self.a[sel].mean()), float(np.mean(self.product[sel] > 0)),
-                             float(np.mean(0.5 + 0.5 * np.tanh(self.a[sel]))), int(sel.sum())))
+                             float(np.mean(0.5 + 0.5 * np.tanh(self.a[sel] / 2))),
+                             int(sel.sum())))
         return rows
 
 

@@ -340,3 +340,106 @@ def smoothed_error_figure(smoothed: Mapping[int, Mapping[str, np.ndarray]],
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 07: the classical phasing baseline (numbers from lib.phases.baselines)
+# ---------------------------------------------------------------------------------------------
+
+#: Line style of each source of test structures in the baseline figures.
+BASELINE_SOURCE_STYLES: dict[str, str] = {"generated": "-", "cod_p-1": "--"}
+
+
+def _baseline_lines(table: pd.DataFrame):
+    """(label, colour, line style, x, rows sorted by d_min) per source × method of a baseline
+    table (:func:`lib.phases.baselines.summarise_sweep`), generated structures first; x is
+    d_min (Å) moved by a few hundredths per line so that equal values stay visible."""
+    methods = list(dict.fromkeys(table["method"]))
+    groups = sorted(table.groupby(["source", "method"], sort=False),
+                    key=lambda g: (g[0][0] != "generated", g[0][0]))
+    step = 0.015 * (table["d_min"].max() - table["d_min"].min() or 1.0)
+    for i, ((source, method), rows) in enumerate(groups):
+        rows = rows.sort_values("d_min")
+        x = rows["d_min"] + (i - (len(groups) - 1) / 2) * step
+        yield (f"{method} ({source})", _colour(methods.index(method)),
+               BASELINE_SOURCE_STYLES.get(source, ":"), x, rows)
+
+
+def solved_fraction_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Fraction of structures solved (map correlation ≥ 0.5) against d_min (Å), one line per
+    method and source, error bars = binomial standard error; high resolution on the left."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, colour, style, x, rows in _baseline_lines(table):
+        ax.errorbar(x, rows["solved"], yerr=rows["solved_se"], color=colour,
+                    ls=style, marker="o", capsize=3,
+                    label=f"{label}, n = {int(rows['n_structures'].min())}")
+    ax.set_xlabel("resolution d_min (Å)")
+    ax.set_ylabel("fraction solved (map correlation ≥ 0.5)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xticks(sorted(set(table["d_min"])))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def baseline_accuracy_figure(table: pd.DataFrame, title: str) -> plt.Figure:
+    """|E|-weighted origin-aware sign accuracy against d_min (Å): all reflections (left) and
+    the strongest 20 % (right), mean ± standard error over structures, each source with its
+    chance level measured with random signs (grey)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, score, what in ((axes[0], "accuracy", "all reflections"),
+                            (axes[1], "accuracy_strongest", "strongest 20 % by |E|")):
+        chance = "chance" if score == "accuracy" else "chance_strongest"
+        for label, colour, style, x, rows in _baseline_lines(table):
+            ax.errorbar(x, rows[score], yerr=rows[f"{score}_se"], color=colour,
+                        ls=style, marker="o", capsize=3, label=label)
+        for source, rows in table.groupby("source", sort=False):
+            # chance of the method phased on the most structures of this source
+            most = rows.groupby("method")["n_structures"].sum().idxmax()
+            rows = rows[rows["method"] == most].sort_values("d_min")
+            ax.plot(rows["d_min"], rows[chance], color="0.35",
+                    ls=":" if source == "generated" else "-.", lw=1.3,
+                    label=f"chance: random signs ({source})")
+        ax.set_xlabel("resolution d_min (Å)")
+        ax.set_title(what, fontsize=10)
+        ax.set_xticks(sorted(set(table["d_min"])))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("|E|-weighted origin-aware sign accuracy")
+    axes[1].legend(fontsize=6)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def cochran_figure(calibrations: Mapping[float, pd.DataFrame], title: str) -> plt.Figure:
+    """Observed P(s(h)s(k)s(h+k) = +1) of triplets of strong reflections against Cochran's A,
+    one set of points (± binomial SE) per resolution d_min (Å), with the centrosymmetric
+    prediction ½ + ½ tanh(A/2) (solid) and ½ + ½ tanh A (dashed) as lines; right panel: how
+    many triplets each bin of A holds."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    top = max([float(c["a_mean"].max()) for c in calibrations.values() if len(c)] + [1.0])
+    a = np.linspace(0, top * 1.05, 200)
+    axes[0].plot(a, 0.5 + 0.5 * np.tanh(a / 2), "k-", lw=1,
+                 label="centrosymmetric: ½ + ½ tanh(A/2)")
+    axes[0].plot(a, 0.5 + 0.5 * np.tanh(a), color="0.5", ls="--", lw=1, label="½ + ½ tanh A")
+    for i, (d_min, cal) in enumerate(calibrations.items()):
+        axes[0].errorbar(cal["a_mean"], cal["observed"], yerr=cal["observed_se"], ls="none",
+                         marker="o", ms=4, capsize=2, color=_colour(i),
+                         label=f"observed, d_min = {d_min:g} Å")
+        axes[1].plot(cal["a_mean"], cal["count"], marker="o", color=_colour(i),
+                     label=f"d_min = {d_min:g} Å")
+    axes[0].axhline(0.5, color="0.5", ls=":", lw=1)
+    axes[0].set_xlabel("Cochran's A = 2 σ₃ σ₂^(−3/2) |E_h E_k E_h+k| (bin mean)")
+    axes[0].set_ylabel("P(s(h) s(k) s(h+k) = +1)")
+    axes[0].legend(fontsize=7)
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("A (bin mean)")
+    axes[1].set_ylabel("triplets in the bin")
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -417,7 +417,7 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
     ``XRDCalculator(wavelength).get_pattern(variant, two_theta_range=...)`` gives them.
 
     One hkl list for the whole batch (:func:`shared_hkl`); per variant |g| and θ from its
-    reciprocal cell (float64), |F|² (:func:`_structure_factors_squared`),
+    reciprocal cell (float64), |F|² (:func:`structure_factors_squared`),
     I = 2|F|² (1 + cos² 2θ)/(sin² θ cos θ); reflections with |g| outside the variant's range
     dropped, the rest merged on 10⁻⁵ ° bins of 2θ (position of the lowest-|g| reflection),
     scaled to 100 and cut below 10⁻³ of the strongest.  With ``use_symmetry`` and a batch that
@@ -443,7 +443,7 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
         reps, expand = laue_representatives(hkl.astype(np.int64), batch.rotations)
     else:
         reps, expand = np.arange(len(hkl)), None
-    f2 = _structure_factors_squared(batch, hkl[reps], g[:, reps])  # (K, M_rep) |F|²
+    f2 = structure_factors_squared(batch, hkl[reps], g[:, reps])  # (K, M_rep) |F|²
     if expand is not None:
         f2 = f2[:, expand]
     cos2t = np.cos(2 * theta)
@@ -453,7 +453,7 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
     return _merge(two_theta, intensity, inside, Core.TWO_THETA_TOL, Core.SCALED_INTENSITY_TOL)
 
 
-def _structure_factors_squared(batch: VariantBatch, hkl: np.ndarray, g: np.ndarray
+def structure_factors_squared(batch: VariantBatch, hkl: np.ndarray, g: np.ndarray
                                ) -> np.ndarray:
     """|F(hkl)|² (K, M) of every variant: f(s) = Z − 41.78214 s² Σ aᵢ exp(−bᵢ s²) (s = |g|/2,
     pymatgen's coefficients), F = Σ f occ exp(2πi h·x); h·x reduced modulo 1 in float64, then
