@@ -268,6 +268,11 @@ def test_variant_set_patterns_labels_and_parents(tmp_path):
     recs = dataset._variant_chunk([(0, "bad", "not a cif"), (1, sid, cif)], 2, 0,
                                   xrd_variants.VariantSettings())
     assert not recs[0]["ok"] and recs[0]["reason"] and recs[1]["ok"] and recs[1]["n"] == 2
+    # parents then variants as one peak batch (for PatternStream)
+    both = dataset.training_peaks(parents, vs)
+    assert both.n_patterns == len(parents) + len(vs)
+    np.testing.assert_allclose(both.peaks(1)[0], parents.peak_two_theta[1], atol=1e-5)
+    np.testing.assert_array_equal(both.peaks(len(parents) + 2)[1], vs.peaks.peaks(2)[1])
     assert len(dataset.variant_set(parents, 0, 0, grid, progress=False)) == 0
     with pytest.raises(ValueError, match="n_variants"):
         dataset.variant_set(parents, -1, 0, grid, progress=False)

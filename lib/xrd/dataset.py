@@ -398,6 +398,22 @@ class VariantSet:
                           self.failures, self.redrawn, self.fallbacks, self.seconds, peaks_)
 
 
+def training_peaks(parents: XRDData, variants: VariantSet) -> PeakBatch:
+    """The peak lists (2θ degrees, intensity max 100) of ``parents`` (rows 0..P−1) followed by
+    those of ``variants`` (rows P..), one :class:`PeakBatch`, for patterns drawn per epoch."""
+    counts = [len(t) for t in parents.peak_two_theta]
+    pattern = np.repeat(np.arange(len(parents)), counts)
+    tt = [np.asarray(t, np.float32) for t in parents.peak_two_theta]
+    inten = [np.asarray(i, np.float32) for i in parents.peak_intensity]
+    if variants.peaks is not None and len(variants):
+        pattern = np.concatenate([pattern, variants.peaks.pattern + len(parents)])
+        tt.append(np.asarray(variants.peaks.two_theta, np.float32))
+        inten.append(np.asarray(variants.peaks.intensity, np.float32))
+    return PeakBatch(pattern.astype(np.int64), np.concatenate(tt) if tt else np.zeros(0),
+                     np.concatenate(inten) if inten else np.zeros(0),
+                     len(parents) + len(variants))
+
+
 def read_cifs(path: str | Path) -> dict[str, str]:
     """The CIF of every structure of a data set file, by structure id."""
     import h5py

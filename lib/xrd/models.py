@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from .. import atomic
+from .networks import custom_layers
 from .patterns import CRYSTAL_SYSTEMS, SPACE_GROUPS, Grid, pattern_to_image
 
-MODEL_KINDS = ("cnn1d", "mobilenetv2")
+MODEL_KINDS = ("cnn1d", "mobilenetv2", "convnext1d")
 BUNDLE_FORMAT = "phases-and-patterns/xrd-model/1"
 #: Image sizes for which Keras publishes ImageNet weights of MobileNetV2.
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
@@ -170,7 +171,7 @@ class TrainResult:
 
 def model_inputs(kind: str, patterns: np.ndarray, image_size: int | None = None) -> np.ndarray:
     """The model's input array from pattern vectors (images for MobileNetV2)."""
-    if kind == "cnn1d":
+    if kind in ("cnn1d", "convnext1d"):
         return np.asarray(patterns, np.float32)
     if kind == "mobilenetv2":
         if not image_size:
@@ -309,7 +310,7 @@ def save_bundle(model: Any, folder: str | Path, kind: str, grid: Grid, sigma: fl
             "background": background, "confidence_threshold": float(confidence_threshold),
             "heads": heads,
             "input": ("pattern vector on the grid, smoothed (sigma grid points), scaled to [0,1]"
-                      if kind == "cnn1d" else
+                      if kind in ("cnn1d", "convnext1d") else
                       "square image from the pattern vector (lib.xrd.patterns.pattern_to_image)"),
             "meta": meta or {}}
     atomic.write_json(folder / "bundle.json", info)
@@ -403,6 +404,7 @@ def load_keras_file(model_path: Path) -> Any:
                          "check)")
     import keras
 
+    custom_layers()                 # registers the ConvNeXt's layers (lib.xrd.networks)
     try:
         return keras.saving.load_model(model_path, compile=False)
     except Exception as exc:
