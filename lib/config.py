@@ -239,11 +239,11 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         # 10–14 ms per structure (1,355 ≈ 60 s); a variant 4.5–8 ms with 2 workers (make_variants
         # with its space-group check ≈ 90 % of it, batch_peaks 0.3 ms, Gaussian profile 0.2 ms);
         # augmentation + SNIP preprocessing 1.3–2.8 ms per pattern; per pattern and epoch
-        # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 6.5 ms (ConvNeXt, estimated from
-        # its docstring's 65 vs 91 patterns/s) and ≈ 10 ms (MobileNetV2, 64 px; + ≈ 50 s for its
-        # first epoch).  Default estimate ("report"): pyxtal 130 s + MP 60 s + variants 140 s +
-        # preprocessing 40 s + 1D CNN 290 s + ConvNeXt 400 s + MobileNetV2 90 s + evaluation
-        # ≈ 40 s ≈ 1,190 s ≈ 20 min on the shared machine.
+        # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 18 ms (ConvNeXt) and ≈ 10 ms
+        # (MobileNetV2, 64 px; + ≈ 50 s for its first epoch); the "measured" stream adds ≈ 5 ms
+        # (simulation) per pattern and epoch.  Default estimate ("report"): pyxtal 130 s + MP 60 s + variants 140 s +
+        # preprocessing 40 s + 1D CNN 290 s + ConvNeXt 290 s + MobileNetV2 90 s + evaluation
+        # ≈ 40 s ≈ 1,080 s ≈ 18 min on the shared machine.
         "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
                                        # slow part: 700 structures ≈ 115–245 s)
         "n_variants": 63,              # variants per training structure (>= 1; strained,
@@ -265,7 +265,11 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "image_size": 64,              # MobileNetV2 input (pixels); ImageNet needs 96-224
         "epochs_cnn": 2,               # over all ≈ 31,000 training patterns: ≈ 145 s each
         "epochs_mobilenet": 2,
-        "epochs_convnext": 2,          # 1D ConvNeXt (lib.xrd.networks): ≈ 200 s per epoch
+        "epochs_convnext": 2,          # 1D ConvNeXt (lib.xrd.networks): measured 15–23 ms per
+                                       # pattern and epoch with the stream (≈ 5 ms of it the
+                                       # simulation), so ≈ 18 ms from fixed patterns
+        "convnext_patterns": 8000,     # seeded subset of training patterns it trains on per
+                                       # epoch (≈ 145 s per epoch); 0 = all
         "learning_rate_convnext": 1e-3,
         "simulation": "report",        # training patterns: "report" (fixed Gaussian σ profiles
                                        # + augmented copies) or "measured" (PatternStream: new
@@ -348,6 +352,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "05_autoencoders": {"distribution": "auto", "epochs": 100, "n_structures": 150_000, "batch_size": 256},
         "06_xrd_classification": {"n_per_system": 5000, "n_variants": 40, "epochs_cnn": 30,
                                   "simulation": "measured", "epochs_convnext": 30,
+                                  "convnext_patterns": 0,
                                   "epochs_mobilenet": 10, "mobilenet_patterns": 200_000,
                                   "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},

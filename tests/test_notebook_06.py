@@ -37,6 +37,7 @@ def test_data_sets(m06):
     assert m06["simulation"] == "measured" and m06["measurement_model"]["ka2_probability"] > 0
     assert m06["training_patterns"] == m06["patterns_per_epoch"] == split["train"] + var["n_kept"]
     assert m06["training_patterns_mobilenet"] == m06["training_patterns"]   # smoke: no subset
+    assert m06["training_patterns_convnext"] == m06["training_patterns"]
     assert "variants_s" in m06["timings_s"]
     if config.shared_data_dir() is not None and m06["mp"] is not None:
         mp = m06["mp"]

@@ -273,6 +273,10 @@ def test_variant_set_patterns_labels_and_parents(tmp_path):
     assert both.n_patterns == len(parents) + len(vs)
     np.testing.assert_allclose(both.peaks(1)[0], parents.peak_two_theta[1], atol=1e-5)
     np.testing.assert_array_equal(both.peaks(len(parents) + 2)[1], vs.peaks.peaks(2)[1])
+    part = dataset.peak_rows(both, np.array([len(parents) + 2, 0]))
+    assert part.n_patterns == 2
+    np.testing.assert_array_equal(part.peaks(0)[1], both.peaks(len(parents) + 2)[1])
+    np.testing.assert_array_equal(part.peaks(1)[0], both.peaks(0)[0])
     assert len(dataset.variant_set(parents, 0, 0, grid, progress=False)) == 0
     with pytest.raises(ValueError, match="n_variants"):
         dataset.variant_set(parents, -1, 0, grid, progress=False)

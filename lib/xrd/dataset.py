@@ -385,17 +385,21 @@ class VariantSet:
     def subset(self, index: np.ndarray) -> "VariantSet":
         """Rows ``index`` of the set (their peak lists renumbered in the new order)."""
         idx = np.asarray(index, int)
-        peaks_ = None
-        if self.peaks is not None:
-            new_row = np.full(len(self), -1)
-            new_row[idx] = np.arange(len(idx))
-            sel = np.flatnonzero(np.isin(self.peaks.pattern, idx))
-            order = sel[np.argsort(new_row[self.peaks.pattern[sel]], kind="stable")]
-            peaks_ = PeakBatch(new_row[self.peaks.pattern[order]], self.peaks.two_theta[order],
-                               self.peaks.intensity[order], len(idx))
+        peaks_ = None if self.peaks is None else peak_rows(self.peaks, idx)
         return VariantSet(self.patterns[idx], self.parent[idx], self.parent_id[idx],
                           self.space_group[idx], self.crystal_system[idx], self.formula[idx],
                           self.failures, self.redrawn, self.fallbacks, self.seconds, peaks_)
+
+
+def peak_rows(peaks: PeakBatch, rows: np.ndarray) -> PeakBatch:
+    """The peak lists of patterns ``rows`` (distinct), renumbered 0..len(rows)−1 in that order."""
+    rows = np.asarray(rows, int)
+    new_row = np.full(peaks.n_patterns, -1)
+    new_row[rows] = np.arange(len(rows))
+    sel = np.flatnonzero(new_row[peaks.pattern] >= 0)
+    order = sel[np.argsort(new_row[peaks.pattern[sel]], kind="stable")]
+    return PeakBatch(new_row[peaks.pattern[order]], peaks.two_theta[order],
+                     peaks.intensity[order], len(rows))
 
 
 def training_peaks(parents: XRDData, variants: VariantSet) -> PeakBatch:
