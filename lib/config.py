@@ -233,7 +233,25 @@ _DEFAULT: dict[str, dict[str, Any]] = {
     # -- 06_xrd_classification (report 2) ------------------------------------------------------
     "06_xrd_classification": {
         "seed": 20240611,
-        "n_per_system": 400,           # synthetic pyxtal structures per crystal system
+        # Costs measured on this 2-core machine while 6 helpers shared it (so upper bounds; runs
+        # of 140 and 280 structures × (1 + 63), default grid and networks, 2026-11-21): pyxtal
+        # 0.16–0.19 s per structure with 2 workers (280 in 53 s; 2,800 took 977 s); MP-20 CSV
+        # 10–14 ms per structure (1,355 ≈ 60 s); a variant 4.5–8 ms with 2 workers (make_variants
+        # with its space-group check ≈ 90 % of it, batch_peaks 0.3 ms, Gaussian profile 0.2 ms);
+        # augmentation + SNIP preprocessing 1.3–2.8 ms per pattern; per pattern and epoch
+        # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 18 ms (ConvNeXt) and ≈ 10 ms
+        # (MobileNetV2, 64 px; + ≈ 50 s for its first epoch); the "measured" stream adds ≈ 5 ms
+        # (simulation) per pattern and epoch.  Default estimate ("report"): pyxtal 130 s + MP 60 s + variants 140 s +
+        # preprocessing 40 s + 1D CNN 290 s + ConvNeXt 290 s + MobileNetV2 90 s + evaluation
+        # ≈ 40 s ≈ 1,080 s ≈ 18 min on the shared machine.
+        "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
+                                       # slow part: 700 structures ≈ 115–245 s)
+        "n_variants": 63,              # variants per training structure (>= 1; strained,
+                                       # substituted, jittered, same space group): ≈ 490 training
+                                       # structures × (1 + 63) ≈ 31,000 patterns, ≈ 250 s
+        "variant_strain": 0.03,        # bound of the strain components (dimensionless)
+        "variant_substitution": 0.3,   # probability that an element is replaced
+        "variant_jitter": 0.05,        # Å, σ of the displacement of free coordinates
         "max_atoms": 24,               # atoms per conventional cell aimed at (MP-20: <= 20)
         "max_attempts": 10,            # pyxtal attempts (new composition each) per structure
         "mp_csv": "shared",            # MP-20 CSV; "shared" = ../shared/data/mp20_subset; "" = none
@@ -245,8 +263,23 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "symprec": 0.1,                # Å, SpacegroupAnalyzer tolerance
         "engine": "fast",              # peak lists: "fast" (vectorised) or "pymatgen"
         "image_size": 64,              # MobileNetV2 input (pixels); ImageNet needs 96-224
-        "epochs_cnn": 20,
-        "epochs_mobilenet": 8,
+        "epochs_cnn": 2,               # over all ≈ 31,000 training patterns: ≈ 145 s each
+        "epochs_mobilenet": 2,
+        "epochs_convnext": 2,          # 1D ConvNeXt (lib.xrd.networks): measured 15–23 ms per
+                                       # pattern and epoch with the stream (≈ 5 ms of it the
+                                       # simulation), so ≈ 18 ms from fixed patterns
+        "convnext_patterns": 8000,     # seeded subset of training patterns it trains on per
+                                       # epoch (≈ 145 s per epoch); 0 = all
+        "learning_rate_convnext": 1e-3,
+        "simulation": "report",        # training patterns: "report" (fixed Gaussian σ profiles
+                                       # + augmented copies) or "measured" (PatternStream: new
+                                       # measurement-like patterns every epoch, MeasurementModel;
+                                       # + ≈ 5 ms simulation + 2.8 ms preprocessing per pattern
+                                       # and epoch: ≈ +160 s per epoch of 31,000 per model, so
+                                       # ≈ 30 min at default: the full profile's choice)
+        "confidence_target": 0.8,      # rruff_dev accuracy the confidence threshold aims at
+        "mobilenet_patterns": 2000,    # MobileNetV2 trains on a seeded subset of this many
+                                       # training patterns (≈ 20 s per epoch); 0 = all
         "batch_size": 64,
         "learning_rate": 3e-4,         # Adam; 1e-3 stalls the 2300/1150 dense layers at chance
         "cnn_dense": "2300,1150",      # dense layers of the 1D CNN (Park et al. 2017)
@@ -293,7 +326,9 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                            "widths": "25,100", "batch_size": 32},
         "05_autoencoders": {"epochs": 2, "n_structures": 200, "bottlenecks": "50,100",
                             "smoothing_window": 10, "batch_size": 32},
-        "06_xrd_classification": {"n_per_system": 10, "n_points": 900, "image_size": 32,
+        "06_xrd_classification": {"n_per_system": 10, "n_variants": 4, "n_points": 900,
+                                  "image_size": 32, "simulation": "measured",
+                                  "epochs_convnext": 2,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
                                   "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
         "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
@@ -315,8 +350,11 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "04_layer_sizes": {"distribution": "auto", "epochs": 100, "epochs_origin_invariant": 100,
                            "n_structures": 150_000, "batch_size": 256},
         "05_autoencoders": {"distribution": "auto", "epochs": 100, "n_structures": 150_000, "batch_size": 256},
-        "06_xrd_classification": {"n_per_system": 5000, "epochs_cnn": 60,
-                                  "epochs_mobilenet": 30, "image_size": 128,
+        "06_xrd_classification": {"n_per_system": 5000, "n_variants": 40, "epochs_cnn": 30,
+                                  "simulation": "measured", "epochs_convnext": 30,
+                                  "convnext_patterns": 0,
+                                  "epochs_mobilenet": 10, "mobilenet_patterns": 200_000,
+                                  "image_size": 128,
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
         "07_phasing_baselines": {"n_structures": 1000, "n_sigma2_structures": 300,
                                  "n_triplet_structures": 1000, "n_workers": 16},

@@ -28,6 +28,9 @@
 #
 # - **balanced synthetic data**: random crystals from pyxtal over all 230 space groups, the same
 #   number per crystal system (the report's MP data were dominated by a few systems);
+# - **variants**: `n_variants` cheap variants of each training structure (lattice strained
+#   within its crystal system, elements replaced by similar ones, free coordinates jittered;
+#   same space group) — pyxtal is the slow part, variants are ~50× cheaper;
 # - **real structures**: 1,355 Materials Project structures (MP-20 layout) as a second,
 #   out-of-distribution test set — never used for training;
 # - **a 1D CNN on the pattern vector** in the style of Park et al. (2017), with class weights,
@@ -43,15 +46,20 @@
 
 # %%
 import time
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
 from lib import config, figures, metrics
 from lib.xrd import augment as xrd_augment
 from lib.xrd import classify, dataset, evaluate, plots
+from lib.xrd.variants import VariantSettings
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, pattern_to_image
+from lib.xrd.simulate import MeasurementModel, PeakSet
+from lib.xrd.simulate import simulate as simulate_patterns
 
 NOTEBOOK = "06_xrd_classification"
 
@@ -60,6 +68,10 @@ profile = "default"
 # None = take it from the profile
 seed = None
 n_per_system = None
+n_variants = None
+variant_strain = None
+variant_substitution = None
+variant_jitter = None
 max_atoms = None
 max_attempts = None
 mp_csv = None
@@ -73,6 +85,12 @@ engine = None
 image_size = None
 epochs_cnn = None
 epochs_mobilenet = None
+epochs_convnext = None
+learning_rate_convnext = None
+simulation = None
+confidence_target = None
+mobilenet_patterns = None
+convnext_patterns = None
 batch_size = None
 learning_rate = None
 cnn_dense = None
@@ -93,6 +111,8 @@ grid = Grid(cfg.two_theta_min, cfg.two_theta_max, cfg.n_points)
 dense = tuple(config.int_list(cfg.cnn_dense, "cnn_dense"))
 mp_path = config.resolve_shared(cfg.mp_csv, "mp20_subset", "mp20_subset.csv")
 rruff_path = config.resolve_shared(cfg.rruff_dir, "rruff_dev")
+if cfg.simulation not in ("report", "measured"):
+    raise ValueError(f"simulation must be 'report' or 'measured', got {cfg.simulation!r}")
 if cfg.background not in classify.BACKGROUNDS:
     raise ValueError(f"background must be one of {classify.BACKGROUNDS}, got {cfg.background!r}")
 t_start, timings = time.perf_counter(), {}
@@ -240,21 +260,121 @@ train, val, test = (synth.subset(split[k]) for k in ("train", "validation", "tes
 # No structure — and no composition — appears on two sides, so the test measures
 # generalisation to new materials rather than memory.
 
+# %% [markdown]
+# ## Variants of the training structures
+#
+# pyxtal makes a few structures per second; `lib.xrd.variants.make_variants` makes
+# `n_variants` variants of a structure in milliseconds each: the lattice strained within the
+# constraints of its crystal system (strain components up to `variant_strain`), elements
+# replaced by chemically similar ones (probability `variant_substitution`, the cell scaled with
+# the atomic radii), free Wyckoff coordinates jittered (σ = `variant_jitter` Å), each variant
+# checked to keep its parent's space group.  Their peak lists come from
+# `lib.xrd.variants.batch_peaks` (the same peaks as pymatgen's `XRDCalculator`, one hkl list per
+# parent) and their profiles from `lib.xrd.profiles.gaussian_patterns` (the report's Gaussian,
+# σ in grid points, all patterns at once).  Only **training** structures get variants, so the
+# variants of a structure stay in its split; validation, test and MP sets stay as simulated.
+# A substitution can turn a training composition into one of a validation or test structure:
+# such variants are dropped, so the sets still share no composition.
+
 # %%
-x_aug, aug_rows = xrd_augment.augmented_set(
-    train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
-    cfg.augment_copies if cfg.augment else 0, cfg.seed)
-x_train = classify.preprocess(np.concatenate([train.patterns, x_aug]), grid, cfg.background)
-rows = np.concatenate([np.arange(len(train)), aug_rows])
-y_train = {"crystal_system": train.crystal_system[rows], "space_group": train.space_group[rows] - 1}
-y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
-val_inputs = classify.preprocess(val.patterns, grid, cfg.background)
-print(f"training patterns: {len(x_train)} from {len(train)} structures; augmentation:",
-      xrd_augment.describe(aug) if cfg.augment else "none", "; background:", cfg.background)
+variant_settings = VariantSettings(strain=cfg.variant_strain,
+                                   substitution=cfg.variant_substitution,
+                                   jitter=cfg.variant_jitter, symprec=cfg.symprec)
+t0 = time.perf_counter()
+variants_all = dataset.variant_set(train, cfg.n_variants, cfg.seed, grid, cfg.sigma,
+                                   variant_settings, n_workers=cfg.n_workers)
+held_formulas = set(val.formula) | set(test.formula)
+variants = variants_all.subset(np.flatnonzero([f not in held_formulas
+                                               for f in variants_all.formula]))
+timings["variants_s"] = time.perf_counter() - t0
+assert set(variants.parent_id) <= set(train.structure_id), "a variant left its parent's split"
+assert not set(variants.formula) & held_formulas
+variant_summary = {
+    "n_variants_per_structure": cfg.n_variants, "n_parents": int(len(train)),
+    "n_made": int(len(variants_all)), "n_kept": int(len(variants)),
+    "n_dropped_shared_composition": int(len(variants_all) - len(variants)),
+    "n_failed_parents": len(variants_all.failures), "failures": variants_all.failures[:20],
+    "redrawn": int(variants_all.redrawn), "fallbacks": int(variants_all.fallbacks),
+    "space_group_differs_from_parent_label": float(np.mean(
+        variants.space_group != train.space_group[variants.parent])) if len(variants) else 0.0,
+    "crystal_system_differs_from_parent_label": float(np.mean(
+        variants.crystal_system != train.crystal_system[variants.parent]))
+        if len(variants) else 0.0,
+    "settings": {"strain": cfg.variant_strain, "substitution": cfg.variant_substitution,
+                 "jitter_angstrom": cfg.variant_jitter, "symprec": cfg.symprec},
+    "seconds": round(variants_all.seconds, 2),
+    "ms_per_variant": round(1e3 * variants_all.seconds / max(1, len(variants_all)), 2)}
+print({k: v for k, v in variant_summary.items() if k not in ("failures", "settings")})
 
 # %% [markdown]
-# The training patterns: each training structure once as simulated, plus `augment_copies`
-# measurement-like copies of it when augmentation is on.  Every pattern a model sees — training,
+# How many variants were made and kept, how many were dropped because a substitution gave a
+# validation or test composition, how often the variant's space group (found by
+# `make_variants`) differs from its parent's label (SpacegroupAnalyzer; variants are labelled
+# with their own), and the cost per variant.
+
+# %%
+t0 = time.perf_counter()
+preprocess = partial(classify.preprocess, grid=grid, background=cfg.background)
+train_peak_batch = dataset.training_peaks(train, variants)
+train_peaks = PeakSet.from_batches([train_peak_batch])
+y_rows = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system]),
+          "space_group": np.concatenate([train.space_group, variants.space_group]) - 1}
+measurement = MeasurementModel()
+x_train = None
+if cfg.simulation == "report":
+    x_aug, aug_rows = xrd_augment.augmented_set(
+        train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
+        cfg.augment_copies if cfg.augment else 0, cfg.seed)
+    raw_train = np.concatenate([train.patterns, variants.patterns, x_aug])
+    x_train = np.empty(raw_train.shape, np.float32)
+    for lo in range(0, len(raw_train), 2048):      # chunks: preprocess works in float64
+        x_train[lo:lo + 2048] = preprocess(raw_train[lo:lo + 2048])
+    del raw_train
+    y_train = {h: np.concatenate([v, v[aug_rows]]) for h, v in y_rows.items()}
+    n_training_patterns = len(x_train)
+    training_description = (f"{len(train)} structures + {len(variants)} variants + {len(x_aug)} "
+                            "augmented copies, fixed (report's Gaussian σ profiles)")
+else:
+    y_train = y_rows
+    n_training_patterns = train_peaks.n_rows
+    training_description = (f"{len(train)} structures + {len(variants)} variants, measured anew "
+                            "every epoch (MeasurementModel)")
+variants.patterns = variants.patterns[:0]          # the profiles are no longer needed
+y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
+val_inputs = preprocess(val.patterns)
+timings["training_patterns_s"] = time.perf_counter() - t0
+print(f"training patterns per epoch: {n_training_patterns} = {training_description}; "
+      f"background: {cfg.background}")
+
+
+def pattern_stream(seed: int, rows: np.ndarray | None = None):
+    """New measurement-like patterns of the training rows (all, or ``rows``) every epoch
+    (lib.xrd.stream)."""
+    rows = np.arange(len(y_rows["crystal_system"])) if rows is None else rows
+    labels = {h: v[rows] for h, v in y_rows.items()}
+    weights = {h: models.balanced_weights(v, len(models.head_labels(h)))[v].astype(np.float32)
+               for h, v in labels.items()}
+    peaks = PeakSet.from_batches([dataset.peak_rows(train_peak_batch, rows)])
+    return stream.PatternStream(peaks, labels, measurement, cfg.batch_size, seed,
+                                preprocess=preprocess, grid=grid, sample_weights=weights)
+
+
+def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
+    """A seeded subset of ``cap`` of ``n_rows`` training rows (all when cap is 0 or larger)."""
+    if not 0 < cap < n_rows:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, cap, replace=False))
+
+
+# %% [markdown]
+# The training patterns.  With `simulation = "report"`: each training structure and each
+# variant once with the report's Gaussian profile, plus `augment_copies` measurement-like
+# copies of each training structure (`lib.xrd.augment`) — a fixed set.  With
+# `simulation = "measured"`: the same peak lists are **measured anew every epoch** by
+# `lib.xrd.stream.PatternStream` with `lib.xrd.simulate.MeasurementModel` (Kα1/Kα2 doublet,
+# pseudo-Voigt peaks with Caglioti and Scherrer widths, zero shift and sample displacement, an
+# impurity phase now and then, background, Poisson counting noise, a scan range between 5–15°
+# and 60–90°).  Every pattern a model sees — training,
 # validation, test, MP, measured, or a user's file in `classify` — passes through one function,
 # `lib.xrd.classify.preprocess`: with `background = "snip"` the SNIP background (clipping
 # half-window 1° 2θ) is subtracted, then each pattern is scaled to [0, 1].
@@ -272,20 +392,32 @@ print(f"training patterns: {len(x_train)} from {len(train)} structures; augmenta
 # accuracy at chance while training accuracy climbed).
 
 # %%
-from lib.xrd import models  # noqa: E402  (imports TensorFlow: after the data steps)
+from lib.xrd import models, networks, stream  # noqa: E402  (TensorFlow: after the data steps)
 
+n_rows_train = len(y_train["crystal_system"])
+mnv2_rows = row_subset(n_rows_train, cfg.mobilenet_patterns, cfg.seed)
+if x_train is not None:
+    x_mnv2 = x_train[mnv2_rows]
+else:                                              # one measured draw of each row (fixed)
+    x_mnv2 = preprocess(simulate_patterns(train_peaks, mnv2_rows, measurement, grid,
+                                          np.random.default_rng(cfg.seed)))
 mnv2, weights_source = models.build_mobilenet(cfg.image_size, heads=("crystal_system",))
-res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_train, cfg.image_size),
-                        {"crystal_system": y_train["crystal_system"]},
+res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_mnv2, cfg.image_size),
+                        {"crystal_system": y_train["crystal_system"][mnv2_rows]},
                         models.model_inputs("mobilenetv2", val_inputs, cfg.image_size),
                         {"crystal_system": y_val["crystal_system"]}, cfg.epochs_mobilenet,
                         cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
 timings["mobilenet_train_s"] = res_mnv2.seconds
+del x_mnv2
+print(f"trained on {len(mnv2_rows)} of the {n_rows_train} training patterns"
+      + (" (one fixed measured draw each)" if x_train is None else ""))
 print(f"weights: {weights_source}; {mnv2.count_params():,} parameters; {res_mnv2.epochs_run} "
       f"epochs in {res_mnv2.seconds:.0f} s; kept epoch {res_mnv2.best_epoch}")
 
 # %% [markdown]
-# Which weights MobileNetV2 started from, its size, and the epoch kept (the one with the best
+# How many training patterns MobileNetV2 saw (a seeded subset of `mobilenet_patterns` when
+# the set is larger: the images cost ~3× the 1D CNN per pattern), which weights it started
+# from, its size, and the epoch kept (the one with the best
 # validation accuracy).
 
 # %% [markdown]
@@ -299,8 +431,12 @@ print(f"weights: {weights_source}; {mnv2.count_params():,} parameters; {res_mnv2
 
 # %%
 cnn = models.build_cnn1d(grid.n_points, heads=("crystal_system", "space_group"), dense=dense)
-res_cnn = models.train(cnn, x_train, y_train, val_inputs, y_val, cfg.epochs_cnn,
-                       cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
+if x_train is not None:
+    res_cnn = models.train(cnn, x_train, y_train, val_inputs, y_val, cfg.epochs_cnn,
+                           cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
+else:
+    res_cnn = models.train_stream(cnn, pattern_stream(cfg.seed), val_inputs, y_val,
+                                  cfg.epochs_cnn, cfg.learning_rate, seed=cfg.seed)
 timings["cnn_train_s"] = res_cnn.seconds
 print(f"1D CNN: {cnn.count_params():,} parameters; {res_cnn.epochs_run} epochs in "
       f"{res_cnn.seconds:.0f} s; kept epoch {res_cnn.best_epoch}")
@@ -308,6 +444,33 @@ print(f"1D CNN: {cnn.count_params():,} parameters; {res_cnn.epochs_run} epochs i
 # %% [markdown]
 # The 1D CNN sees the pattern as a vector, so a convolution runs along 2θ — neighbours in its
 # input are neighbours in the pattern.
+
+# %% [markdown]
+# ## Model 3: a 1D ConvNeXt
+#
+# `lib.xrd.networks.build_convnext1d`: a patchifying stem, ConvNeXt blocks (depthwise
+# convolution, layer normalisation, inverted bottleneck, layer scale) in four stages with a
+# 2θ-coordinate channel, and two heads — crystal system and space group.  Trained on the same
+# patterns as the 1D CNN (Adam at `learning_rate_convnext`), or a seeded subset of
+# `convnext_patterns` of them per epoch (it costs ~4× the 1D CNN per pattern on a CPU).
+
+# %%
+convnext = networks.build_convnext1d(grid.n_points, heads=("crystal_system", "space_group"))
+convnext_rows = row_subset(n_rows_train, cfg.convnext_patterns, cfg.seed + 1)
+if x_train is not None:
+    res_convnext = models.train(convnext, x_train[convnext_rows],
+                                {h: v[convnext_rows] for h, v in y_train.items()}, val_inputs,
+                                y_val, cfg.epochs_convnext, cfg.batch_size,
+                                cfg.learning_rate_convnext, seed=cfg.seed)
+else:
+    res_convnext = models.train_stream(convnext, pattern_stream(cfg.seed + 1, convnext_rows),
+                                       val_inputs, y_val, cfg.epochs_convnext,
+                                       cfg.learning_rate_convnext, seed=cfg.seed)
+timings["convnext_train_s"] = res_convnext.seconds
+print(f"1D ConvNeXt: trained on {len(convnext_rows)} of the {n_rows_train} training patterns "
+      "per epoch")
+print(f"1D ConvNeXt: {convnext.count_params():,} parameters; {res_convnext.epochs_run} epochs "
+      f"in {res_convnext.seconds:.0f} s; kept epoch {res_convnext.best_epoch}")
 
 # %% [markdown]
 # ## Results: the report's table for each model
@@ -318,7 +481,8 @@ print(f"1D CNN: {cnn.count_params():,} parameters; {res_cnn.epochs_run} epochs i
 
 # %%
 sets = {"test": test, "MP": mp}
-trained = {"MobileNetV2": ("mobilenetv2", mnv2), "1D CNN": ("cnn1d", cnn)}
+trained = {"MobileNetV2": ("mobilenetv2", mnv2), "1D CNN": ("cnn1d", cnn),
+           "ConvNeXt": ("convnext1d", convnext)}
 evals = {(name, where): None if data is None or not len(data) else evaluate.evaluation(
              data.crystal_system,
              models.predict_patterns(model, kind,
@@ -413,6 +577,52 @@ if rruff_evals:
 # none), columns the models' answers.
 
 # %% [markdown]
+# ## Calibrated probabilities and answering only when confident
+#
+# A softmax output is a probability only if it is calibrated.  Each model's crystal-system
+# probabilities are **temperature-scaled** (`lib.xrd.calibration`: one T per model, fitted on
+# the synthetic validation split; p ∝ p^(1/T), the predictions unchanged); the expected
+# calibration error (ECE, 15 bins) is reported before and after, on the validation split and
+# on the measured `rruff_dev` patterns.  Then **accuracy against coverage** on `rruff_dev`:
+# answer only when the top calibrated probability reaches a threshold.  The threshold stored
+# in each bundle (`confidence_threshold`, used by `classify` for `"confident"`) is the lowest
+# at which the answered `rruff_dev` patterns reach `confidence_target` accuracy (1 — never
+# confident in practice — when no threshold does): `rruff_dev` is a validation set, and
+# choosing the threshold is what it is for.
+
+# %%
+calib = {name: evaluate.calibrate(
+             models.predict_patterns(model, kind, val_inputs, cfg.image_size)["crystal_system"],
+             val.crystal_system,
+             None if not rruff_evals else rruff_evals[name]["probs"],
+             None if rruff is None else rruff.crystal_system, cfg.confidence_target)
+         for name, (kind, model) in trained.items()}
+calib_frame = pd.DataFrame(
+    {name: {k: c.get(k) for k in ("temperature", "ece_validation_before", "ece_validation_after",
+                                  "ece_measured_before", "ece_measured_after",
+                                  "confidence_threshold", "coverage_at_threshold",
+                                  "accuracy_at_threshold")}
+     for name, c in calib.items()}).T
+display(calib_frame.round(3))
+if rruff_evals:
+    fig = plots.coverage_curves({n: c["coverage"] for n, c in calib.items()},
+                                {n: c["confidence_threshold"] for n, c in calib.items()},
+                                rruff_base["majority_class_accuracy"],
+                                "Accuracy vs coverage on measured patterns (rruff_dev)")
+    figures.save_figure(fig, "xrd_fig07_rruff_dev_accuracy_coverage",
+                        "Accuracy of the crystal system against coverage on the 301 measured "
+                        "rruff_dev patterns: each model answers only when its top temperature-"
+                        "scaled probability reaches a threshold (dots: the threshold stored in "
+                        "its bundle); dashed: always the majority class.", cfg)
+    plt.show()
+
+# %% [markdown]
+# T > 1 means the model was over-confident on the validation split.  On measured patterns the
+# ECE shows how far the probabilities are from frequencies; the curve shows how much accuracy
+# a model buys by declining to answer — a flat curve means its confidence carries no
+# information about being right.
+
+# %% [markdown]
 # ## Saved models and the classify command
 #
 # Both models are saved under `runs/<profile>/models/06_xrd_classification/` with what the
@@ -426,19 +636,44 @@ if rruff_evals:
 # ```
 
 # %%
-common = {"training_structures": len(train), "training_patterns": len(x_train),
-          "augmentation": xrd_augment.describe(aug) if cfg.augment else None,
+used_aug = xrd_augment.describe(aug) if cfg.augment and cfg.simulation == "report" else None
+common = {"training_structures": len(train), "training_patterns": n_training_patterns,
+          "training_variants": len(variants), "n_variants": cfg.n_variants,
+          "augmentation": used_aug,
           "symprec": cfg.symprec, "profile": cfg.profile, "seed": cfg.seed,
           "data": str(synth.path.name)}
+
+
+def calibration_meta(name: str) -> dict:
+    """What the bundle records of its calibration (temperature; threshold chosen on rruff_dev)."""
+    c = calib[name]
+    return {"temperature": c["temperature"], "confidence_target": cfg.confidence_target,
+            "threshold_chosen_on": "rruff_dev" if "confidence_threshold" in c else None,
+            "simulation": cfg.simulation}
+
+
+def threshold_of(name: str) -> float:
+    """The bundle's confidence threshold: 1 (confident only at probability 1) where no
+    threshold reaches the target on rruff_dev; 0 without rruff_dev."""
+    return min(1.0, float(calib[name].get("confidence_threshold", 0.0)))
+
+
 bundle_cnn = models.save_bundle(
     cnn, cfg.models_dir / "cnn1d", "cnn1d", grid, cfg.sigma, None,
-    {**common, "epochs": res_cnn.epochs_run,
-     "test_accuracy": evals[("1D CNN", "test")]["accuracy"]}, background=cfg.background)
+    {**common, **calibration_meta("1D CNN"), "epochs": res_cnn.epochs_run,
+     "test_accuracy": evals[("1D CNN", "test")]["accuracy"]}, background=cfg.background,
+    confidence_threshold=threshold_of("1D CNN"))
 bundle_mnv2 = models.save_bundle(
     mnv2, cfg.models_dir / "mobilenetv2", "mobilenetv2", grid, cfg.sigma, cfg.image_size,
-    {**common, "epochs": res_mnv2.epochs_run, "weights": weights_source,
-     "test_accuracy": evals[("MobileNetV2", "test")]["accuracy"]}, background=cfg.background)
-print("saved:", bundle_cnn, bundle_mnv2, sep="\n  ")
+    {**common, **calibration_meta("MobileNetV2"), "epochs": res_mnv2.epochs_run,
+     "weights": weights_source, "test_accuracy": evals[("MobileNetV2", "test")]["accuracy"]},
+    background=cfg.background, confidence_threshold=threshold_of("MobileNetV2"))
+bundle_convnext = models.save_bundle(
+    convnext, cfg.models_dir / "convnext1d", "convnext1d", grid, cfg.sigma, None,
+    {**common, **calibration_meta("ConvNeXt"), "epochs": res_convnext.epochs_run,
+     "test_accuracy": evals[("ConvNeXt", "test")]["accuracy"]}, background=cfg.background,
+    confidence_threshold=threshold_of("ConvNeXt"))
+print("saved:", bundle_cnn, bundle_mnv2, bundle_convnext, sep="\n  ")
 
 # %% [markdown]
 # Here we write the simulated profiles of three MP structures on a *different* grid (2θ 5–85°,
@@ -485,20 +720,36 @@ model_blocks = {
                                           weights=weights_source, bundle=str(bundle_mnv2)),
     "cnn1d": evaluate.model_summary(evals, "1D CNN", cnn, res_cnn, dense=list(dense),
                                     class_weights="balanced per head (sample weights)",
-                                    bundle=str(bundle_cnn))}
+                                    bundle=str(bundle_cnn)),
+    "convnext1d": evaluate.model_summary(evals, "ConvNeXt", convnext, res_convnext,
+                                         class_weights="balanced per head (sample weights)",
+                                         bundle=str(bundle_convnext))}
 summary = evaluate.metrics_summary(
     evals, verdict, grid=grid.to_dict(), sigma_points=cfg.sigma, symprec=cfg.symprec,
     engine=cfg.engine, image_size=cfg.image_size,
     image_representation="pattern vector resampled (linear) to image_size^2 points, reshaped "
                          "row-major to image_size x image_size, 3 channels, [-1, 1]",
     synthetic=synth_summary, mp=mp_summary, split={k: int(len(v)) for k, v in split.items()},
-    split_grouping="reduced formula (StratifiedGroupKFold by crystal system)",
-    training_patterns=int(len(x_train)),
-    augmentation=xrd_augment.describe(aug) if cfg.augment else None,
+    split_grouping="reduced formula of the parent structures (StratifiedGroupKFold by crystal "
+                   "system); variants only of training structures (grouped by parent), "
+                   "variants with a validation/test composition dropped",
+    training_patterns=int(n_training_patterns), variants=variant_summary,
+    simulation=cfg.simulation,
+    measurement_model=measurement.to_dict() if cfg.simulation == "measured" else None,
+    patterns_per_epoch=int(n_training_patterns),
+    training_patterns_mobilenet=int(len(mnv2_rows)),
+    training_patterns_convnext=int(len(convnext_rows)),
+    augmentation=used_aug,
     models=model_blocks, classify_demo=demo_records, background=cfg.background,
     rruff_dev=None if rruff is None else evaluate.measured_summary(
         rruff_evals, rruff_base, rruff.summary(), background=cfg.background,
-        note="measured RRUFF patterns, validation only: never trained on"),
+        note="measured RRUFF patterns, validation only: never trained on; the confidence "
+             "threshold is chosen on it",
+        calibration={n: evaluate.calibration_summary(c) for n, c in calib.items()},
+        confidence_threshold={n: threshold_of(n) for n in calib}),
+    calibration_validation={n: {k: c[k] for k in ("temperature", "ece_validation_before",
+                                                    "ece_validation_after", "n_validation")}
+                            for n, c in calib.items()},
     timings_s=timings)
 print(f"metrics: {metrics.write_metrics(cfg, summary)}; total {timings['total_s']:.0f} s")
 

@@ -27,6 +27,18 @@ def test_data_sets(m06):
     assert m06["symprec"] == 0.1 and m06["grid"]["n_points"] == 900
     split = m06["split"]
     assert sum(split.values()) == syn["n_structures"] and min(split.values()) > 0
+    var = m06["variants"]                      # K variants of each training structure only
+    assert var["n_variants_per_structure"] == 4 and var["n_parents"] == split["train"]
+    assert var["n_made"] == 4 * (var["n_parents"] - var["n_failed_parents"])
+    assert 0 < var["n_kept"] <= var["n_made"]
+    assert var["n_kept"] + var["n_dropped_shared_composition"] == var["n_made"]
+    assert 0 <= var["space_group_differs_from_parent_label"] <= 1
+    # smoke: measured anew every epoch (PatternStream), so no fixed augmented copies
+    assert m06["simulation"] == "measured" and m06["measurement_model"]["ka2_probability"] > 0
+    assert m06["training_patterns"] == m06["patterns_per_epoch"] == split["train"] + var["n_kept"]
+    assert m06["training_patterns_mobilenet"] == m06["training_patterns"]   # smoke: no subset
+    assert m06["training_patterns_convnext"] == m06["training_patterns"]
+    assert "variants_s" in m06["timings_s"]
     if config.shared_data_dir() is not None and m06["mp"] is not None:
         mp = m06["mp"]
         assert mp["n_structures"] + mp["n_skipped"] == 60
@@ -37,15 +49,19 @@ def test_models_tables_and_verdict(m06):
     mods = m06["models"]
     assert mods["mobilenetv2"]["weights"].startswith(("imagenet", "scratch"))
     assert mods["cnn1d"]["heads"] == ["crystal_system", "space_group"]
-    for name in ("MobileNetV2", "1D CNN"):
+    assert sorted(mods["convnext1d"]["heads"]) == ["crystal_system", "space_group"]
+    for name in ("MobileNetV2", "1D CNN", "ConvNeXt"):
         tab = m06["table"][name]["test"]
         assert set(tab["per_class"]) == set(CRYSTAL_SYSTEMS)
         for row in tab["per_class"].values():
             assert all(0 <= row[k] <= 1 for k in ("precision", "recall", "f1"))
         assert 0 <= tab["accuracy"] <= 1
         assert sum(r["support"] for r in tab["per_class"].values()) == m06["split"]["test"]
-    for key in ("mobilenetv2", "cnn1d"):
+    for key in ("mobilenetv2", "cnn1d", "convnext1d"):
         assert 0 <= mods[key]["test"]["accuracy"] <= 1
+    for name, c in m06["calibration_validation"].items():     # temperature scaling on validation
+        assert c["temperature"] > 0 and c["n_validation"] == m06["split"]["validation"]
+        assert 0 <= c["ece_validation_after"] <= 1
     assert 0 <= mods["cnn1d"]["test"]["space_group_accuracy"] <= 1
     assert m06["report"]["mobilenetv2_accuracy"] == 0.54
     assert m06["report"]["park2017_crystal_system"] == 0.9499
@@ -59,10 +75,12 @@ def test_figures_bundles_and_classify(m06, runs_root):
     for stem in ("xrd_fig02_materials_per_crystal_system", "xrd_fig03_crystal_system_share",
                  "xrd_fig04_example_pattern", "xrd_fig05_confusion_matrix"):
         assert (figs / f"{stem}.png").is_file() and (figs / f"{stem}.pdf").is_file()
-    for key, kind in (("cnn1d", "cnn1d"), ("mobilenetv2", "mobilenetv2")):
+    for key, kind in (("cnn1d", "cnn1d"), ("mobilenetv2", "mobilenetv2"),
+                      ("convnext1d", "convnext1d")):
         folder = config.models_dir("smoke") / "06_xrd_classification" / key
         info = json.loads((folder / "bundle.json").read_text())
         assert info["kind"] == kind and info["grid"]["n_points"] == 900
+        assert info["meta"]["temperature"] > 0 and info["confidence_threshold"] >= 0
         assert info["heads"]["crystal_system"] == list(CRYSTAL_SYSTEMS)
     demo = m06["classify_demo"]
     assert demo and all("crystal_system" in r for r in demo)
@@ -74,6 +92,11 @@ def test_figures_bundles_and_classify(m06, runs_root):
                           top=7)
     assert all(len(r["crystal_system"]) == 7 and "space_group" not in r for r in recs)
     assert np.isclose(sum(c["p"] for c in recs[0]["crystal_system"]), 1, atol=1e-3)
+    # and so is the ConvNeXt (its custom layers load)
+    recs = classify_files([r["file"] for r in demo],
+                          config.models_dir("smoke") / "06_xrd_classification" / "convnext1d",
+                          top=3)
+    assert all(len(r["crystal_system"]) == 3 and "space_group" in r for r in recs)
 
 
 def test_rruff_dev_validation(m06):
@@ -88,7 +111,7 @@ def test_rruff_dev_validation(m06):
     assert base["majority_class"] == "monoclinic"
     assert round(base["majority_class_accuracy"], 3) == 0.316
     assert base["chance_uniform"] == pytest.approx(1 / 7)
-    assert set(rr["models"]) == {"MobileNetV2", "1D CNN"}
+    assert set(rr["models"]) == {"MobileNetV2", "1D CNN", "ConvNeXt"}
     for name, block in rr["models"].items():
         assert 0 <= block["accuracy"] <= 1 and block["n"] == 301
         assert set(block["table"]["per_class"]) == set(CRYSTAL_SYSTEMS)
@@ -98,9 +121,20 @@ def test_rruff_dev_validation(m06):
         assert isinstance(block["beats_majority_class"], bool)
     assert 0 <= rr["models"]["1D CNN"]["space_group_accuracy"] <= 1
     assert "space_group_accuracy" not in rr["models"]["MobileNetV2"]
+    for name, c in rr["calibration"].items():       # calibrated on validation, ECE on rruff_dev
+        assert c["temperature"] > 0
+        assert 0 <= c["ece_measured_before"] <= 1 and 0 <= c["ece_measured_after"] <= 1
+        assert min(1.0, c["confidence_threshold"]) == rr["confidence_threshold"][name] >= 0
+        assert c["target_accuracy"] == 0.8
+        curve = c["coverage_curve"]
+        assert curve["coverage"][0] == 1.0 and np.all(np.diff(curve["coverage"]) <= 0)
+        assert curve["accuracy"][0] == pytest.approx(rr["models"][name]["accuracy"])
     figs = config.figures_dir("smoke")
     assert (figs / "xrd_fig06_rruff_dev_confusion_matrix.png").is_file()
+    assert (figs / "xrd_fig07_rruff_dev_accuracy_coverage.png").is_file()
     bundle = json.loads((config.models_dir("smoke") / "06_xrd_classification" / "cnn1d" /
                          "bundle.json").read_text())
     assert bundle["background"] == m06["background"]
     assert bundle["wavelength_angstrom"] == pytest.approx(1.54184)
+    assert bundle["confidence_threshold"] == rr["confidence_threshold"]["1D CNN"]
+    assert bundle["meta"]["threshold_chosen_on"] == "rruff_dev"

@@ -233,3 +233,78 @@ def test_verdict_line_on_measured_patterns():
         assert "rruff_dev" in line and says in line and "always" in line and "81.7 %" in line
     plain = evaluate.verdict(evals, (20, 8), "imagenet", 2000)
     assert "rruff_dev" not in plain.text
+
+
+def test_train_stream_draws_new_batches_each_epoch():
+    """models.train_stream fits from a Keras PyDataset (as PatternStream is), keeps the best
+    epoch, and the dataset is asked for every batch of every epoch."""
+    import keras
+
+    from lib.xrd import models
+
+    class Stream(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            self.calls += 1
+            rng = np.random.default_rng(self.calls)
+            y = rng.integers(0, 7, 8)
+            x = np.zeros((8, 200), np.float32)
+            x[np.arange(8), 20 * y + 10] = 1.0               # one peak whose place is the class
+            return x, {"crystal_system": y, "space_group": y}
+
+    model = models.build_cnn1d(200, filters=4, dense=(8,), dropout=0.0)
+    stream = Stream()
+    xv = np.zeros((7, 200), np.float32)
+    xv[np.arange(7), 20 * np.arange(7) + 10] = 1.0
+    yv = {"crystal_system": np.arange(7), "space_group": np.arange(7)}
+    res = models.train_stream(model, stream, xv, yv, epochs=2, learning_rate=1e-3, verbose=0)
+    assert res.epochs_run == 2 and 1 <= res.best_epoch <= 2
+    assert "val_crystal_system_accuracy" in res.history
+    assert stream.calls >= 6
+
+
+def test_calibrate_lowers_ece_of_an_overconfident_model_and_picks_a_threshold():
+    """Temperature scaling fitted on validation: T > 1 for an over-confident model, lower ECE
+    on held-out patterns, argmax unchanged; the threshold reaches the target accuracy."""
+    rng = np.random.default_rng(0)
+
+    def overconfident(n):
+        truth = rng.integers(0, 7, n)
+        right = rng.random(n) < 0.6                       # 60 % right, but ~99 % sure
+        pred = np.where(right, truth, (truth + rng.integers(1, 7, n)) % 7)
+        logits = rng.normal(0, 1, (n, 7))
+        logits[np.arange(n), pred] += 6 + 2 * right       # the right answers a little surer
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        return p / p.sum(1, keepdims=True), truth
+
+    pv, yv = overconfident(2000)
+    pm, ym = overconfident(1000)
+    c = evaluate.calibrate(pv, yv, pm, ym, target_accuracy=0.7)
+    assert c["temperature"] > 1
+    assert c["ece_validation_after"] < c["ece_validation_before"]
+    assert c["ece_measured_after"] < c["ece_measured_before"]
+    np.testing.assert_array_equal(c["measured_calibrated"].argmax(1), pm.argmax(1))
+    assert 0 < c["coverage_at_threshold"] < 1 and c["accuracy_at_threshold"] >= 0.7
+    assert c["coverage_curve"]["coverage"][0] == 1.0
+    json.dumps(evaluate.calibration_summary(c))               # plain numbers only
+    never = evaluate.calibrate(pv, yv, pm, ym, target_accuracy=1.01)
+    assert never["confidence_threshold"] > 1 and never["coverage_at_threshold"] == 0
+    assert never["accuracy_at_threshold"] is None
+    only_val = evaluate.calibrate(pv, yv)
+    assert "confidence_threshold" not in only_val
+
+
+def test_coverage_figure(tmp_path):
+    from lib.xrd import calibration, plots
+
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
+    curve = calibration.coverage_curve(probs, np.array([0, 1, 1]))
+    fig = plots.coverage_curves({"a": curve}, {"a": 0.6}, baseline=0.5, title="t")
+    fig.savefig(tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 0

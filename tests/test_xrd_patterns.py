@@ -229,6 +229,59 @@ def test_group_split_shares_no_composition(tmp_path):
     assert not sets["validation"] & sets["test"]
 
 
+def test_variant_set_patterns_labels_and_parents(tmp_path):
+    """Variants of each parent: its space group, their own formula, profiles equal to
+    patterns.render of their batch_peaks, seeded per parent id, a bad parent listed."""
+    from lib.xrd import variants as xrd_variants
+
+    grid = Grid(0, 90, 900)
+    data = dataset.synthetic_dataset(tmp_path, 1, seed=5, grid=grid, n_workers=1,
+                                     progress=False)
+    parents = data.subset(np.arange(min(4, len(data))))
+    vs = dataset.variant_set(parents, 3, seed=2, grid=grid, sigma=5.0, progress=False)
+    assert len(vs) == 3 * len(parents) and not vs.failures
+    assert vs.patterns.shape == (len(vs), 900) and vs.patterns.dtype == np.float32
+    np.testing.assert_allclose(vs.patterns.max(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(np.bincount(vs.parent), [3] * len(parents))
+    assert list(vs.parent_id) == [parents.structure_id[i] for i in vs.parent]
+    for g, c in zip(vs.space_group, vs.crystal_system):
+        assert CRYSTAL_SYSTEMS[c] == patterns.crystal_system_of(g)
+    # row 1 of parent 0's batch is variant 0: the same peaks, the same profile as render
+    sid = str(parents.structure_id[0])
+    cif = dataset.read_cifs(parents.path)[sid]
+    batch = xrd_variants.make_variants(structures.structure_from_cif(cif, name=sid), 4,
+                                       seed=dataset.variant_seed(2, sid))
+    tt, inten = xrd_variants.batch_peaks(batch).peaks(1)
+    np.testing.assert_allclose(vs.patterns[0], patterns.render(tt, inten, grid, 5.0),
+                               atol=1e-6)
+    assert vs.formula[0] == batch.structure(1).composition.reduced_formula
+    # seeded per parent: a parent's variants do not depend on the other parents
+    alone = dataset.variant_set(parents.subset(np.array([1])), 3, seed=2, grid=grid,
+                                progress=False)
+    np.testing.assert_array_equal(alone.patterns, vs.patterns[vs.parent == 1])
+    sub = vs.subset(np.array([0, 4]))
+    assert len(sub) == 2 and list(sub.parent) == [vs.parent[0], vs.parent[4]]
+    for new, old in enumerate((0, 4)):                     # peak lists follow their rows
+        np.testing.assert_array_equal(sub.peaks.peaks(new)[0], vs.peaks.peaks(old)[0])
+    np.testing.assert_allclose(vs.peaks.peaks(0)[0], tt, atol=1e-5)
+    # a parent that cannot be read is listed with its reason and the rest go on
+    recs = dataset._variant_chunk([(0, "bad", "not a cif"), (1, sid, cif)], 2, 0,
+                                  xrd_variants.VariantSettings())
+    assert not recs[0]["ok"] and recs[0]["reason"] and recs[1]["ok"] and recs[1]["n"] == 2
+    # parents then variants as one peak batch (for PatternStream)
+    both = dataset.training_peaks(parents, vs)
+    assert both.n_patterns == len(parents) + len(vs)
+    np.testing.assert_allclose(both.peaks(1)[0], parents.peak_two_theta[1], atol=1e-5)
+    np.testing.assert_array_equal(both.peaks(len(parents) + 2)[1], vs.peaks.peaks(2)[1])
+    part = dataset.peak_rows(both, np.array([len(parents) + 2, 0]))
+    assert part.n_patterns == 2
+    np.testing.assert_array_equal(part.peaks(0)[1], both.peaks(len(parents) + 2)[1])
+    np.testing.assert_array_equal(part.peaks(1)[0], both.peaks(0)[0])
+    assert len(dataset.variant_set(parents, 0, 0, grid, progress=False)) == 0
+    with pytest.raises(ValueError, match="n_variants"):
+        dataset.variant_set(parents, -1, 0, grid, progress=False)
+
+
 def test_mp_csv_bad_rows_are_skipped_with_reason(tmp_path):
     good = nacl().to(fmt="cif")
     csv = tmp_path / "mp.csv"

@@ -29,6 +29,7 @@ import hashlib
 import json
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -36,9 +37,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import atomic, parallel
-from .patterns import CRYSTAL_SYSTEMS, Grid, peaks, render, symmetry_labels
+from .patterns import CRYSTAL_SYSTEMS, Grid, crystal_system_of, peaks, render, symmetry_labels
+from .profiles import gaussian_patterns
 from .structures import StructureSpec, random_crystal, read_mp_csv, structure_from_cif, \
     synthetic_specs
+from .variants import PeakBatch, VariantSettings, batch_peaks, make_variants
 
 FORMAT_VERSION = 1
 
@@ -344,3 +347,179 @@ def group_split(data: XRDData, test_fraction: float, validation_fraction: float,
     train_val, test = split(np.arange(n), test_fraction, seed)
     train, val = split(train_val, validation_fraction / max(1e-9, 1 - test_fraction), seed + 1)
     return {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants of structures (lib.xrd.variants): more training patterns without more pyxtal calls
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class VariantSet:
+    """Patterns of K variants of each of a set of parent structures (rows = variants).
+
+    ``patterns`` (n, n_points) float32 in [0, 1]: Gaussian profiles (report mode, σ in grid
+    points) of the variants' Cu Kα peak lists; ``parent``: row of each variant's parent in the
+    parent :class:`XRDData`; ``parent_id``; ``space_group`` / ``crystal_system``: the variant's
+    (= its parent's space group, :func:`lib.xrd.variants.make_variants` keeps it); ``formula``:
+    the variant's reduced formula (element substitution changes it).  ``failures``: parents
+    without variants ({id, reason}); ``redrawn`` / ``fallbacks``: see
+    :class:`lib.xrd.variants.VariantBatch`; ``peaks``: the variants' peak lists (2θ degrees,
+    intensity max 100; ``peaks.pattern`` = row), for simulations drawn per epoch.
+    """
+
+    patterns: np.ndarray
+    parent: np.ndarray
+    parent_id: np.ndarray
+    space_group: np.ndarray
+    crystal_system: np.ndarray
+    formula: np.ndarray
+    failures: list[dict[str, str]] = field(default_factory=list)
+    redrawn: int = 0
+    fallbacks: int = 0
+    seconds: float = 0.0
+    peaks: PeakBatch | None = None
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def subset(self, index: np.ndarray) -> "VariantSet":
+        """Rows ``index`` of the set (their peak lists renumbered in the new order)."""
+        idx = np.asarray(index, int)
+        peaks_ = None if self.peaks is None else peak_rows(self.peaks, idx)
+        return VariantSet(self.patterns[idx], self.parent[idx], self.parent_id[idx],
+                          self.space_group[idx], self.crystal_system[idx], self.formula[idx],
+                          self.failures, self.redrawn, self.fallbacks, self.seconds, peaks_)
+
+
+def peak_rows(peaks: PeakBatch, rows: np.ndarray) -> PeakBatch:
+    """The peak lists of patterns ``rows`` (distinct), renumbered 0..len(rows)−1 in that order."""
+    rows = np.asarray(rows, int)
+    new_row = np.full(peaks.n_patterns, -1)
+    new_row[rows] = np.arange(len(rows))
+    sel = np.flatnonzero(new_row[peaks.pattern] >= 0)
+    order = sel[np.argsort(new_row[peaks.pattern[sel]], kind="stable")]
+    return PeakBatch(new_row[peaks.pattern[order]], peaks.two_theta[order],
+                     peaks.intensity[order], len(rows))
+
+
+def training_peaks(parents: XRDData, variants: VariantSet) -> PeakBatch:
+    """The peak lists (2θ degrees, intensity max 100) of ``parents`` (rows 0..P−1) followed by
+    those of ``variants`` (rows P..), one :class:`PeakBatch`, for patterns drawn per epoch."""
+    counts = [len(t) for t in parents.peak_two_theta]
+    pattern = np.repeat(np.arange(len(parents)), counts)
+    tt = [np.asarray(t, np.float32) for t in parents.peak_two_theta]
+    inten = [np.asarray(i, np.float32) for i in parents.peak_intensity]
+    if variants.peaks is not None and len(variants):
+        pattern = np.concatenate([pattern, variants.peaks.pattern + len(parents)])
+        tt.append(np.asarray(variants.peaks.two_theta, np.float32))
+        inten.append(np.asarray(variants.peaks.intensity, np.float32))
+    return PeakBatch(pattern.astype(np.int64), np.concatenate(tt) if tt else np.zeros(0),
+                     np.concatenate(inten) if inten else np.zeros(0),
+                     len(parents) + len(variants))
+
+
+def read_cifs(path: str | Path) -> dict[str, str]:
+    """The CIF of every structure of a data set file, by structure id."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        ids = [s.decode() if isinstance(s, bytes) else s for s in h5["structure_id"][...]]
+        cifs = [s.decode() if isinstance(s, bytes) else s for s in h5["cif"][...]]
+    return dict(zip(ids, cifs))
+
+
+def variant_seed(seed: int, structure_id: str) -> int:
+    """The seed of one parent's variants: from the run's seed and the parent's id (so a
+    parent's variants do not depend on which other parents are in the set)."""
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(str(structure_id).encode())])
+               .generate_state(1)[0])
+
+
+def _reduced_formula(symbols: Sequence[str], occupancies: np.ndarray) -> str:
+    """Reduced formula of a cell's atoms (element symbols with their site occupancies)."""
+    from pymatgen.core import Composition
+
+    amounts: dict[str, float] = {}
+    for el, occ in zip(symbols, occupancies):
+        amounts[str(el)] = amounts.get(str(el), 0.0) + float(occ)
+    return Composition(amounts).reduced_formula
+
+
+def _variant_chunk(rows: Sequence[tuple[int, str, str]], k: int, seed: int,
+                   settings: VariantSettings) -> list[dict[str, Any]]:
+    """Peak lists (Cu Kα, 2θ 0–90°) of ``k`` variants of each parent (row, id, CIF)."""
+    warnings.simplefilter("ignore")
+    out = []
+    for row, sid, cif in rows:
+        try:
+            structure = structure_from_cif(cif, name=sid)
+            batch = make_variants(structure, k + 1, seed=variant_seed(seed, sid),
+                                  settings=settings, include_parent=True)
+            peaks_ = batch_peaks(batch, (0.0, 90.0))
+            keep = peaks_.pattern >= 1                       # row 0 is the (idealised) parent
+            formulas = [_reduced_formula(batch.symbols[j], batch.occupancies)
+                        for j in range(1, len(batch))]
+            out.append({"row": row, "id": sid, "ok": True, "pattern": peaks_.pattern[keep] - 1,
+                        "two_theta": peaks_.two_theta[keep], "intensity": peaks_.intensity[keep],
+                        "n": len(batch) - 1, "space_group": int(batch.space_group),
+                        "formula": formulas, "redrawn": batch.redrawn,
+                        "fallbacks": batch.fallbacks})
+        except Exception as exc:
+            out.append({"row": row, "id": sid, "ok": False,
+                        "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    return out
+
+
+def variant_set(parents: XRDData, k: int, seed: int, grid: Grid, sigma: float = 5.0,
+                settings: VariantSettings = VariantSettings(), n_workers: int = 1,
+                chunk_size: int = 8, progress: bool = True, render_chunk: int = 2048,
+                ) -> VariantSet:
+    """``k`` variants of every structure of ``parents`` (lattice strained within its crystal
+    system, elements substituted, free coordinates jittered: :func:`make_variants`), their
+    peak lists by :func:`batch_peaks` (= ``XRDCalculator``, Cu Kα, 2θ 0–90°) and their
+    Gaussian profiles on ``grid`` (:func:`profiles.gaussian_patterns`, σ in points).
+
+    The parents' CIFs are read from ``parents.path``; a parent whose variants fail is listed
+    in ``failures`` and the rest go on.  Generated over ``n_workers`` processes.
+    """
+    if k < 0:
+        raise ValueError(f"n_variants must be >= 0, got {k}")
+    empty = VariantSet(np.zeros((0, grid.n_points), np.float32), np.zeros(0, int),
+                       np.zeros(0, object), np.zeros(0, int), np.zeros(0, int),
+                       np.zeros(0, object))
+    if k == 0 or not len(parents):
+        return empty
+    if parents.path is None:
+        raise ValueError("variant_set needs parents read from a data set file (their CIFs)")
+    cifs = read_cifs(parents.path)
+    rows = [(i, str(sid), cifs[str(sid)]) for i, sid in enumerate(parents.structure_id)]
+    start = time.perf_counter()
+    records = generate(_variant_chunk, _chunks(rows, chunk_size), n_workers, "variants + XRD",
+                       progress, k=k, seed=seed, settings=settings)
+    good = [r for r in records if r["ok"]]
+    failures = [{"id": r["id"], "reason": r["reason"]} for r in records if not r["ok"]]
+    n = sum(r["n"] for r in good)
+    if not n:
+        empty.failures = failures
+        return empty
+    offsets = np.cumsum([0] + [r["n"] for r in good])
+    pattern = np.concatenate([r["pattern"] + o for r, o in zip(good, offsets)])
+    two_theta = np.concatenate([r["two_theta"] for r in good])
+    intensity = np.concatenate([r["intensity"] for r in good])
+    patterns = np.empty((n, grid.n_points), np.float32)
+    for lo in range(0, n, render_chunk):
+        hi = min(n, lo + render_chunk)
+        sel = (pattern >= lo) & (pattern < hi)
+        patterns[lo:hi] = gaussian_patterns(pattern[sel] - lo, two_theta[sel], intensity[sel],
+                                            hi - lo, grid, sigma)
+    parent = np.concatenate([np.full(r["n"], r["row"]) for r in good])
+    space_group = np.concatenate([np.full(r["n"], r["space_group"]) for r in good])
+    return VariantSet(
+        patterns=patterns, parent=parent, parent_id=parents.structure_id[parent],
+        space_group=space_group,
+        crystal_system=np.array([CRYSTAL_SYSTEMS.index(crystal_system_of(int(g)))
+                                 for g in space_group]),
+        formula=np.array([f for r in good for f in r["formula"]], dtype=object),
+        failures=failures, redrawn=sum(r["redrawn"] for r in good),
+        fallbacks=sum(r["fallbacks"] for r in good), seconds=time.perf_counter() - start,
+        peaks=PeakBatch(pattern, two_theta.astype(np.float32), intensity.astype(np.float32), n))

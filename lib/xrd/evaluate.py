@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import calibration
 from .dataset import XRDData
 from .patterns import CRYSTAL_SYSTEMS, crystal_system_of
 
@@ -485,3 +486,51 @@ def measured_summary(evals: Mapping[str, dict[str, Any]], base: dict[str, Any],
         block["beats_majority_class"] = bool(ev["accuracy"] > base["majority_class_accuracy"])
         models[model] = block
     return {"set": data, "baselines": base, **facts, "models": models}
+
+
+def calibrate(validation_probs: np.ndarray, validation_labels: np.ndarray,
+              measured_probs: np.ndarray | None = None,
+              measured_labels: np.ndarray | None = None, target_accuracy: float = 0.8,
+              bins: int = 15) -> dict[str, Any]:
+    """Temperature scaling of one model's crystal-system probabilities and what it does.
+
+    The temperature T is fitted on the synthetic validation split (:func:`calibration.
+    fit_temperature` on log p: calibrated p ∝ p^(1/T)); the expected calibration error (ECE,
+    ``bins`` equal-width bins) before and after on the validation split and, when given, on
+    the measured set; there also the accuracy-vs-coverage curve of the calibrated
+    probabilities and the confidence threshold: the lowest top probability at which the
+    answered measured patterns reach ``target_accuracy`` (> 1: answer nothing when none does).
+    Returns a dict of plain numbers plus ``measured_calibrated`` (the calibrated
+    probabilities) and ``coverage`` (a :class:`calibration.Coverage`) for figures."""
+    logits = calibration.logits_from_probabilities(validation_probs)
+    t = calibration.fit_temperature(logits, validation_labels)
+    out: dict[str, Any] = {
+        "temperature": t, "n_validation": int(len(validation_labels)),
+        "ece_validation_before": calibration.expected_calibration_error(
+            validation_probs, validation_labels, bins),
+        "ece_validation_after": calibration.expected_calibration_error(
+            calibration.softmax(logits, t), validation_labels, bins), "ece_bins": bins}
+    if measured_probs is not None and measured_labels is not None:
+        cal = calibration.softmax(calibration.logits_from_probabilities(measured_probs), t)
+        threshold, coverage, acc = calibration.threshold_for_accuracy(cal, measured_labels,
+                                                                       target_accuracy)
+        curve = calibration.coverage_curve(cal, measured_labels)
+        out.update({
+            "ece_measured_before": calibration.expected_calibration_error(
+                measured_probs, measured_labels, bins),
+            "ece_measured_after": calibration.expected_calibration_error(
+                cal, measured_labels, bins),
+            "target_accuracy": target_accuracy, "confidence_threshold": threshold,
+            "coverage_at_threshold": coverage,
+            "accuracy_at_threshold": None if acc != acc else acc,
+            "coverage_curve": {"threshold": curve.threshold.tolist(),
+                               "coverage": curve.coverage.tolist(),
+                               "accuracy": [None if a != a else float(a)
+                                            for a in curve.accuracy]},
+            "measured_calibrated": cal, "coverage": curve})
+    return out
+
+
+def calibration_summary(block: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`calibrate` result without its arrays (for the metrics JSON)."""
+    return {k: v for k, v in block.items() if k not in ("measured_calibrated", "coverage")}

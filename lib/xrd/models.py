@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from .. import atomic
+from .networks import custom_layers
 from .patterns import CRYSTAL_SYSTEMS, SPACE_GROUPS, Grid, pattern_to_image
 
-MODEL_KINDS = ("cnn1d", "mobilenetv2")
+MODEL_KINDS = ("cnn1d", "mobilenetv2", "convnext1d")
 BUNDLE_FORMAT = "phases-and-patterns/xrd-model/1"
 #: Image sizes for which Keras publishes ImageNet weights of MobileNetV2.
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
@@ -170,7 +171,7 @@ class TrainResult:
 
 def model_inputs(kind: str, patterns: np.ndarray, image_size: int | None = None) -> np.ndarray:
     """The model's input array from pattern vectors (images for MobileNetV2)."""
-    if kind == "cnn1d":
+    if kind in ("cnn1d", "convnext1d"):
         return np.asarray(patterns, np.float32)
     if kind == "mobilenetv2":
         if not image_size:
@@ -208,6 +209,35 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
     hist = model.fit(x_train, {h: y_train[h] for h in heads}, sample_weight=sample_weight,
                      validation_data=(x_val, {h: y_val[h] for h in heads}), epochs=epochs,
                      batch_size=batch_size, shuffle=True, verbose=verbose, callbacks=[stop])
+    seconds = time.perf_counter() - start
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
+                                                   and k.endswith("accuracy")), None)
+    best = int(np.argmax(history[key])) + 1 if key else len(next(iter(history.values())))
+    return TrainResult(model, history, seconds, len(next(iter(history.values()))), best)
+
+
+def train_stream(model: Any, stream: Any, x_val: np.ndarray, y_val: dict[str, np.ndarray],
+                 epochs: int, learning_rate: float = 1e-3, seed: int = 0,
+                 verbose: int = 2) -> TrainResult:
+    """Train from a Keras ``PyDataset`` (e.g. ``lib.xrd.stream.PatternStream``: new patterns
+    every epoch) that yields ``(x, y)`` or ``(x, y, sample_weight)`` with ``y`` a dict head →
+    labels; Adam, sparse cross-entropy per head (space group weighted ½), and the weights of
+    the epoch with the best validation crystal-system accuracy kept (as :func:`train`)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    heads = [h for h in model.output_names if h in y_val]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss={h: "sparse_categorical_crossentropy" for h in heads},
+                  loss_weights={h: (1.0 if h == "crystal_system" else 0.5) for h in heads},
+                  metrics={h: ["accuracy"] for h in heads})
+    monitor = "val_crystal_system_accuracy" if len(heads) > 1 else "val_accuracy"
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=epochs,
+                                         restore_best_weights=True, verbose=0)
+    start = time.perf_counter()
+    hist = model.fit(stream, validation_data=(x_val, {h: y_val[h] for h in heads}),
+                     epochs=epochs, verbose=verbose, callbacks=[stop])
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
@@ -280,7 +310,7 @@ def save_bundle(model: Any, folder: str | Path, kind: str, grid: Grid, sigma: fl
             "background": background, "confidence_threshold": float(confidence_threshold),
             "heads": heads,
             "input": ("pattern vector on the grid, smoothed (sigma grid points), scaled to [0,1]"
-                      if kind == "cnn1d" else
+                      if kind in ("cnn1d", "convnext1d") else
                       "square image from the pattern vector (lib.xrd.patterns.pattern_to_image)"),
             "meta": meta or {}}
     atomic.write_json(folder / "bundle.json", info)
@@ -374,6 +404,7 @@ def load_keras_file(model_path: Path) -> Any:
                          "check)")
     import keras
 
+    custom_layers()                 # registers the ConvNeXt's layers (lib.xrd.networks)
     try:
         return keras.saving.load_model(model_path, compile=False)
     except Exception as exc:

@@ -97,3 +97,32 @@ def confusion_matrices(panels: Mapping[str, np.ndarray]) -> Any:
     fig.suptitle("Crystal-system confusion matrices (patterns simulated; colour = row share)")
     fig.tight_layout()
     return fig
+
+
+def coverage_curves(curves: Mapping[str, Any], thresholds: Mapping[str, float] | None = None,
+                    baseline: float | None = None, title: str = "") -> Any:
+    """Accuracy against coverage: per model (``curves``: name → ``calibration.Coverage``),
+    the fraction of patterns answered (top probability ≥ threshold) on x and the accuracy on
+    those on y; the chosen thresholds marked; ``baseline`` (e.g. always the majority class)
+    as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for name, curve in curves.items():
+        line, = ax.step(curve.coverage, curve.accuracy, where="post", label=name)
+        if thresholds and name in thresholds:
+            i = int(np.searchsorted(curve.threshold, thresholds[name], side="left"))
+            if i < len(curve.threshold) and curve.coverage[i] > 0:
+                ax.plot(curve.coverage[i], curve.accuracy[i], "o", color=line.get_color())
+    if baseline is not None:
+        ax.axhline(baseline, ls="--", color="grey", lw=1, label="majority class")
+    ax.set_xlabel("coverage (fraction of patterns answered)")
+    ax.set_ylabel("accuracy of the answered patterns")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
