@@ -344,3 +344,15 @@ def test_bundle_background_wavelength_and_confidence(tiny_bundle, tmp_path):
     (strict / "bundle.json").write_text(json.dumps({**info, "background": "rolling"}))
     with pytest.raises(ValueError, match="unknown background 'rolling'"):
         models.load_bundle(strict)
+
+
+def test_calibrated_probabilities_follow_the_bundle_temperature():
+    p = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])
+    np.testing.assert_allclose(classify.calibrated(p, 1.0), p)
+    hot = classify.calibrated(p, 2.0)
+    np.testing.assert_allclose(hot.sum(axis=1), 1.0)
+    assert np.all(hot.max(axis=1) < p.max(axis=1))                 # T > 1 lowers confidence
+    np.testing.assert_allclose(hot[0], np.sqrt(p[0]) / np.sqrt(p[0]).sum())
+    assert np.all(np.argmax(hot, axis=1) == np.argmax(p, axis=1))  # the ranking is kept
+    with pytest.raises(ValueError, match="temperature"):
+        classify.calibrated(p, 0.0)

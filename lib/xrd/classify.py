@@ -37,7 +37,8 @@ d or q column read as 2θ (decreasing, or ending below 20°), an upside-down pat
 pointing down), a scan whose strong peaks all lie outside the model's 2θ range.  Such a file
 gets an error with ``"suspicious": true`` and the reason; ``--force`` classifies it anyway,
 with warnings and ``"confident": false``.  Each record says ``"confident"``: the top
-crystal-system probability reaches the bundle's ``confidence_threshold`` (0 until a
+crystal-system probability (temperature-scaled with the bundle's ``meta.temperature``)
+reaches the bundle's ``confidence_threshold`` (0 until a
 calibration sets it).
 
 Bad files (missing, empty, one column, non-numeric, NaN, 2θ not increasing, no overlap with the
@@ -823,6 +824,8 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
         info.append((kind, scan, warnings_))
     if vectors:
         probs = predict_patterns(bundle.model, bundle.kind, np.stack(vectors), bundle.image_size)
+        probs["crystal_system"] = calibrated(probs["crystal_system"],
+                                             float(bundle.meta.get("temperature") or 1.0))
         for j, i in enumerate(where):
             kind, scan, warnings_ = info[j]
             rec: dict[str, Any] = {"file": str(paths[i]), "read_as": kind, "axis": scan.axis,
@@ -835,6 +838,18 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
                 rec["warnings"] = warnings_
             records[i] = rec
     return records
+
+
+def calibrated(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature-scaled class probabilities p ∝ p^(1/T) (rows sum to 1): the calibration the
+    bundle's notebook fitted on its synthetic validation split (``meta.temperature``; T = 1
+    leaves them unchanged), which its ``confidence_threshold`` refers to."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logp = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-30, None)) / temperature
+    logp -= logp.max(axis=-1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=-1, keepdims=True)
 
 
 def write_scans(peak_lists: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequence[str],
