@@ -20,15 +20,22 @@ from .config import NotebookConfig
 FORMATS: tuple[str, ...] = ("png", "pdf")
 
 
+#: How figure names start: report 1's figures, report 2's, and the study's own.
+FIGURE_PREFIXES: tuple[str, ...] = ("fig", "xrd_fig", "phasing_fig")
+
+
 def save_figure(fig: "plt.Figure", name: str, caption: str, cfg: NotebookConfig,
                 dpi: int = 150) -> list[Path]:
     """Save ``fig`` as ``<name>.png`` and ``<name>.pdf`` in the profile's figures folder.
 
-    ``name`` must start with ``fig`` or ``xrd_fig`` followed by the report's figure number.
+    ``name`` must start with ``fig`` (report 1) or ``xrd_fig`` (report 2) followed by the report's
+    figure number, or with ``phasing_fig`` for the study's figures beyond the reports
+    (notebook 07 on), so that no name claims a report figure it does not reproduce.
     The caption goes to ``figures/README.md`` (regenerated on every call).  Returns the paths.
     """
-    if not (name.startswith("fig") or name.startswith("xrd_fig")):
-        raise ValueError(f"figure name {name!r} must start with 'fig' or 'xrd_fig'")
+    if not name.startswith(FIGURE_PREFIXES):
+        raise ValueError(f"figure name {name!r} must start with one of "
+                         f"{', '.join(FIGURE_PREFIXES)}")
     folder = cfg.figures_dir
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

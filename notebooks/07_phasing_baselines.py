@@ -143,12 +143,12 @@ display(verdicts.format_table(table.set_index(["source", "method", "d_min"]), 3)
 # `chance` / `chance_strongest` measured with random signs; `seconds`: per structure, one
 # process.
 #
-# ## Fig 07.1: fraction solved against resolution
+# ## Phasing Fig 1: fraction solved against resolution
 
 # %%
 fig = plots.solved_fraction_figure(
-    table, "Fig 07.1 — classical phasing from |E|: fraction of structures solved")
-figures.save_figure(fig, "fig07_1_solved_fraction_by_resolution",
+    table, "Phasing Fig 1 — classical phasing from |E|: fraction of structures solved")
+figures.save_figure(fig, "phasing_fig1_solved_fraction_by_resolution",
                     "Fraction of P-1 structures solved (map correlation ≥ 0.5 at the best of "
                     "the 8 origins) by charge flipping (smtbx) and Σ2/tangent from |E| of every "
                     "reflection with d ≥ d_min, against d_min (Å); solid: generated test "
@@ -161,12 +161,12 @@ plt.show()
 # map that places the heavy atom alone can reach 0.5: for those, `atoms_found` (share of
 # atoms with a peak within 0.5 Å) in the table says whether the light atoms were found too.
 #
-# ## Fig 07.2: sign accuracy against resolution, next to chance
+# ## Phasing Fig 2: sign accuracy against resolution, next to chance
 
 # %%
 fig = plots.baseline_accuracy_figure(
-    table, "Fig 07.2 — |E|-weighted origin-aware sign accuracy of classical phasing")
-figures.save_figure(fig, "fig07_2_weighted_accuracy_by_resolution",
+    table, "Phasing Fig 2 — |E|-weighted origin-aware sign accuracy of classical phasing")
+figures.save_figure(fig, "phasing_fig2_weighted_accuracy_by_resolution",
                     "|E|-weighted origin-aware sign accuracy (best of 8 origins) of charge "
                     "flipping and Σ2/tangent against d_min (Å), all reflections (left) and the "
                     "strongest 20 % by |E| (right), mean ± standard error over structures; "
@@ -178,7 +178,7 @@ plt.show()
 # structure even with many weak signs wrong.  Chance rises as d_min grows: with fewer
 # reflections the best of 8 origins picks up more by luck.
 #
-# ## Fig 07.3: the information is in the intensities — triplets against Cochran
+# ## Phasing Fig 3: the information is in the intensities — triplets against Cochran
 #
 # For each of `n_triplet_structures` generated structures and each d_min: the `n_triplets`
 # triplets of largest A (the classic check), and every triplet among the
@@ -199,8 +199,8 @@ for t in triplets:
 calibrations = {t.d_min: t.calibration() for t in triplets}
 display(verdicts.format_table(calibrations[resolutions[0]], 4))
 fig = plots.cochran_figure(
-    calibrations, "Fig 07.3 — triplet sign products of generated P-1 structures vs Cochran")
-figures.save_figure(fig, "fig07_3_triplets_against_cochran",
+    calibrations, "Phasing Fig 3 — triplet sign products of generated P-1 structures vs Cochran")
+figures.save_figure(fig, "phasing_fig3_triplets_against_cochran",
                     f"Observed P(s(h)s(k)s(h+k) = +1) of every triplet among the "
                     f"{cfg.n_strong_reflections} strongest |E| of {cfg.n_triplet_structures} "
                     "generated structures, binned by Cochran's A, ± binomial standard error, "

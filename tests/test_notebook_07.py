@@ -48,8 +48,8 @@ def test_triplets_verdict_and_figures(m07):
     assert "charge_flipping" in m07["verdict"] and "triplets" in m07["verdict"]
     assert m07["structures"]["generated"]["stream"] == 8
     figs = config.figures_dir("smoke")
-    for stem in ("fig07_1_solved_fraction_by_resolution",
-                 "fig07_2_weighted_accuracy_by_resolution", "fig07_3_triplets_against_cochran"):
+    for stem in ("phasing_fig1_solved_fraction_by_resolution",
+                 "phasing_fig2_weighted_accuracy_by_resolution", "phasing_fig3_triplets_against_cochran"):
         assert (figs / f"{stem}.png").is_file() and (figs / f"{stem}.pdf").is_file()
 
 
