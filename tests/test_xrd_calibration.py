@@ -75,6 +75,15 @@ def test_coverage_curve_is_monotone_and_threshold_reaches_target():
     assert np.all(np.diff(fixed.coverage) <= 0) and len(fixed.threshold) == 11
     thr, cov, acc = cal.threshold_for_accuracy(p, y, 1.01)     # unreachable: answer nothing
     assert thr > 1 and cov == 0 and np.isnan(acc)
+    # one lucky confident answer is not a threshold: at least min_answered patterns answered
+    q = np.full((50, 3), 1 / 3)
+    q[0] = [0.9, 0.05, 0.05]
+    labels = np.ones(50, dtype=int)
+    labels[0] = 0
+    thr, cov, acc = cal.threshold_for_accuracy(q, labels, 0.8, min_answered=20)
+    assert thr > 1 and cov == 0 and np.isnan(acc)
+    thr, cov, acc = cal.threshold_for_accuracy(q, labels, 0.8, min_answered=1)
+    assert thr == pytest.approx(0.9) and cov == pytest.approx(1 / 50) and acc == 1.0
 
 
 def test_bad_inputs_are_named():

@@ -148,12 +148,15 @@ def coverage_curve(probabilities: np.ndarray, labels: np.ndarray,
 
 
 def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray,
-                           target: float) -> tuple[float, float, float]:
+                           target: float, min_answered: int = 20) -> tuple[float, float, float]:
     """The lowest threshold on the top probability at which the answered patterns reach
-    ``target`` accuracy: (threshold, coverage, accuracy).  (1.0 + tiny, 0, NaN) — answer
-    nothing — when no threshold reaches it."""
+    ``target`` accuracy, counting only thresholds that still answer at least ``min_answered``
+    patterns (an accuracy measured on a handful of answers says nothing): (threshold,
+    coverage, accuracy).  (1.0 + tiny, 0, NaN) — answer nothing — when none reaches it."""
     curve = coverage_curve(probabilities, labels)
-    ok = np.flatnonzero(np.nan_to_num(curve.accuracy, nan=-1.0) >= target)
+    n = len(np.asarray(labels))
+    enough = np.asarray(curve.coverage) * n >= min(min_answered, n) - 1e-9
+    ok = np.flatnonzero((np.nan_to_num(curve.accuracy, nan=-1.0) >= target) & enough)
     if len(ok) == 0:
         return float(np.nextafter(1.0, 2.0)), 0.0, float("nan")
     i = int(ok[0])
