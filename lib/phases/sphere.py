@@ -50,9 +50,9 @@ import numpy as np
 
 from .engine import StructureBatch, stol2_batch, structure_factors_batch
 from .evalues import E_CLIP, REFLECTIONS_PER_SHELL, grid_index_max, resolution_grid
-from .generator import generate_batch
 from .origin import choose_origin_reflections, fix_origin_batch
 from .reflections import cube_indices, friedel_unique, origin_shift_signs
+from .stream import GeneratedBatches
 from .structures import GeneratorParameters
 
 #: Random stream of the sphere stream's training structures (the data sets use 0 and 1, the
@@ -338,13 +338,7 @@ def grid_index_max_of(hkl: np.ndarray) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _keras_pydataset() -> type:
-    import keras
-
-    return keras.utils.PyDataset
-
-
-class SphereStream(_keras_pydataset()):  # type: ignore[misc]
+class SphereStream(GeneratedBatches):
     """Keras batches of never-seen random P-1 structures on the resolution sphere.
 
     Parameters
@@ -364,16 +358,9 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
                  n_strong: int | None = None, max_edges: int = 4096, n_symbols: int = 4,
                  stream: int = STREAM_SPHERE, backend: str = "numpy",
                  reflections_per_shell: int = REFLECTIONS_PER_SHELL, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         if origin not in ORIGIN_MODES:
             raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
-        if batch_size <= 0 or steps_per_epoch <= 0:
-            raise ValueError(f"batch_size and steps_per_epoch must be > 0, got {batch_size}, "
-                             f"{steps_per_epoch}")
-        self.generator = generator
-        self.seed = int(seed)
-        self.batch_size = int(batch_size)
-        self.steps_per_epoch = int(steps_per_epoch)
+        super().__init__(generator, seed, batch_size, steps_per_epoch, stream, backend, **kwargs)
         self.d_min = float(d_min)
         self.cell_edge_max = float(generator.cell_edge_max)
         self.hkl = resolution_grid(self.d_min, self.cell_edge_max)
@@ -382,27 +369,12 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
         self.n_strong = None if not n_strong else int(n_strong)
         self.max_edges = int(max_edges)
         self.n_symbols = int(n_symbols)
-        self.stream = int(stream)
-        self.backend = backend
         self.reflections_per_shell = int(reflections_per_shell)
-        self._epoch = 0
-
-    def __len__(self) -> int:
-        return self.steps_per_epoch
 
     def __repr__(self) -> str:
         return (f"SphereStream(seed {self.seed}, d_min {self.d_min} Å, {len(self.hkl)} grid "
                 f"reflections, {self.steps_per_epoch} × {self.batch_size} per epoch, origin "
                 f"{self.origin}, epoch {self._epoch})")
-
-    def batch_number(self, index: int) -> int:
-        """Generator batch of step ``index`` in the current epoch."""
-        return self._epoch * self.steps_per_epoch + int(index)
-
-    def structures(self, index: int) -> StructureBatch:
-        """The structures of step ``index`` of the current epoch."""
-        return generate_batch(self.generator, self.seed, self.batch_number(index),
-                              self.batch_size, stream=self.stream)
 
     def arrays(self, index: int) -> dict[str, np.ndarray]:
         """:func:`sphere_arrays` of step ``index`` (for evaluation: true signs, |F|, mask)."""
@@ -415,12 +387,6 @@ class SphereStream(_keras_pydataset()):  # type: ignore[misc]
         return sphere_inputs_targets(self.arrays(index), self.origin, self.n_strong,
                                      self.max_edges, self.index_max, self.n_symbols)
 
-    def on_epoch_end(self) -> None:
-        self._epoch += 1
-
-    def set_epoch(self, epoch: int) -> None:
-        """Put the stream at the start of ``epoch`` (0-based)."""
-        self._epoch = int(epoch)
 
 
 # ---------------------------------------------------------------------------------------------

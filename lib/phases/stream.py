@@ -52,7 +52,61 @@ def stream_arrays(batch: StructureBatch, hkl: np.ndarray,
     return {"intensity": sf.intensity, "intensity_calc": sf.intensity, "sign": sf.sign}
 
 
-class StructureStream(_keras_pydataset()):  # type: ignore[misc]
+class GeneratedBatches(_keras_pydataset()):  # type: ignore[misc]
+    """Keras batches of never-seen random P-1 structures: what every structure stream shares.
+
+    Step ``i`` of epoch ``e`` is generator batch ``e · steps_per_epoch + i`` of ``stream``
+    (:func:`lib.phases.generator.generate_batch`), so the same seed gives the same batches and
+    every epoch brings new structures.  Subclasses turn :meth:`structures` into inputs and
+    targets in ``__getitem__``.
+    """
+
+    def __init__(self, generator: GeneratorParameters, seed: int, batch_size: int,
+                 steps_per_epoch: int, stream: int, backend: str = "numpy",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if batch_size <= 0 or steps_per_epoch <= 0:
+            raise ValueError(f"batch_size and steps_per_epoch must be > 0, got {batch_size}, "
+                             f"{steps_per_epoch}")
+        self.generator = generator
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.stream = int(stream)
+        self.backend = backend
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+    def batch_number(self, index: int) -> int:
+        """Generator batch of step ``index`` in the current epoch."""
+        return self._epoch * self.steps_per_epoch + int(index)
+
+    def structures(self, index: int) -> StructureBatch:
+        """The structures of step ``index`` of the current epoch."""
+        return generate_batch(self.generator, self.seed, self.batch_number(index),
+                              self.batch_size, stream=self.stream)
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0-based): batch ``i`` is generator batch ``epoch · steps + i``."""
+        return self._epoch
+
+    @property
+    def structures_per_epoch(self) -> int:
+        """Structures one epoch brings (``steps_per_epoch × batch_size``), all never seen."""
+        return self.steps_per_epoch * self.batch_size
+
+    def on_epoch_end(self) -> None:
+        self._epoch += 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Put the stream at the start of ``epoch`` (0-based)."""
+        self._epoch = int(epoch)
+
+
+class StructureStream(GeneratedBatches):
     """Keras batches of never-seen random P-1 structures, made by the batched engine.
 
     Parameters
@@ -72,61 +126,26 @@ class StructureStream(_keras_pydataset()):  # type: ignore[misc]
                  weight_type: str = "none", normalisation: str = "max",
                  stream: int = STREAM_TRAINING, backend: str = "numpy",
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         losses.check_weight_type(weight_type)
-        if batch_size <= 0 or steps_per_epoch <= 0:
-            raise ValueError(f"batch_size and steps_per_epoch must be > 0, got {batch_size}, "
-                             f"{steps_per_epoch}")
-        self.generator = generator
-        self.seed = int(seed)
-        self.batch_size = int(batch_size)
-        self.steps_per_epoch = int(steps_per_epoch)
+        super().__init__(generator, seed, batch_size, steps_per_epoch, stream, backend, **kwargs)
         self.hkl = index_set(n_reflections)
         self.n_reflections = int(n_reflections)
         self.target = target
         self.weight_type = weight_type
         self.normalisation = normalisation
-        self.stream = int(stream)
-        self.backend = backend
-        self._epoch = 0
-
-    def __len__(self) -> int:
-        return self.steps_per_epoch
 
     def __repr__(self) -> str:
         return (f"StructureStream(seed {self.seed}, {self.steps_per_epoch} batches of "
                 f"{self.batch_size} per epoch, {self.n_reflections} reflections, {self.target}, "
                 f"weights {self.weight_type}, epoch {self._epoch})")
 
-    def batch_number(self, index: int) -> int:
-        """Generator batch of step ``index`` in the current epoch."""
-        return self._epoch * self.steps_per_epoch + int(index)
-
-    def structures(self, index: int) -> StructureBatch:
-        """The structures of step ``index`` of the current epoch."""
-        return generate_batch(self.generator, self.seed, self.batch_number(index),
-                              self.batch_size, stream=self.stream)
-
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if index < 0 or index >= len(self):
             raise IndexError(index)
         arrays = stream_arrays(self.structures(index), self.hkl, self.backend)
         return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)
-
-    @property
-    def epoch(self) -> int:
-        """The current epoch (0-based): batch ``i`` is generator batch ``epoch · steps + i``."""
-        return self._epoch
-
-    @property
-    def structures_per_epoch(self) -> int:
-        """Structures one epoch brings (``steps_per_epoch × batch_size``), all never seen."""
-        return self.steps_per_epoch * self.batch_size
-
-    def on_epoch_end(self) -> None:
-        self._epoch += 1
 
     def iter_unshuffled(self):
         """Yield (x, y) of every batch of the current epoch, in order (evaluation)."""
@@ -135,7 +154,3 @@ class StructureStream(_keras_pydataset()):  # type: ignore[misc]
 
     def close(self) -> None:
         """Nothing to release (the interface of :class:`lib.phases.inputs.ReflectionBatches`)."""
-
-    def set_epoch(self, epoch: int) -> None:
-        """Put the stream at the start of ``epoch`` (0-based)."""
-        self._epoch = int(epoch)
