@@ -198,6 +198,20 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
         for h in heads:
             w = balanced_weights(y_train[h], len(head_labels(h)))
             sample_weight[h] = w[y_train[h]].astype(np.float32)
+    return _compile_and_fit(model, heads, epochs, learning_rate, verbose,
+                            x=x_train, y={h: y_train[h] for h in heads},
+                            sample_weight=sample_weight,
+                            validation_data=(x_val, {h: y_val[h] for h in heads}),
+                            batch_size=batch_size, shuffle=True)
+
+
+def _compile_and_fit(model: Any, heads: list[str], epochs: int, learning_rate: float,
+                     verbose: int, **fit_arguments: Any) -> TrainResult:
+    """Adam, sparse cross-entropy per head (space group weighted ½), accuracy per head; fit
+    with ``fit_arguments`` keeping the weights of the epoch with the best validation
+    crystal-system accuracy.  The one training loop of :func:`train` and :func:`train_stream`."""
+    import keras
+
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={h: "sparse_categorical_crossentropy" for h in heads},
                   loss_weights={h: (1.0 if h == "crystal_system" else 0.5) for h in heads},
@@ -206,9 +220,7 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=epochs,
                                          restore_best_weights=True, verbose=0)
     start = time.perf_counter()
-    hist = model.fit(x_train, {h: y_train[h] for h in heads}, sample_weight=sample_weight,
-                     validation_data=(x_val, {h: y_val[h] for h in heads}), epochs=epochs,
-                     batch_size=batch_size, shuffle=True, verbose=verbose, callbacks=[stop])
+    hist = model.fit(epochs=epochs, verbose=verbose, callbacks=[stop], **fit_arguments)
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
@@ -228,22 +240,8 @@ def train_stream(model: Any, stream: Any, x_val: np.ndarray, y_val: dict[str, np
 
     keras.utils.set_random_seed(seed)
     heads = [h for h in model.output_names if h in y_val]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss={h: "sparse_categorical_crossentropy" for h in heads},
-                  loss_weights={h: (1.0 if h == "crystal_system" else 0.5) for h in heads},
-                  metrics={h: ["accuracy"] for h in heads})
-    monitor = "val_crystal_system_accuracy" if len(heads) > 1 else "val_accuracy"
-    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=epochs,
-                                         restore_best_weights=True, verbose=0)
-    start = time.perf_counter()
-    hist = model.fit(stream, validation_data=(x_val, {h: y_val[h] for h in heads}),
-                     epochs=epochs, verbose=verbose, callbacks=[stop])
-    seconds = time.perf_counter() - start
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
-                                                   and k.endswith("accuracy")), None)
-    best = int(np.argmax(history[key])) + 1 if key else len(next(iter(history.values())))
-    return TrainResult(model, history, seconds, len(next(iter(history.values()))), best)
+    return _compile_and_fit(model, heads, epochs, learning_rate, verbose, x=stream,
+                            validation_data=(x_val, {h: y_val[h] for h in heads}))
 
 
 def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
