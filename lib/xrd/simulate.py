@@ -56,8 +56,8 @@ import numpy as np
 
 from .patterns import CU_KA, Grid
 from .profiles import pseudo_voigt_patterns
-from .variants import (PeakBatch, VariantBatch, structure_factors_squared, laue_representatives,
-                       shared_hkl)
+from .variants import (PeakBatch, VariantBatch, laue_representatives, reciprocal_sphere,
+                       structure_factors_squared)
 
 #: pymatgen's Cu Kα1 and Kα2 wavelengths in Å (``WAVELENGTHS["CuKa1"]``, ``["CuKa2"]``).
 CU_KA1: float = 1.54056
@@ -196,14 +196,7 @@ def reflection_table(batch: VariantBatch, peaks: PeakBatch,
     from pymatgen.analysis.diffraction.core import AbstractDiffractionPatternCalculator as Core
 
     lam = float(wavelength)
-    lo, hi = two_theta_range
-    min_r = 2 * math.sin(math.radians(lo / 2)) / lam
-    max_r = 2 * math.sin(math.radians(hi / 2)) / lam
-    lattices = np.asarray(batch.lattices, float)
-    hkl = shared_hkl(lattices, max_r).astype(float)                  # (M, 3)
-    recip = np.linalg.inv(lattices).transpose(0, 2, 1)               # rows a*, b*, c* (Å⁻¹)
-    gvec = np.einsum("mi,kij->kmj", hkl, recip)                      # (K, M, 3)
-    g = np.linalg.norm(gvec, axis=2)
+    hkl, gvec, g, min_r, max_r = reciprocal_sphere(batch.lattices, two_theta_range, lam)
     inside = (g <= max_r) & (g >= min_r) & (g > 0)
     if batch.rotations is not None:
         reps, expand = laue_representatives(hkl.astype(np.int64), batch.rotations)

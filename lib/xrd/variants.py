@@ -349,6 +349,24 @@ def _wavelength(wavelength: str | float) -> float:
     return float(wavelength)
 
 
+def reciprocal_sphere(lattices: np.ndarray, two_theta_range: tuple[float, float],
+                      wavelength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float,
+                                                  float]:
+    """The reflections of K variants inside a 2θ range (degrees) at ``wavelength`` (Å), from
+    one shared hkl enumeration: (hkl (M, 3) float, g vectors (K, M, 3) Å⁻¹ (Cartesian, g =
+    h a* + k b* + l c*), |g| (K, M), |g|_min, |g|_max).  The one computation behind
+    :func:`batch_peaks` and :func:`lib.xrd.simulate.reflection_table`, so that both put every
+    reflection at bit-identical 2θ (and in the same merging bin)."""
+    lo, hi = two_theta_range
+    min_r = 2 * math.sin(math.radians(lo / 2)) / wavelength
+    max_r = 2 * math.sin(math.radians(hi / 2)) / wavelength
+    lattices = np.asarray(lattices, float)
+    hkl = shared_hkl(lattices, max_r).astype(float)                  # (M, 3)
+    recip = np.linalg.inv(lattices).transpose(0, 2, 1)               # (K, 3, 3) rows a*, b*, c*
+    gvec = hkl @ recip                                               # (K, M, 3)
+    return hkl, gvec, np.sqrt((gvec ** 2).sum(axis=2)), min_r, max_r
+
+
 def shared_hkl(lattices: np.ndarray, max_r: float, margin: float = 1e-6) -> np.ndarray:
     """Miller indices (M, 3) of one Friedel half-space holding every reflection with
     |g| ≤ ``max_r`` (Å⁻¹) in any of the cells ``lattices`` (K, 3, 3), enumerated once.
@@ -428,13 +446,7 @@ def batch_peaks(batch: VariantBatch, two_theta_range: tuple[float, float] = (0.0
     from pymatgen.analysis.diffraction.core import AbstractDiffractionPatternCalculator as Core
 
     lam = _wavelength(wavelength)
-    lo, hi = two_theta_range
-    min_r = 2 * math.sin(math.radians(lo / 2)) / lam
-    max_r = 2 * math.sin(math.radians(hi / 2)) / lam
-    lattices = np.asarray(batch.lattices, float)
-    hkl = shared_hkl(lattices, max_r).astype(float)                  # (M, 3)
-    recip = np.linalg.inv(lattices).transpose(0, 2, 1)               # (K, 3, 3) rows a*, b*, c*
-    g = np.sqrt(((hkl @ recip) ** 2).sum(axis=2))                    # (K, M) Å⁻¹
+    hkl, _, g, min_r, max_r = reciprocal_sphere(batch.lattices, two_theta_range, lam)
     inside = g <= max_r
     if min_r:
         inside &= g >= min_r
