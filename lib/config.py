@@ -136,6 +136,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "chunk_size": 256,             # structures per task and per HDF5 chunk
         "engine": "batched",           # generated sets: "batched" (NumPy engine) or "cctbx"
         "cctbx_timing_structures": 50,  # timed on the cctbx path, for comparison (0 = none)
+        "sphere_structures": 1000,     # resolution-sphere set: the first n generated calculated
+                                       # structures on every reflection with d >= sphere_d_min
+                                       # (measured ≈ 10 ms per structure at 1.0 Å, 66 kB on disk)
+        "sphere_d_min": 1.0,           # Å
     },
     # -- 01_normalisation (report 1, §3.1) ----------------------------------------------------
     "01_normalisation": {
@@ -160,7 +164,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "validation_fraction": 0.1,
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
-        "normalisation": "max",              # per-structure intensity normalisation of the input
+        "normalisation": "max",              # per-structure normalisation of the intensity_max input
+        "input": "intensity_max",            # model input: "intensity_max" (the report's I/I_max)
+                                             # or "e_values" (|E| by resolution shell, cell used)
         "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
         "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
         "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
@@ -183,7 +189,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "validation_fraction": 0.1,
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
-        "normalisation": "max",
+        "normalisation": "max",              # per-structure normalisation of the intensity_max input
+        "input": "intensity_max",            # model input: "intensity_max" (the report's I/I_max)
+                                             # or "e_values" (|E| by resolution shell, cell used)
         "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
         "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
         "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
@@ -207,7 +215,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "validation_fraction": 0.1,
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
-        "normalisation": "max",
+        "normalisation": "max",              # per-structure normalisation of the intensity_max input
+        "input": "intensity_max",            # model input: "intensity_max" (the report's I/I_max)
+                                             # or "e_values" (|E| by resolution shell, cell used)
         "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
         "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
         "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
@@ -226,7 +236,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "validation_fraction": 0.1,
         "test_fraction": 0.1,
         "learning_rate": 1e-3,
-        "normalisation": "max",
+        "normalisation": "max",              # per-structure normalisation of the intensity_max input
+        "input": "intensity_max",            # model input: "intensity_max" (the report's I/I_max)
+                                             # or "e_values" (|E| by resolution shell, cell used)
         "distribution": "none",              # "none" | "mirrored" (all GPUs) | "auto" (mirrored if > 1 GPU)
         "train_source": "dataset",           # "dataset" (00_data's file) | "stream" (never-seen structures)
         "steps_per_epoch": 0,                # stream only: batches per epoch; 0 = as many as the file's split
@@ -317,7 +329,8 @@ _DEFAULT: dict[str, dict[str, Any]] = {
 _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "00_data": {"n_calculated": 300, "n_experimental": 120, "atoms_max": 16,
-                    "chunk_size": 50, "n_workers": 1, "cctbx_timing_structures": 20},
+                    "chunk_size": 50, "n_workers": 1, "cctbx_timing_structures": 20,
+                    "sphere_structures": 32},
         "01_normalisation": {"n_files_plot": 6, "n_simulated_files": 8},
         "02_experimental_vs_calculated": {"epochs_experimental": 2, "epochs": 2,
                                           "dataset_sizes": "100,200", "batch_size": 32},
@@ -341,7 +354,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # 167,000 = the report's 150,000 training + validation structures plus the 10 % test
         # block that notebooks 02-05 hold out at the end of the file.
         "00_data": {"n_calculated": 167_000, "n_experimental": 7_000, "atoms_max": 60,
-                    "n_workers": 16, "chunk_size": 1000},
+                    "n_workers": 16, "chunk_size": 1000, "sphere_structures": 20_000},
         "02_experimental_vs_calculated": {"distribution": "auto", "epochs_experimental": 100, "epochs": 100,
                                           "n_reflections_experimental": 4630,
                                           "dataset_sizes": "7000,50000,150000",
@@ -373,6 +386,11 @@ def profile_parameters(notebook: str, profile: str) -> dict[str, Any]:
     params = copy.deepcopy(_DEFAULT[notebook])
     params.update(copy.deepcopy(_OVERRIDES[profile].get(notebook, {})))
     return params
+
+
+#: Parameters that make a run a *variant* of a notebook (value: the study's own setting); see
+#: :attr:`NotebookConfig.variant`.
+VARIANT_PARAMETERS: dict[str, Any] = {"input": "intensity_max"}
 
 
 @dataclass
@@ -407,12 +425,21 @@ class NotebookConfig:
         return figures_dir(self.profile)
 
     @property
+    def variant(self) -> str:
+        """``""`` for the study's own setting, else ``"_<value>"`` for each parameter of
+        :data:`VARIANT_PARAMETERS` set away from its default (e.g. ``"_e_values"`` for
+        ``input = "e_values"``): appended to the names of the run's figures, metrics file and
+        models folder, so that a variant never overwrites the report's reproduction."""
+        return "".join(f"_{self.params[name]}" for name, default in VARIANT_PARAMETERS.items()
+                       if name in self.params and self.params[name] != default)
+
+    @property
     def models_dir(self) -> Path:
-        return models_dir(self.profile) / self.notebook
+        return models_dir(self.profile) / f"{self.notebook}{self.variant}"
 
     @property
     def metrics_path(self) -> Path:
-        return metrics_dir(self.profile) / f"{self.notebook}.json"
+        return metrics_dir(self.profile) / f"{self.notebook}{self.variant}.json"
 
     def table(self) -> str:
         """A two-column text table of the parameters, overridden ones marked with ``*``."""
@@ -507,6 +534,8 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool, str]] = {
     "two_theta_min": (0.0, 180.0, True, False, "a 2θ angle (degrees)"),
     "two_theta_max": (0.0, 180.0, False, False, "a 2θ angle (degrees)"),
     "d_min": (0.0, None, False, True, "a resolution d_min (Å)"),
+    "sphere_d_min": (0.0, None, False, True, "a resolution d_min (Å)"),
+    "sphere_structures": (1, None, True, True, "a number of structures"),
     "atoms_min": (1, None, True, True, "a number of atoms"),
     "atoms_max": (1, None, True, True, "a number of atoms"),
     "max_atoms": (1, None, True, True, "a number of atoms"),
@@ -524,6 +553,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "distribution": ("none", "mirrored", "auto"),
     "train_source": ("dataset", "stream"),
     "normalisation": ("max", "mean", "median"),
+    "input": ("intensity_max", "e_values"),
 }
 #: Pairs that must be ordered (low <= high).
 _ORDERED: tuple[tuple[str, str], ...] = (

@@ -31,11 +31,14 @@ def save_figure(fig: "plt.Figure", name: str, caption: str, cfg: NotebookConfig,
     ``name`` must start with ``fig`` (report 1) or ``xrd_fig`` (report 2) followed by the report's
     figure number, or with ``phasing_fig`` for the study's figures beyond the reports
     (notebook 07 on), so that no name claims a report figure it does not reproduce.
-    The caption goes to ``figures/README.md`` (regenerated on every call).  Returns the paths.
+    The caption goes to ``figures/README.md`` (regenerated on every call).  A variant run
+    (:attr:`lib.config.NotebookConfig.variant`, e.g. ``input = "e_values"``) appends its
+    suffix to the name, so it never overwrites the report's reproduction.  Returns the paths.
     """
     if not name.startswith(FIGURE_PREFIXES):
         raise ValueError(f"figure name {name!r} must start with one of "
                          f"{', '.join(FIGURE_PREFIXES)}")
+    name = f"{name}{cfg.variant}"
     folder = cfg.figures_dir
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

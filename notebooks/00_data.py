@@ -90,6 +90,8 @@ n_workers = None
 chunk_size = None
 engine = None                   # "batched" (generator + NumPy engine) or "cctbx"
 cctbx_timing_structures = None  # structures timed on the cctbx path for comparison; 0: none
+sphere_structures = None        # resolution-sphere set: structures
+sphere_d_min = None             # resolution-sphere set: d_min (Å)
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -166,6 +168,48 @@ print(f"{expt.path}: {expt.n_structures} structures, "
       + (" (SIMULATED measurement)" if simulated_experimental else " (real measured data)"))
 
 # %% [markdown]
+# ## |E| and d of every entry, and the resolution sphere
+#
+# Both sets also store, for every entry, **d** (Å) in the structure's own cell and the
+# **normalised structure factor |E|** of its intensity: |F| divided by the rms |F| of the
+# reflections of its resolution shell (shells of about 100 reflections equally spaced in d*³,
+# the shell normalisation of cctbx's `miller.array.normalize`; ε = 1 in P-1), clipped at 5;
+# NaN where the intensity is not measured.  That is the input a crystallographer phases
+# from: the report's I/I_max puts the same (h, k, l) at different resolutions in different
+# cells on one line and leaves the fall-off of the form factors in it.  Notebooks 02–05 read
+# it with the parameter `input = "e_values"`.
+#
+# The report's index cube reaches far beyond what a diffractometer measures (below).  A
+# **resolution-sphere set** stores the first `sphere_structures` generated structures of the
+# calculated stream (row r is row r of `calculated.h5` when that set is generated) with every
+# unique reflection of d ≥ `sphere_d_min` instead, on one fixed index grid large enough for
+# every cell of the generator (|h|, |k|, |l| ≤ ⌈cell_edge_max / d_min⌉); the grid entries
+# outside a structure's sphere are masked (`mask`), and d is recorded for every entry
+# (layout: `lib/phases/store.py`).
+
+# %%
+sphere = build.build_sphere(store.sphere_path(cfg.profile), cfg.sphere_structures, cfg.seed,
+                            cfg.sphere_d_min, generator=generator)
+sphere_data = store.load_sphere(sphere.path, n_structures=min(500, sphere.n_structures))
+in_sphere = sphere_data["mask"].sum(axis=1)
+sphere_summary = {
+    "path": str(sphere.path), "n_structures": sphere.n_structures, "d_min": sphere.d_min,
+    "grid_reflections": sphere.n_grid, "reused": sphere.reused,
+    "seconds": round(sphere.seconds, 2),
+    "file_bytes": sphere.path.stat().st_size,
+    "reflections_in_sphere_median": float(np.median(in_sphere)),
+    "reflections_in_sphere_min": int(in_sphere.min()),
+    "reflections_in_sphere_max": int(in_sphere.max()),
+    "mean_e_squared": float(np.mean(sphere_data["e_value"][sphere_data["mask"]] ** 2)),
+}
+display(pd.Series(sphere_summary, name="resolution sphere").to_frame())
+
+# %% [markdown]
+# The number of reflections inside the sphere follows the cell volume (N ≈ (2π/3) V / d_min³
+# for one Friedel half), so a fixed grid is mostly mask for small cells; ⟨|E|²⟩ = 1 inside
+# the sphere up to the clipping.  The stored |E| and d are checked against cctbx below.
+
+# %% [markdown]
 # ### What was built, and what was skipped
 #
 # Every input left out is listed with its reason (not a CIF or truncated, no atoms, atoms of
@@ -230,6 +274,28 @@ with pd.option_context("display.float_format", "{:.3g}".format):
 # cctbx's pair tables with every symmetry equivalent, independent of the batched generator's
 # own distance test): for generated structures it must not fall below the generator's
 # `min_distance` parameter.
+
+# %% [markdown]
+# ### The stored |E| and d against cctbx
+#
+# The builders compute |E| and d for whole chunks with vectorised NumPy
+# (`lib.phases.evalues.e_values_and_d`, `sphere_arrays`).  For the same sample of rows of each
+# set (and of the sphere set), |E| is recomputed with cctbx's shell normalisation
+# (`miller.array.normalize`) from the stored intensities (sphere: amplitudes inside the mask)
+# and d with cctbx's `unit_cell.d` (`lib.phases.checks.compare_stored_e_values`).  A row
+# passes when |ΔE| ≤ 10⁻⁴ and |Δd|/d ≤ 10⁻⁵ (float32 storage).  cctbx leaves |E| undefined
+# for a zero amplitude alone in its shell (a negative measured intensity at the edge of the
+# data); there the stored value must be 0.
+
+# %%
+paths_to_check = [(r.kind, r.path, r.n_structures) for r in (calc, expt)] + \
+    [("sphere", sphere.path, sphere.n_structures)]
+e_check = pd.DataFrame(
+    [{"set": kind, **row} for kind, path, n in paths_to_check
+     for row in checks.compare_stored_e_values(path, checks.sample_rows(n, n_check))])
+with pd.option_context("display.float_format", "{:.3g}".format):
+    display(e_check.set_index(["set", "row"]))
+print("all within tolerance:", bool(e_check["ok"].all()))
 
 # %% [markdown]
 # ## The reflections
@@ -578,6 +644,13 @@ metrics.write_metrics(cfg, {
         "min_pearson": cfg.min_pearson if exp_dir else None,
         "skipped": [{"path": s.path, "reason": s.reason} for s in expt.skipped],
         "fraction_measured": float(np.isfinite(e["intensity"]).mean()),
+    },
+    "sphere": sphere_summary,
+    "e_values_and_d_check": {
+        "n_rows": int(len(e_check)), "all_ok": bool(e_check["ok"].all()),
+        "max_delta_e": float(e_check["max_delta_e"].max()),
+        "max_delta_d_rel": float(e_check["max_delta_d_rel"].max()),
+        "e_tolerance": checks.E_TOLERANCE, "d_tolerance": checks.D_TOLERANCE,
     },
     "n_reflections": int(len(file_hkl)),
     "index_set_problems": index_problems,

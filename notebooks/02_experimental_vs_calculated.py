@@ -55,8 +55,14 @@
 # split**: seminvariant signs are ≈ 0.487 positive here (atoms keep away from the inversion
 # centres), so "always −" already scores ≈ 0.513 on them.
 #
-# The model input is the intensities normalised per structure by their maximum
-# (`lib.phases.inputs`); definitions of the losses and metrics are in `lib/phases/losses.py`.
+# The model input is the parameter `input`.  `intensity_max` (the default: the report's
+# input) is the intensities normalised per structure by their maximum, linear, without the
+# cell; `e_values` is what a crystallographer would give instead: the normalised structure
+# factors |E| that `00_data` stores for every entry (shell normalisation by resolution in the
+# structure's own cell, equal to cctbx's `normalize`, clipped at 5), so the same (h, k, l)
+# at different resolutions in different cells is put on one scale (`lib.phases.inputs`).
+# Neither input changes the symmetry argument above: |E| is origin-independent too.
+# Definitions of the losses and metrics are in `lib/phases/losses.py`.
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
@@ -84,6 +90,7 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+input = None  # "intensity_max" (the report's I/I_max) or "e_values" (|E|)
 distribution = None
 train_source = None
 steps_per_epoch = None
@@ -133,7 +140,8 @@ if scaled_down:
 # %%
 results, baselines, data_baselines = {}, {}, {}
 common = dict(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-              normalisation=cfg.normalisation, distribution=cfg.distribution,
+              normalisation=cfg.normalisation, model_input=cfg.input,
+              distribution=cfg.distribution,
               steps_per_epoch=cfg.steps_per_epoch or None)
 
 
@@ -414,7 +422,7 @@ metrics.write_metrics(cfg, verdicts.run_metrics(
           "calculated_simulated": calc_info["simulated"],
           "dataset_sizes_requested": requested_sizes, "dataset_sizes_used": sizes,
           "report_dataset_sizes": REPORT_SIZES, "scaled_down": scaled_down,
-          "size_notes": size_notes, "normalisation": cfg.normalisation,
+          "size_notes": size_notes, "normalisation": cfg.normalisation, "input": cfg.input,
           "n_reflections_experimental": n_exp, "n_reflections_calculated": n_calc},
     chance={"calculated_test": calc_chance, "experimental_test": exp_plain.chance},
     baselines=data_baselines,

@@ -27,7 +27,9 @@
 # strong reflection would get an infinite weight; on normalised intensities the exponential
 # is a mild emphasis (the strongest reflection weighs e ≈ 2.7 times an absent one), weaker
 # than the linear weighting (where absent reflections weigh 0).  The loss of a structure is
-# Σ w·BCE / Σ w.
+# Σ w·BCE / Σ w.  The weights stay these whatever the network sees: with the parameter
+# `input = "e_values"` the input is |E| (resolution-shell normalisation in each cell, as
+# `00_data` stores it) instead of the report's I/I_max (`intensity_max`, the default).
 #
 # Besides the report's plain accuracy we show the origin-aware accuracy (best of the 8 P-1
 # origin shifts) and evaluate **every** model with the same intensity-weighted accuracy, the
@@ -76,6 +78,7 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+input = None  # "intensity_max" (the report's I/I_max) or "e_values" (|E|)
 distribution = None
 train_source = None
 steps_per_epoch = None
@@ -115,7 +118,8 @@ for loss, runs in sweeps.items():
             weight_type=weight_type, origin_invariant=invariant,
             epochs=cfg.epochs_origin_invariant if invariant else cfg.epochs,
             batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-            normalisation=cfg.normalisation, distribution=cfg.distribution,
+            normalisation=cfg.normalisation, model_input=cfg.input,
+            distribution=cfg.distribution,
             train_source=cfg.train_source, steps_per_epoch=cfg.steps_per_epoch or None)
         runs[weight_type] = training.train_sign_model(spec, data, cfg.models_dir)
         print(runs[weight_type].summary())
@@ -189,7 +193,8 @@ plt.show()
 # %%
 scores, common_chance = training.intensity_weighted_scores(
     {r.name: r.model for runs in sweeps.values() for r in runs.values()}, data,
-    cfg.n_reflections, cfg.batch_size, cfg.normalisation, seed=cfg.seed)
+    cfg.n_reflections, cfg.batch_size, cfg.normalisation, seed=cfg.seed,
+    model_input=cfg.input)
 table = verdicts.weighting_table(results, {t: scores[r.name] for t, r in results.items()},
                                  chance, common_chance, baselines)
 table_inv = verdicts.weighting_table(
@@ -241,7 +246,7 @@ elapsed = time.perf_counter() - started
 metrics.write_metrics(cfg, verdicts.run_metrics(
     {**results, **{f"{t}_origin_invariant": r for t, r in results_inv.items()}}, table, judgement,
     table_origin_invariant=table_inv.to_dict(orient="records"), baselines=data_baselines,
-    data={**info, "normalisation": cfg.normalisation,
+    data={**info, "normalisation": cfg.normalisation, "input": cfg.input,
           "weights": "w = 1 | I/I_max | exp(I/I_max), intensities normalised per structure"},
     chance=chance, chance_intensity_weighted=common_chance,
     backend=training.backend_name(), seconds=elapsed))

@@ -34,7 +34,8 @@
 # that sweep picks its best width by validation origin-aware accuracy.  Plain accuracies are
 # judged against the best constant predictor of the training split (seminvariant signs are
 # ≈ 0.487 positive: "always −" scores ≈ 0.513 on them), origin-aware ones against the larger
-# of the best of 8 random guesses and the constants.
+# of the best of 8 random guesses and the constants.  The input is the report's I/I_max
+# (parameter `input = "intensity_max"`) or |E| by resolution shell (`"e_values"`).
 
 # %%
 from lib import config, figures, metrics  # lib first (cctbx's runtime before pandas/matplotlib)
@@ -62,6 +63,7 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+input = None  # "intensity_max" (the report's I/I_max) or "e_values" (|E|)
 distribution = None
 train_source = None
 steps_per_epoch = None
@@ -100,7 +102,8 @@ for loss, runs in sweeps.items():
             weight_type=cfg.weight_type, origin_invariant=invariant,
             epochs=cfg.epochs_origin_invariant if invariant else cfg.epochs,
             batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed,
-            normalisation=cfg.normalisation, distribution=cfg.distribution,
+            normalisation=cfg.normalisation, model_input=cfg.input,
+            distribution=cfg.distribution,
             train_source=cfg.train_source, steps_per_epoch=cfg.steps_per_epoch or None)
         runs[width] = training.train_sign_model(spec, data, cfg.models_dir, keep_model=False)
         print(runs[width].summary())
@@ -216,7 +219,7 @@ elapsed = time.perf_counter() - started
 metrics.write_metrics(cfg, verdicts.run_metrics(
     {**{str(w): r for w, r in results.items()},
      **{f"{w}_origin_invariant": r for w, r in results_inv.items()}},
-    table, judgement, data={**info, "normalisation": cfg.normalisation},
+    table, judgement, data={**info, "normalisation": cfg.normalisation, "input": cfg.input},
     table_origin_invariant=table_inv.to_dict(orient="records"), baselines=data_baselines,
     chance=chance, backend=training.backend_name(), seconds=elapsed))
 print(f"notebook 04 done in {elapsed:.0f} s")

@@ -28,7 +28,9 @@
 # bottleneck whose test error is within `saturation_tolerance` of the best one.
 #
 # Definitions (`lib/phases/autoencoders.py`): input = intensities normalised per structure
-# by their maximum; per-reflection error = mean over the test structures of the squared
+# by their maximum (parameter `input = "intensity_max"`, the report's; with `"e_values"` the
+# autoencoders reconstruct |E| by resolution shell instead, and "normalised intensity" below
+# reads |E|); per-reflection error = mean over the test structures of the squared
 # error of that reflection's normalised intensity; relative error over a window of
 # reflections = their summed error divided by their summed mean squared normalised intensity
 # (the fraction of their signal lost; summing first keeps it finite for nearly extinct
@@ -62,6 +64,7 @@ validation_fraction = None
 test_fraction = None
 learning_rate = None
 normalisation = None
+input = None  # "intensity_max" (the report's I/I_max) or "e_values" (|E|)
 distribution = None
 train_source = None
 steps_per_epoch = None
@@ -98,7 +101,7 @@ for width in widths:
                                    activation=cfg.activation, batch_size=cfg.batch_size,
                                    learning_rate=cfg.learning_rate,
                                    seed=cfg.seed, normalisation=cfg.normalisation,
-                                   distribution=cfg.distribution,
+                                   model_input=cfg.input, distribution=cfg.distribution,
                                    train_source=cfg.train_source,
                                    steps_per_epoch=cfg.steps_per_epoch or None)
     results[width] = training.train_autoencoder(spec, data, cfg.models_dir)
@@ -115,7 +118,7 @@ for width in widths:
 
 # %%
 pca = autoencoders.pca_reference(data, widths, cfg.n_reflections, cfg.batch_size,
-                                 cfg.normalisation, seed=cfg.seed)
+                                 cfg.normalisation, seed=cfg.seed, model_input=cfg.input)
 print(pca.describe())
 table = verdicts.autoencoder_table(results, {w: e["mse"] for w, e in pca.errors.items()},
                                    pca.components)
@@ -214,7 +217,7 @@ display(Markdown(judgement.markdown()))
 elapsed = time.perf_counter() - started
 metrics.write_metrics(cfg, verdicts.run_metrics(
     results, table, judgement,
-    data={**info, "normalisation": cfg.normalisation, "n_reflections": cfg.n_reflections},
+    data={**info, "normalisation": cfg.normalisation, "input": cfg.input, "n_reflections": cfg.n_reflections},
     pca={str(w): {"components": pca.components[w], "test_mse": pca.errors[w]["mse"]}
          for w in widths},
     mean_intensity_reference_mse=variance_mse,

@@ -28,7 +28,7 @@ def test_shell_e_values_equal_cctbx_normalize(arrays):
         assert np.allclose(arrays["e"][i][m], reference[m], atol=1e-4)
         assert np.all(arrays["e"][i][~m] == 0)
     # other shell sizes too, and ⟨|E|²⟩ = 1 in each structure (before clipping)
-    e = sphere.shell_e_values(arrays["amplitude"], arrays["d_star_sq"], arrays["mask"], 37,
+    e = evalues.shell_e_values(arrays["amplitude"], arrays["d_star_sq"], arrays["mask"], 37,
                               clip=None)
     for i in range(2):
         m = arrays["mask"][i]

@@ -125,14 +125,14 @@ class PCAReference:
 
 
 def pca_reference(data: DataSpec, widths: Sequence[int], n_reflections: int, batch_size: int,
-                  normalisation: str, seed: int = 0, max_structures: int = 20_000
-                  ) -> PCAReference:
+                  normalisation: str, seed: int = 0, max_structures: int = 20_000,
+                  model_input: str = "intensity_max") -> PCAReference:
     """PCA fitted on (at most ``max_structures`` of) the training split of ``data`` with
     max(``widths``) components, and its test-split reconstruction errors for every width."""
     def batches(split: str) -> ReflectionBatches:
         return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
                                  target="intensity", normalisation=normalisation,
-                                 in_memory=data.in_memory)
+                                 in_memory=data.in_memory, model_input=model_input)
 
     x_train = collect_inputs(batches("train"), max_structures=max_structures)
     start = time.perf_counter()

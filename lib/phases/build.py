@@ -47,6 +47,7 @@ from .. import atomic, metrics, parallel
 from . import engine as batched
 from . import generator as batch_generator
 from . import reflections
+from .evalues import e_values_and_d, resolution_grid, sphere_arrays
 from . import structure_factors as sfm
 from .measured import read_measured_folder
 from .store import (COLUMN_CHUNK, FORMAT_VERSION, KINDS, REFLECTION_FIELDS, STRUCTURE_FIELDS,
@@ -346,6 +347,8 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
                                           chunks=chunks_2d)
             d_amp = f.create_dataset("amplitude", (n, n_refl), dtype="f4", chunks=chunks_2d)
             d_sign = f.create_dataset("sign", (n, n_refl), dtype="i1", chunks=chunks_2d)
+            d_e = f.create_dataset("e_value", (n, n_refl), dtype="f4", chunks=chunks_2d)
+            d_d = f.create_dataset("d_spacing", (n, n_refl), dtype="f4", chunks=chunks_2d)
             d_cell = f.create_dataset("cell", (n, 6), dtype="f8", chunks=(rows, 6))
             d_id = f.create_dataset("source_id", (n,), dtype=h5py.string_dtype(),
                                     chunks=(rows,))
@@ -363,10 +366,14 @@ def _assemble(path: Path, folder: Path, n_chunks: int, kind: str, simulated: boo
                     amp = np.abs(fr)
                     i_calc = np.square(fr, dtype=np.float32)
                     if kind == "calculated":
-                        d_int[sl] = i_calc
+                        intensity = i_calc
                     else:
-                        d_int[sl] = z["intensity_meas"][:m]
+                        intensity = z["intensity_meas"][:m]
                         d_calc[sl] = i_calc
+                    d_int[sl] = intensity
+                    e_value, d_spacing = e_values_and_d(intensity, z["cell"][:m], hkl)
+                    d_e[sl] = e_value
+                    d_d[sl] = d_spacing
                     d_amp[sl] = amp
                     d_sign[sl] = np.where(fr < 0, -1, 1).astype(np.int8)
                     d_cell[sl] = z["cell"][:m]
@@ -537,6 +544,87 @@ def build_generated(path: str | os.PathLike[str], kind: str, n_structures: int, 
     tasks = [(compute_generated_chunk, (spec, i, s, e)) for i, (s, e) in enumerate(bounds)]
     return _build(path, kind, kind == "experimental", parameters, tasks, int(n_structures),
                   chunk_size, n_workers, dask_address, progress, [], force, {})
+
+
+@dataclass
+class SphereBuild:
+    """What :func:`build_sphere` did: the file, its structures and grid, whether an existing
+    complete file was reused, and the seconds it took."""
+
+    path: Path
+    n_structures: int
+    n_grid: int
+    d_min: float
+    seconds: float
+    reused: bool
+
+
+def build_sphere(path: str | os.PathLike[str], n_structures: int, seed: int, d_min: float,
+                 generator: GeneratorParameters | None = None, chunk_size: int = 64,
+                 generator_block: int = batch_generator.GENERATOR_BLOCK,
+                 force: bool = False) -> SphereBuild:
+    """The resolution-sphere set (layout in :mod:`lib.phases.store`): the first
+    ``n_structures`` structures of the calculated set (same seed, stream and generator block,
+    so row r is the same structure as row r of ``calculated.h5``) with every unique
+    reflection of d ≥ ``d_min`` (Å) on the fixed grid for cells up to the generator's
+    ``cell_edge_max``, d recorded for every entry, the entries outside a structure's sphere
+    masked.  Written atomically (:func:`lib.atomic.hdf5_file`); a complete file with the same
+    parameters is reused."""
+    import h5py
+
+    if n_structures <= 0:
+        raise ValueError(f"n_structures must be positive, got {n_structures}")
+    if not d_min > 0:
+        raise ValueError(f"d_min must be a positive resolution in Å, got {d_min!r}")
+    generator = generator or GeneratorParameters()
+    path = Path(path)
+    start = time.perf_counter()
+    parameters = _canonical({"format_version": FORMAT_VERSION, "source": "generated",
+                             "kind": "sphere", "n_structures": int(n_structures),
+                             "seed": int(seed), "stream": STREAM_CALCULATED,
+                             "d_min": float(d_min), "generator": generator.as_dict(),
+                             "generator_block": int(generator_block)})
+    hkl = resolution_grid(float(d_min), generator.cell_edge_max)
+    if not force and stored_parameters(path) == parameters:
+        return SphereBuild(path, int(n_structures), len(hkl), float(d_min),
+                           time.perf_counter() - start, reused=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n, g = int(n_structures), len(hkl)
+    rows = max(1, min(int(chunk_size), n))
+    with _build_lock(path), atomic.hdf5_file(path) as f:
+        f.create_dataset("hkl", data=np.asarray(hkl, dtype=np.int32))
+        out = {name: f.create_dataset(name, (n, g), dtype=dtype, chunks=(rows, g),
+                                      compression="gzip", compression_opts=1, shuffle=True)
+               for name, dtype in (("mask", "bool"), ("d_spacing", "f4"), ("amplitude", "f4"),
+                                   ("e_value", "f4"), ("sign", "i1"))}
+        d_cell = f.create_dataset("cell", (n, 6), dtype="f8")
+        d_id = f.create_dataset("source_id", (n,), dtype=h5py.string_dtype())
+        d_atoms = f.create_dataset("n_atoms", (n,), dtype="i4")
+        for a, b in _chunk_bounds(n, rows):
+            batch = batch_generator.structures_in_rows(generator, int(seed), STREAM_CALCULATED,
+                                                       a, b, int(generator_block))
+            arrays = sphere_arrays(batch, float(d_min), generator.cell_edge_max)
+            out["mask"][a:b] = arrays["mask"]
+            out["d_spacing"][a:b] = (1.0 / np.sqrt(arrays["d_star_sq"])).astype(np.float32)
+            out["amplitude"][a:b] = arrays["amplitude"]
+            out["e_value"][a:b] = arrays["e"]
+            out["sign"][a:b] = arrays["sign"]
+            d_cell[a:b] = arrays["cells"]
+            d_id[a:b] = [batch_generator.engine_source_id(int(seed), STREAM_CALCULATED, i)
+                         for i in range(a, b)]
+            d_atoms[a:b] = batch.n_atoms
+        seconds = time.perf_counter() - start
+        provenance = {"kind": "sphere", "simulated": False, "parameters": parameters,
+                      "packages": metrics.package_versions(_PACKAGES),
+                      "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                      "compute_seconds": seconds}
+        f.attrs["kind"] = "sphere"
+        f.attrs["simulated"] = False
+        f.attrs["n_structures"] = n
+        f.attrs["d_min"] = float(d_min)
+        f.attrs["cell_edge_max"] = float(generator.cell_edge_max)
+        f.attrs["provenance"] = json.dumps(provenance, default=str)
+    return SphereBuild(path, n, g, float(d_min), time.perf_counter() - start, reused=False)
 
 
 def build_from_structures(path: str | os.PathLike[str], kind: str,

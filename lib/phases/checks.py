@@ -20,6 +20,14 @@ data set's recorded ``generator_block``; ``gen:<seed>:<stream>:<index>`` of the 
 generator; or a CIF file name) and compares that sum with the stored amplitude, sign and
 intensity.
 
+Stored |E| and d
+----------------
+:func:`compare_stored_e_values` recomputes, for a sample of rows, |E| with cctbx's shell
+normalisation (:func:`lib.phases.evalues.e_values`, ``miller.array.normalize``) from the stored
+intensities (the resolution-sphere set: from the amplitudes inside the sphere) and d with
+cctbx's ``unit_cell.d``, and compares them with the stored ``e_value`` and ``d_spacing`` (which
+the builder computes with the vectorised NumPy twins).
+
 Sign balance per parity class
 -----------------------------
 The 8 parity classes of (h, k, l) mod 2 behave differently.  Moving the origin to another
@@ -45,12 +53,17 @@ import numpy as np
 
 from . import generator as batch_generator
 from . import reflections
+from .evalues import d_spacings, e_values
 from .store import open_dataset, read_provenance
 from .structures import (GeneratorParameters, generate_structure, min_interatomic_distance,
                          read_cif_file)
 
 #: Largest |ΔF| accepted between the stored and the independent F, as a fraction of max |F|.
 F_TOLERANCE: float = 1e-4
+#: Largest |ΔE| accepted between the stored |E| and cctbx's (float32 storage, |E| ≤ 5).
+E_TOLERANCE: float = 1e-4
+#: Largest relative |Δd| accepted between the stored d and cctbx's.
+D_TOLERANCE: float = 1e-5
 #: Signs are compared where |F| exceeds this fraction of max |F| (elsewhere rounding decides).
 STRONG_FRACTION: float = 1e-3
 #: The 8 parity classes (h, k, l) mod 2; the first, (0, 0, 0), holds the seminvariants.
@@ -314,6 +327,49 @@ def compare_stored_structure_factors(path: str | os.PathLike[str], rows: Sequenc
 # ---------------------------------------------------------------------------------------------
 # The index set
 # ---------------------------------------------------------------------------------------------
+
+
+def compare_stored_e_values(path: str | os.PathLike[str], rows: Sequence[int]
+                            ) -> list[dict[str, Any]]:
+    """Stored |E| and d of ``rows`` of a data set (index-cube or resolution-sphere layout)
+    against cctbx: per row the largest |ΔE| (dimensionless), the largest relative |Δd|, the
+    reflections present (measured, or inside the sphere) and whether both are within
+    :data:`E_TOLERANCE` / :data:`D_TOLERANCE`.  A missing field fails loudly (``KeyError``
+    naming the file)."""
+    out = []
+    with open_dataset(path) as f:
+        for name in ("e_value", "d_spacing", "cell", "hkl"):
+            if name not in f:
+                raise KeyError(f"{path}: no field {name!r} (a data set written before |E| and "
+                               f"d were stored: rerun 00_data)")
+        sphere = f.attrs.get("kind") == "sphere"
+        hkl = f["hkl"][()]
+        for row in rows:
+            cell = f["cell"][row]
+            if sphere:
+                present = f["mask"][row]
+                amplitude = np.where(present, f["amplitude"][row].astype(np.float64), np.nan)
+            else:
+                intensity = f["intensity"][row].astype(np.float64)
+                present = np.isfinite(intensity)
+                amplitude = np.where(present, np.sqrt(np.clip(intensity, 0.0, None)), np.nan)
+            reference_e = e_values(amplitude, hkl, cell)
+            stored_e = f["e_value"][row].astype(np.float64)
+            # cctbx leaves |E| undefined (NaN) for a zero amplitude alone in its shell (e.g. a
+            # negative measured intensity at the highest resolution); |E| = 0 is right there
+            compared = present & np.isfinite(reference_e)
+            undefined = present & ~np.isfinite(reference_e)
+            delta_e = float(np.max(np.abs(stored_e[compared] - reference_e[compared]))) \
+                if compared.any() else 0.0
+            if np.any(amplitude[undefined] != 0) or np.any(stored_e[undefined] != 0):
+                delta_e = float("inf")
+            reference_d = d_spacings(cell, hkl)
+            delta_d = float(np.max(np.abs(f["d_spacing"][row] - reference_d) / reference_d))
+            out.append({"row": int(row), "n_present": int(present.sum()),
+                        "n_undefined_in_cctbx": int(undefined.sum()),
+                        "max_delta_e": delta_e, "max_delta_d_rel": delta_d,
+                        "ok": delta_e <= E_TOLERANCE and delta_d <= D_TOLERANCE})
+    return out
 
 
 def index_set_problems(hkl: np.ndarray, index_max: int = reflections.INDEX_MAX) -> list[str]:

@@ -13,6 +13,9 @@ reflections, using the cell for the resolution of each reflection); :func:`wilso
 uses cctbx's Wilson-plot normalisation (``miller.array.normalised_amplitudes``: scale and
 overall B from a Wilson plot, with the unit-cell content).  |E| is clipped at ``clip`` (5 by
 default: in a centric distribution P(|E| > 5) ≈ 6·10⁻⁷, a larger value is an outlier).
+:func:`shell_e_values` is the vectorised NumPy twin of cctbx's shell normalisation for a whole
+batch of structures at once (the data sets of ``00_data`` and the sphere stream use it;
+``tests/test_sphere.py`` checks it against :func:`e_values` to ≈ 1e-7).
 
 Reflections by resolution
 -------------------------
@@ -35,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .engine import StructureBatch, stol2_batch, structure_factors_batch
 from .reflections import cube_indices, friedel_unique
 from .structure_factors import flex_miller_indices
 
@@ -42,6 +46,8 @@ from .structure_factors import flex_miller_indices
 E_CLIP: float = 5.0
 #: Default number of reflections per resolution shell of the shell normalisation.
 REFLECTIONS_PER_SHELL: int = 100
+#: Relative tolerance of cctbx's binning limits (shell normalisation).
+_BIN_TOLERANCE: float = 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,3 +206,104 @@ def wilson_e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
     e = fa.normalised_amplitudes(unit_cell_content).array().data().as_numpy_array()
     out[present] = np.minimum(e, clip) if clip is not None else e
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell normalisation (vectorised)
+# ---------------------------------------------------------------------------------------------
+
+
+def shell_e_values(amplitude: np.ndarray, d_star_sq: np.ndarray, mask: np.ndarray,
+                   reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+                   clip: float | None = E_CLIP) -> np.ndarray:
+    """|E| of every structure (row) by shell normalisation, as cctbx's ``normalize``.
+
+    ``amplitude`` |F| (B, n) on any scale; ``d_star_sq`` = 1/d² (B, n) in Å⁻²; ``mask`` (B, n)
+    True for the reflections present.  Per structure: n_bins = max(1, int(n_present /
+    reflections_per_shell + ½)) shells with limits equally spaced in d*³ (cctbx ``binning``),
+    |E| = |F| / rms(|F|)_shell, clipped at ``clip``.  Returns float64 (B, n), 0 where masked.
+    """
+    a = np.asarray(amplitude, dtype=np.float64)
+    s = np.asarray(d_star_sq, dtype=np.float64)
+    m = np.asarray(mask, bool)
+    if a.shape != s.shape or a.shape != m.shape or a.ndim != 2:
+        raise ValueError(f"amplitude {a.shape}, d_star_sq {s.shape} and mask {m.shape} must be "
+                         f"equal (B, n) arrays")
+    if reflections_per_shell < 1:
+        raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
+    n_struct = a.shape[0]
+    n_present = m.sum(axis=1)
+    n_bins = np.maximum(1, (n_present / reflections_per_shell + 0.5).astype(np.int64))
+    big = np.where(m, s, np.inf).min(axis=1)
+    lo = np.where(np.isfinite(big), big, 0.0) * (1 - _BIN_TOLERANCE)
+    hi = np.where(m, s, -np.inf).max(axis=1) * (1 + _BIN_TOLERANCE)
+    v_lo, v_hi = lo ** 1.5, np.maximum(hi, 0.0) ** 1.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = ((np.where(m, s, lo[:, None]) ** 1.5 - v_lo[:, None])
+                / (v_hi - v_lo)[:, None])
+    shell = np.clip(np.floor(np.nan_to_num(frac) * n_bins[:, None]), 0,
+                    n_bins[:, None] - 1).astype(np.int64)
+    width = int(n_bins.max())
+    key = (np.arange(n_struct)[:, None] * width + shell)[m]
+    sum2 = np.bincount(key, weights=a[m] ** 2, minlength=n_struct * width)
+    count = np.bincount(key, minlength=n_struct * width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt(sum2 / np.maximum(count, 1))
+    out = np.zeros_like(a)
+    denominator = rms[key]
+    out[m] = np.where(denominator > 0, a[m] / np.where(denominator > 0, denominator, 1), 0.0)
+    if clip is not None:
+        np.minimum(out, clip, out=out)
+    return out
+
+
+def d_star_sq(cells: np.ndarray, hkl: np.ndarray) -> np.ndarray:
+    """d*² = 1/d² (B, n) in Å⁻² of reflections ``hkl`` in each cell (= 4 (sin θ/λ)²)."""
+    return 4.0 * stol2_batch(np.asarray(cells, dtype=np.float64), hkl)
+
+
+def e_values_and_d(intensity: np.ndarray, cells: np.ndarray,
+                   hkl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|E| of each structure's intensities and the d of every reflection, as the data sets
+    store them (``e_value``, ``d_spacing``).
+
+    ``intensity`` (m, n) on any scale per row, NaN where not measured; ``cells`` (m, 6);
+    ``hkl`` (n, 3).  |E| by :func:`shell_e_values` over the row's present reflections in its
+    cell (a negative measured intensity counts as |F| = 0), clipped at :data:`E_CLIP`, NaN where
+    the intensity is NaN; d in Å.  Both float32 (m, n)."""
+    s2 = d_star_sq(np.asarray(cells, dtype=np.float64), hkl)
+    intensity = np.asarray(intensity, dtype=np.float64)
+    present = np.isfinite(intensity)
+    amplitude = np.sqrt(np.clip(np.where(present, intensity, 0.0), 0.0, None))
+    e = shell_e_values(amplitude, s2, present)
+    e[~present] = np.nan
+    return e.astype(np.float32), (1.0 / np.sqrt(s2)).astype(np.float32)
+
+
+def sphere_arrays(batch: StructureBatch, d_min: float, cell_edge_max: float = 15.0,
+                  reflections_per_shell: int = REFLECTIONS_PER_SHELL,
+                  backend: str = "numpy") -> dict[str, np.ndarray]:
+    """Structure factors of a batch on the resolution sphere of its cells, on the fixed grid.
+
+    Returns ``hkl`` (n, 3) the grid, ``mask`` (B, n) bool (d ≥ d_min), ``d_star_sq`` (B, n)
+    Å⁻², ``amplitude`` |F| (B, n) (0 outside the sphere), ``e`` |E| (B, n) (0 outside),
+    ``sign`` (B, n) ±1 int8 (+1 outside), ``cells`` (B, 6).  |F| is computed only on the
+    grid entries inside some structure's sphere.
+    """
+    hkl = resolution_grid(d_min, cell_edge_max)
+    cells = np.asarray(batch.cells, dtype=np.float64)
+    if np.any(cells[:, :3] > cell_edge_max + 1e-9):
+        raise ValueError(f"a cell edge exceeds cell_edge_max = {cell_edge_max} Å: its sphere "
+                         f"does not fit the grid")
+    s2 = d_star_sq(cells, hkl)
+    mask = s2 <= 1.0 / d_min ** 2
+    used = np.flatnonzero(mask.any(axis=0))
+    amplitude = np.zeros(mask.shape, np.float32)
+    sign = np.ones(mask.shape, np.int8)
+    if used.size:
+        sf = structure_factors_batch(batch, hkl[used], backend=backend)
+        amplitude[:, used] = np.where(mask[:, used], sf.amplitude, 0.0)
+        sign[:, used] = np.where(mask[:, used], sf.sign, 1)
+    e = shell_e_values(amplitude, s2, mask, reflections_per_shell)
+    return {"hkl": hkl, "mask": mask, "d_star_sq": s2, "amplitude": amplitude,
+            "e": e.astype(np.float32), "sign": sign, "cells": cells}

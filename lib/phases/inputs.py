@@ -8,10 +8,17 @@ read once into memory (the smaller profiles).  Both modes yield *identical* batc
 
 Model input
 -----------
-The intensities of the first ``n_reflections`` reflections (report order), normalised **per
-structure by their maximum** (:func:`lib.phases.normalisation.normalise` with ``"max"``), so every
-structure's strongest reflection is 1 whatever the file's scale; unmeasured reflections (NaN in
-the experimental set) become 0.  The per-structure maximum needs no statistics from the training
+``model_input`` (:data:`MODEL_INPUTS`; the notebooks' ``input`` parameter):
+
+``"intensity_max"`` (the report's)
+    The intensities of the first ``n_reflections`` reflections (report order), normalised **per
+    structure by their maximum** (:func:`lib.phases.normalisation.normalise` with
+    ``normalisation="max"``), so every structure's strongest reflection is 1 whatever the
+    file's scale; unmeasured reflections (NaN in the experimental set) become 0.
+``"e_values"`` (what a crystallographer phases from)
+    The normalised structure factors |E| the data set stores (``e_value``: shell normalisation
+    by resolution in each structure's cell, clipped at 5; :func:`lib.phases.evalues.
+    e_values_and_d`); unmeasured reflections become 0.  ``normalisation`` is not used.  The per-structure maximum needs no statistics from the training
 set (no leakage between splits) and it is the normalisation that makes ``exp(intensity)``
 weights finite (see :mod:`lib.phases.losses`).
 
@@ -53,6 +60,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 #: In-memory threshold of the ``"auto"`` mode: bytes of the arrays one split needs.
 MEMORY_LIMIT_BYTES: int = 2 * 1024**3
 TARGETS: tuple[str, ...] = ("sign", "intensity")
+#: What the network sees: the report's I/I_max, or |E| (module docstring).
+MODEL_INPUTS: tuple[str, ...] = ("intensity_max", "e_values")
+#: The data-set field each model input is read from.
+INPUT_FIELDS: dict[str, str] = {"intensity_max": "intensity", "e_values": "e_value"}
+
+
+def check_model_input(model_input: str) -> str:
+    """``model_input`` if it is one of :data:`MODEL_INPUTS`, else ``ValueError``."""
+    if model_input not in MODEL_INPUTS:
+        raise ValueError(f"input must be one of {', '.join(MODEL_INPUTS)}, got {model_input!r}")
+    return model_input
 
 
 @dataclass(frozen=True)
@@ -154,10 +172,21 @@ def normalised_intensity(intensity: np.ndarray, normalisation: str = "max") -> n
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
+def model_input_array(arrays: dict[str, np.ndarray], model_input: str = "intensity_max",
+                      normalisation: str = "max") -> np.ndarray:
+    """The network's input for a block of structures: I/I_max (``"intensity_max"``, with
+    ``normalisation``) or |E| (``"e_values"``), NaN → 0, float32 (module docstring)."""
+    if check_model_input(model_input) == "e_values":
+        e = np.asarray(arrays["e_value"], dtype=np.float32)
+        return np.nan_to_num(e, nan=0.0, posinf=0.0, neginf=0.0)
+    return normalised_intensity(arrays["intensity"], normalisation)
+
+
 def prepare_batch(arrays: dict[str, np.ndarray], target: str, weight_type: str,
-                  normalisation: str) -> tuple[np.ndarray, np.ndarray]:
+                  normalisation: str, model_input: str = "intensity_max"
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of a block of structures read from a data set (see the module docstring)."""
-    x = normalised_intensity(arrays["intensity"], normalisation)
+    x = model_input_array(arrays, model_input, normalisation)
     if target == "intensity":
         return x, x
     if weight_type == "none":
@@ -168,12 +197,14 @@ def prepare_batch(arrays: dict[str, np.ndarray], target: str, weight_type: str,
     return x, losses.pack_targets(arrays["sign"], weights)
 
 
-def _fields(target: str, weight_type: str) -> tuple[str, ...]:
+def _fields(target: str, weight_type: str, model_input: str = "intensity_max"
+            ) -> tuple[str, ...]:
+    first = INPUT_FIELDS[check_model_input(model_input)]
     if target == "intensity":
-        return ("intensity",)
+        return (first,)
     if weight_type == "none":
-        return ("intensity", "sign")
-    return ("intensity", "sign", "intensity_calc")
+        return (first, "sign")
+    return (first, "sign", "intensity_calc")
 
 
 def _keras_pydataset() -> type:
@@ -194,6 +225,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
     target : ``"sign"`` (packed sign targets and weights) or ``"intensity"`` (autoencoder).
     weight_type : loss weights of the sign (:data:`lib.losses.WEIGHT_TYPES`).
     normalisation : per-structure intensity normalisation (``"max"``).
+    model_input : ``"intensity_max"`` or ``"e_values"`` (:data:`MODEL_INPUTS`).
     shuffle, seed : block-shuffle the batch order every epoch, from (seed, epoch).
     in_memory : ``True`` read the split once; ``False`` stream; ``"auto"`` in memory when the
         split needs less than :data:`MEMORY_LIMIT_BYTES`.
@@ -206,8 +238,10 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
     def __init__(self, path: str | Path, rows: RowRange, n_reflections: int, batch_size: int,
                  target: str = "sign", weight_type: str = "none", normalisation: str = "max",
                  shuffle: bool = False, seed: int = 0, in_memory: bool | str = "auto",
-                 batch_multiple: int = 1, **kwargs: Any) -> None:
+                 batch_multiple: int = 1, model_input: str = "intensity_max",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        check_model_input(model_input)
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         losses.check_weight_type(weight_type)
@@ -227,10 +261,11 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         self.target = target
         self.weight_type = weight_type
         self.normalisation = normalisation
+        self.model_input = model_input
         self.shuffle = shuffle
         self.seed = int(seed)
         self.batch_multiple = int(batch_multiple)
-        self.fields = _fields(target, weight_type)
+        self.fields = _fields(target, weight_type, model_input)
         self._epoch = 0
         self._h5 = None
         self._check_file()
@@ -246,7 +281,7 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
     # -- description -----------------------------------------------------------------------
     def bytes_needed(self) -> int:
         """Bytes of the arrays this split would occupy in memory."""
-        per = {"intensity": 4, "intensity_calc": 4, "sign": 1}
+        per = {"intensity": 4, "e_value": 4, "intensity_calc": 4, "sign": 1}
         return len(self.rows) * self.n_reflections * sum(per[f] for f in self.fields)
 
     def __len__(self) -> int:
@@ -257,13 +292,18 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         mode = "in memory" if self.in_memory else "streamed"
         return (f"ReflectionBatches({self.path.name}, rows {self.rows.start}:{self.rows.stop}, "
                 f"{self.n_reflections} reflections, {len(self)} batches of {self.batch_size}, "
-                f"{self.target}, weights {self.weight_type}, {mode})")
+                f"{self.target}, weights {self.weight_type}, input {self.model_input}, {mode})")
 
     # -- reading ---------------------------------------------------------------------------
     def _check_file(self) -> None:
     
         with open_dataset(self.path) as f:
             n_rows, n_cols = f["sign"].shape
+            missing = [name for name in self.fields if name not in f]
+        if missing:
+            raise ValueError(f"{self.path}: no field {', '.join(missing)} for input "
+                             f"{self.model_input!r} (a data set written before |E| was stored: "
+                             f"rerun notebook 00_data to rebuild it)")
         if self.rows.stop > n_rows or self.rows.start < 0:
             raise ValueError(f"{self.path}: rows {self.rows.start}:{self.rows.stop} outside the "
                              f"file's {n_rows} structures")
@@ -276,7 +316,8 @@ class ReflectionBatches(_keras_pydataset()):  # type: ignore[misc]
         
             self._h5 = open_dataset(self.path)
         arrays = {f: self._h5[f][start:stop, : self.n_reflections] for f in self.fields}
-        return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)
+        return prepare_batch(arrays, self.target, self.weight_type, self.normalisation,
+                             self.model_input)
 
     def close(self) -> None:
         """Close the HDF5 file (reopened on the next read)."""

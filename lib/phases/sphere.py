@@ -7,7 +7,7 @@ order and process).  For every structure it gives, on the fixed index grid of
 :func:`lib.phases.evalues.resolution_grid` at ``d_min`` (Å):
 
 * ``e``: |E| (dimensionless, clipped at 5) by a vectorised shell normalisation
-  (:func:`shell_e_values`, the NumPy twin of cctbx's ``miller.array.normalize`` used by
+  (:func:`lib.phases.evalues.shell_e_values`, the NumPy twin of cctbx's ``miller.array.normalize`` used by
   :func:`lib.phases.evalues.e_values`), 0 outside the structure's sphere;
 * ``mask``: 1 for the reflections with d ≥ d_min in the structure's cell, else 0;
 * ``origin``: 1 on the three origin-fixing reflections (:func:`lib.phases.origin.
@@ -35,7 +35,8 @@ cctbx's ``normalize(reflections_per_bin)`` bins a structure's n reflections into
 n_bins = int(n / reflections_per_bin + ½) shells of equal volume in reciprocal space (limits
 equally spaced in d*³ between the smallest and largest d*² present, cctbx ``binning``) and
 divides |F| by the rms |F| of its shell (ε = 1 for every reflection of P-1).
-:func:`shell_e_values` does the same for a whole batch at once with ``np.bincount``;
+
+:func:`lib.phases.evalues.shell_e_values` does the same for a whole batch at once with ``np.bincount``;
 ``tests/test_sphere.py`` checks it against :func:`lib.phases.evalues.e_values` (equal to
 ≈ 1e-7).  Speed (one shared core, 16 structures of 8–40 atoms): 0.25 s for |F| and |E| on the
 d ≥ 1 Å sphere (14,895 grid reflections); + 0.3 s for the Σ2 triplets of the 300 strongest.
@@ -48,8 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import StructureBatch, stol2_batch, structure_factors_batch
-from .evalues import E_CLIP, REFLECTIONS_PER_SHELL, grid_index_max, resolution_grid
+from .evalues import REFLECTIONS_PER_SHELL, grid_index_max, resolution_grid, sphere_arrays
 from .origin import choose_origin_reflections, fix_origin_batch
 from .reflections import cube_indices, friedel_unique, origin_shift_signs
 from .stream import GeneratedBatches
@@ -61,57 +61,6 @@ STREAM_SPHERE: int = 3
 #: Random stream of the held-out structures of the sphere (never trained on).
 STREAM_SPHERE_TEST: int = 4
 ORIGIN_MODES: tuple[str, ...] = ("raw", "fixed")
-#: Relative tolerance of cctbx's binning limits.
-_BIN_TOLERANCE: float = 1e-6
-
-
-# ---------------------------------------------------------------------------------------------
-# Shell normalisation (vectorised)
-# ---------------------------------------------------------------------------------------------
-
-
-def shell_e_values(amplitude: np.ndarray, d_star_sq: np.ndarray, mask: np.ndarray,
-                   reflections_per_shell: int = REFLECTIONS_PER_SHELL,
-                   clip: float | None = E_CLIP) -> np.ndarray:
-    """|E| of every structure (row) by shell normalisation, as cctbx's ``normalize``.
-
-    ``amplitude`` |F| (B, n) on any scale; ``d_star_sq`` = 1/d² (B, n) in Å⁻²; ``mask`` (B, n)
-    True for the reflections present.  Per structure: n_bins = max(1, int(n_present /
-    reflections_per_shell + ½)) shells with limits equally spaced in d*³ (cctbx ``binning``),
-    |E| = |F| / rms(|F|)_shell, clipped at ``clip``.  Returns float64 (B, n), 0 where masked.
-    """
-    a = np.asarray(amplitude, dtype=np.float64)
-    s = np.asarray(d_star_sq, dtype=np.float64)
-    m = np.asarray(mask, bool)
-    if a.shape != s.shape or a.shape != m.shape or a.ndim != 2:
-        raise ValueError(f"amplitude {a.shape}, d_star_sq {s.shape} and mask {m.shape} must be "
-                         f"equal (B, n) arrays")
-    if reflections_per_shell < 1:
-        raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
-    n_struct = a.shape[0]
-    n_present = m.sum(axis=1)
-    n_bins = np.maximum(1, (n_present / reflections_per_shell + 0.5).astype(np.int64))
-    big = np.where(m, s, np.inf).min(axis=1)
-    lo = np.where(np.isfinite(big), big, 0.0) * (1 - _BIN_TOLERANCE)
-    hi = np.where(m, s, -np.inf).max(axis=1) * (1 + _BIN_TOLERANCE)
-    v_lo, v_hi = lo ** 1.5, np.maximum(hi, 0.0) ** 1.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = ((np.where(m, s, lo[:, None]) ** 1.5 - v_lo[:, None])
-                / (v_hi - v_lo)[:, None])
-    shell = np.clip(np.floor(np.nan_to_num(frac) * n_bins[:, None]), 0,
-                    n_bins[:, None] - 1).astype(np.int64)
-    width = int(n_bins.max())
-    key = (np.arange(n_struct)[:, None] * width + shell)[m]
-    sum2 = np.bincount(key, weights=a[m] ** 2, minlength=n_struct * width)
-    count = np.bincount(key, minlength=n_struct * width)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rms = np.sqrt(sum2 / np.maximum(count, 1))
-    out = np.zeros_like(a)
-    denominator = rms[key]
-    out[m] = np.where(denominator > 0, a[m] / np.where(denominator > 0, denominator, 1), 0.0)
-    if clip is not None:
-        np.minimum(out, clip, out=out)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,11 +94,6 @@ def lookup_positions(hkl: np.ndarray, index_max: int) -> np.ndarray:
     key = (h[..., 0] * size + h[..., 1]) * size + h[..., 2]
     out = grid_lookup(index_max).reshape(-1)[np.where(inside, key, 0)]
     return np.where(inside, out, -1)
-
-
-def sphere_d_star_sq(cells: np.ndarray, hkl: np.ndarray) -> np.ndarray:
-    """d*² = 1/d² (B, n) in Å⁻² of reflections ``hkl`` in each cell (= 4 (sin θ/λ)²)."""
-    return 4.0 * stol2_batch(np.asarray(cells, dtype=np.float64), hkl)
 
 
 def cell_features(cells: np.ndarray) -> np.ndarray:
@@ -255,35 +199,6 @@ def weak_pairs(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
 # ---------------------------------------------------------------------------------------------
 # Arrays of a batch
 # ---------------------------------------------------------------------------------------------
-
-
-def sphere_arrays(batch: StructureBatch, d_min: float, cell_edge_max: float = 15.0,
-                  reflections_per_shell: int = REFLECTIONS_PER_SHELL,
-                  backend: str = "numpy") -> dict[str, np.ndarray]:
-    """Structure factors of a batch on the resolution sphere of its cells, on the fixed grid.
-
-    Returns ``hkl`` (n, 3) the grid, ``mask`` (B, n) bool (d ≥ d_min), ``d_star_sq`` (B, n)
-    Å⁻², ``amplitude`` |F| (B, n) (0 outside the sphere), ``e`` |E| (B, n) (0 outside),
-    ``sign`` (B, n) ±1 int8 (+1 outside), ``cells`` (B, 6).  |F| is computed only on the
-    grid entries inside some structure's sphere.
-    """
-    hkl = resolution_grid(d_min, cell_edge_max)
-    cells = np.asarray(batch.cells, dtype=np.float64)
-    if np.any(cells[:, :3] > cell_edge_max + 1e-9):
-        raise ValueError(f"a cell edge exceeds cell_edge_max = {cell_edge_max} Å: its sphere "
-                         f"does not fit the grid")
-    d_star_sq = sphere_d_star_sq(cells, hkl)
-    mask = d_star_sq <= 1.0 / d_min ** 2
-    used = np.flatnonzero(mask.any(axis=0))
-    amplitude = np.zeros(mask.shape, np.float32)
-    sign = np.ones(mask.shape, np.int8)
-    if used.size:
-        sf = structure_factors_batch(batch, hkl[used], backend=backend)
-        amplitude[:, used] = np.where(mask[:, used], sf.amplitude, 0.0)
-        sign[:, used] = np.where(mask[:, used], sf.sign, 1)
-    e = shell_e_values(amplitude, d_star_sq, mask, reflections_per_shell)
-    return {"hkl": hkl, "mask": mask, "d_star_sq": d_star_sq, "amplitude": amplitude,
-            "e": e.astype(np.float32), "sign": sign, "cells": cells}
 
 
 def origin_markers(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarray:

@@ -10,6 +10,12 @@ Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<
                                       link to ``intensity``: same data, stored once)
 ``amplitude``       (n, 4630) float32 |F_calc|
 ``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
+``e_value``         (n, 4630) float32 |E| of ``intensity`` (dimensionless, clipped at 5): shell
+                                      normalisation over the file's reflections in the
+                                      structure's cell (:func:`lib.phases.evalues.
+                                      shell_e_values`, = cctbx ``normalize``); NaN where the
+                                      intensity is NaN (not measured)
+``d_spacing``       (n, 4630) float32 d (Å) of every reflection in the structure's cell
 ``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
 ``source_id``       (n,)      str     ``engine:<seed>:<stream>:<row>`` (batched
                                       generator), ``gen:<seed>:<stream>:<index>``
@@ -17,6 +23,18 @@ Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<
 ``n_atoms``         (n,)      int32   atoms in the asymmetric unit (extra, beyond the contract)
 root attributes: ``kind``, ``simulated``, ``n_structures``, ``provenance`` (JSON: the
 requested parameters, seed, package versions, build time, skipped files), ``complete``.
+
+The resolution-sphere set (``runs/<profile>/data/calculated_sphere.h5``, :func:`sphere_path`)
+holds the first structures of ``calculated.h5`` with every unique reflection of d ≥ d_min
+instead of the report's index cube, on the fixed grid of :func:`lib.phases.evalues.
+resolution_grid` (all Friedel-unique (h, k, l) with |h|,|k|,|l| ≤ ceil(cell_edge_max/d_min)):
+``hkl`` (g, 3) int32; ``mask`` (n, g) bool, True where d ≥ d_min in the structure's cell
+(the entries outside are *missing*: amplitude 0, |E| 0, sign +1); ``d_spacing`` (n, g)
+float32, d (Å) of every entry, inside the sphere or not; ``amplitude`` |F_calc| and
+``e_value`` |E| (shell normalisation over the sphere, clipped at 5) (n, g) float32; ``sign``
+(n, g) int8; ``cell``, ``source_id``, ``n_atoms`` as above; root attributes ``kind =
+"sphere"``, ``d_min`` (Å), ``cell_edge_max`` (Å), ``n_structures``, ``provenance``,
+``complete``.
 
 The 2-D data sets are chunked by (``chunk_size`` rows, 709 columns), so reading the first 709
 reflections (the report's small set) touches only the first column of chunks.  Readers
@@ -37,11 +55,12 @@ from . import reflections
 
 KINDS: tuple[str, ...] = ("calculated", "experimental")
 #: Per-reflection fields (n_structures, n_reflections).
-REFLECTION_FIELDS: tuple[str, ...] = ("intensity", "intensity_calc", "amplitude", "sign")
+REFLECTION_FIELDS: tuple[str, ...] = ("intensity", "intensity_calc", "amplitude", "sign",
+                                      "e_value", "d_spacing")
 #: Per-structure fields.
 STRUCTURE_FIELDS: tuple[str, ...] = ("cell", "source_id", "n_atoms")
 #: Version of the file layout (part of the provenance: a change forces a rebuild).
-FORMAT_VERSION: int = 1
+FORMAT_VERSION: int = 2    # 2: e_value and d_spacing of every entry
 #: Columns per HDF5 chunk: the report's small set (709 reflections) is the first column chunk.
 COLUMN_CHUNK: int = reflections.N_SMALL
 
@@ -61,6 +80,36 @@ def dataset_path(profile: str, kind: str) -> Path:
     if kind not in KINDS:
         raise ValueError(f"unknown data-set kind {kind!r}: choose one of {', '.join(KINDS)}")
     return config.data_dir(profile) / f"{kind}.h5"
+
+
+def sphere_path(profile: str) -> Path:
+    """Path of the resolution-sphere set of ``profile``: ``runs/<profile>/data/
+    calculated_sphere.h5``."""
+    return config.data_dir(profile) / "calculated_sphere.h5"
+
+
+def load_sphere(path: str | os.PathLike[str], n_structures: int | None = None
+                ) -> dict[str, Any]:
+    """Every field of a resolution-sphere set (module docstring) for its first
+    ``n_structures`` structures (all when ``None``), with ``d_min`` and ``cell_edge_max`` (Å).
+    Raises :class:`DatasetError` naming the file when it is missing, incomplete or not a
+    sphere set."""
+    out: dict[str, Any] = {}
+    with open_dataset(path) as f:
+        if f.attrs.get("kind") != "sphere":
+            raise DatasetError(f"{path}: not a resolution-sphere set (kind "
+                               f"{f.attrs.get('kind')!r})")
+        n_total = int(f.attrs["n_structures"])
+        rows = n_total if n_structures is None else int(n_structures)
+        if not 0 <= rows <= n_total:
+            raise DatasetError(f"{path}: holds {n_total} structures, {rows} were asked for")
+        out["hkl"] = f["hkl"][()]
+        for name in ("mask", "d_spacing", "amplitude", "e_value", "sign", "cell", "n_atoms"):
+            out[name] = f[name][:rows]
+        out["source_id"] = np.asarray(f["source_id"].asstr()[:rows], dtype=object)
+        out["d_min"] = float(f.attrs["d_min"])
+        out["cell_edge_max"] = float(f.attrs["cell_edge_max"])
+    return out
 
 
 def is_complete(path: str | os.PathLike[str]) -> bool:
@@ -106,7 +155,7 @@ def load_arrays(path: str | os.PathLike[str], fields: Sequence[str] = ("intensit
                 n_structures: int | None = None) -> dict[str, np.ndarray]:
     """Read ``fields`` of a data set into memory.
 
-    Per-reflection fields (``intensity``, ``intensity_calc``, ``amplitude``, ``sign``) keep
+    Per-reflection fields (:data:`REFLECTION_FIELDS`) keep
     their first ``n_reflections`` columns (709 = the report's small set, 4630 = all); every
     field keeps its first ``n_structures`` rows (all when ``None``).  ``hkl`` gives the first
     ``n_reflections`` reflections; ``cell`` (n, 6) and ``source_id`` (str) are per structure.

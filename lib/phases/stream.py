@@ -5,7 +5,9 @@ the random P-1 structures of generator batch ``e · steps_per_epoch + i``
 (:func:`lib.phases.generator.generate_batch`, seeded by ``(seed, stream, that number)``), their
 structure factors on the report's reflections (:mod:`lib.phases.engine`), and the model's
 inputs and targets exactly as :func:`lib.phases.inputs.prepare_batch` makes them from a data
-set: inputs = intensities normalised per structure (``"max"``: by their maximum), targets =
+set: inputs = intensities normalised per structure (``"max"``: by their maximum) or |E|
+(``model_input="e_values"``: shell normalisation over all 4630 reflections of the report's
+cube, as the data sets store it, then the first ``n_reflections``), targets =
 the packed ``[target, weight]`` of :func:`lib.phases.losses.pack_targets` (sign), or the
 normalised intensities themselves (``target="intensity"``, autoencoders).  Every epoch brings
 new structures, so a training run is limited by time, not by disk; the same seed gives the
@@ -30,8 +32,9 @@ import numpy as np
 from . import losses
 from .engine import StructureBatch, structure_factors_batch
 from .generator import generate_batch
-from .inputs import TARGETS, prepare_batch
-from .reflections import index_set
+from .evalues import e_values_and_d
+from .inputs import TARGETS, check_model_input, prepare_batch
+from .reflections import N_FULL, index_set
 from .structures import GeneratorParameters
 
 #: Random stream of the training stream's structures (apart from the data sets' 0 and 1).
@@ -45,11 +48,21 @@ def _keras_pydataset() -> type:
 
 
 def stream_arrays(batch: StructureBatch, hkl: np.ndarray,
-                  backend: str = "numpy") -> dict[str, np.ndarray]:
+                  backend: str = "numpy", e_values: bool = False) -> dict[str, np.ndarray]:
     """The data-set fields of a structure batch: ``intensity`` (|F|², e²), ``intensity_calc``
-    (the same: no measurement simulated), ``sign`` (±1 int8)."""
-    sf = structure_factors_batch(batch, hkl, backend=backend)
-    return {"intensity": sf.intensity, "intensity_calc": sf.intensity, "sign": sf.sign}
+    (the same: no measurement simulated), ``sign`` (±1 int8) on reflections ``hkl`` (the first
+    n of the report's order); with ``e_values`` also ``e_value`` (|E|) as the data sets store
+    it: normalised over all 4630 reflections of the cube (so F is computed on all of them)."""
+    n = len(hkl)
+    full = index_set(N_FULL) if e_values else hkl
+    if e_values and not np.array_equal(full[:n], hkl):
+        raise ValueError("e_values needs hkl to be the first reflections of the report's order")
+    sf = structure_factors_batch(batch, full, backend=backend)
+    out = {"intensity": sf.intensity[:, :n], "intensity_calc": sf.intensity[:, :n],
+           "sign": sf.sign[:, :n]}
+    if e_values:
+        out["e_value"] = e_values_and_d(sf.intensity, batch.cells, full)[0][:, :n]
+    return out
 
 
 class GeneratedBatches(_keras_pydataset()):  # type: ignore[misc]
@@ -116,7 +129,8 @@ class StructureStream(GeneratedBatches):
     batch_size : structures per batch.
     steps_per_epoch : batches per epoch (the length Keras sees).
     n_reflections : reflections (4630 or 709, :func:`lib.phases.reflections.index_set`).
-    target, weight_type, normalisation : as :class:`lib.phases.inputs.ReflectionBatches`.
+    target, weight_type, normalisation, model_input : as
+        :class:`lib.phases.inputs.ReflectionBatches`.
     stream : random stream of the structures (default :data:`STREAM_TRAINING`).
     backend : the engine's (``"numpy"`` or ``"keras"``, :func:`lib.phases.engine.structure_factors_batch`).
     """
@@ -125,7 +139,8 @@ class StructureStream(GeneratedBatches):
                  steps_per_epoch: int, n_reflections: int = 4630, target: str = "sign",
                  weight_type: str = "none", normalisation: str = "max",
                  stream: int = STREAM_TRAINING, backend: str = "numpy",
-                 **kwargs: Any) -> None:
+                 model_input: str = "intensity_max", **kwargs: Any) -> None:
+        check_model_input(model_input)
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         losses.check_weight_type(weight_type)
@@ -135,6 +150,7 @@ class StructureStream(GeneratedBatches):
         self.target = target
         self.weight_type = weight_type
         self.normalisation = normalisation
+        self.model_input = model_input
 
     def __repr__(self) -> str:
         return (f"StructureStream(seed {self.seed}, {self.steps_per_epoch} batches of "
@@ -144,8 +160,10 @@ class StructureStream(GeneratedBatches):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if index < 0 or index >= len(self):
             raise IndexError(index)
-        arrays = stream_arrays(self.structures(index), self.hkl, self.backend)
-        return prepare_batch(arrays, self.target, self.weight_type, self.normalisation)
+        arrays = stream_arrays(self.structures(index), self.hkl, self.backend,
+                               e_values=self.model_input == "e_values")
+        return prepare_batch(arrays, self.target, self.weight_type, self.normalisation,
+                             self.model_input)
 
     def iter_unshuffled(self):
         """Yield (x, y) of every batch of the current epoch, in order (evaluation)."""

@@ -276,6 +276,7 @@ class SignRun:
     learning_rate: float = 1e-3
     seed: int = 0
     normalisation: str = "max"
+    model_input: str = "intensity_max"  # "intensity_max" (report) | "e_values" (|E|)
     distribution: str = "none"        # "none" | "mirrored" | "auto" (module docstring)
     train_source: str = "dataset"     # "dataset" | "stream" (module docstring)
     steps_per_epoch: int | None = None  # stream only; None = as many as the training split
@@ -295,6 +296,7 @@ class AutoencoderRun:
     learning_rate: float = 1e-3
     seed: int = 0
     normalisation: str = "max"
+    model_input: str = "intensity_max"  # "intensity_max" (report) | "e_values" (|E|)
     distribution: str = "none"        # "none" | "mirrored" | "auto" (module docstring)
     train_source: str = "dataset"     # "dataset" | "stream" (module docstring)
     steps_per_epoch: int | None = None  # stream only; None = as many as the training split
@@ -418,11 +420,12 @@ def evaluate_sign_model(model: Any, batches: ReflectionBatches,
 
 def _batches(data: DataSpec, split: str, n_reflections: int, batch_size: int, target: str,
              weight_type: str, normalisation: str, shuffle: bool, seed: int,
-             batch_multiple: int = 1) -> ReflectionBatches:
+             batch_multiple: int = 1, model_input: str = "intensity_max") -> ReflectionBatches:
     return ReflectionBatches(data.path, data.splits[split], n_reflections, batch_size,
                              target=target, weight_type=weight_type,
                              normalisation=normalisation, shuffle=shuffle, seed=seed,
-                             in_memory=data.in_memory, batch_multiple=batch_multiple)
+                             in_memory=data.in_memory, batch_multiple=batch_multiple,
+                             model_input=model_input)
 
 
 def _save(model: Any, out_dir: Path, record: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -462,7 +465,8 @@ def _training_batches(run: SignRun | AutoencoderRun, data: DataSpec, common: dic
     stream = StructureStream(generator, seed=run.seed, batch_size=run.batch_size,
                              steps_per_epoch=int(steps), n_reflections=common["n_reflections"],
                              target=common["target"], weight_type=common["weight_type"],
-                             normalisation=common["normalisation"])
+                             normalisation=common["normalisation"],
+                             model_input=common["model_input"])
     info = {"source": "stream", "seed": run.seed, "stream": stream.stream,
             "steps_per_epoch": stream.steps_per_epoch, "batch_size": stream.batch_size,
             "structures_per_epoch": stream.structures_per_epoch,
@@ -536,7 +540,8 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
     replicas = replicas_of(strategy, run.batch_size)
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size, target="sign",
-                  weight_type=run.weight_type, normalisation=run.normalisation, seed=run.seed,
+                  weight_type=run.weight_type, normalisation=run.normalisation,
+                  model_input=run.model_input, seed=run.seed,
                   batch_multiple=replicas)
     train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
@@ -574,7 +579,8 @@ def train_sign_model(run: SignRun, data: DataSpec, out_root: str | Path, verbose
 
 
 def intensity_weighted_scores(models: Mapping[str, Any], data: DataSpec, n_reflections: int,
-                              batch_size: int, normalisation: str, seed: int = 0
+                              batch_size: int, normalisation: str, seed: int = 0,
+                              model_input: str = "intensity_max"
                               ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Every model on one scale: its test metrics under intensity weights (w = I/I_max).
 
@@ -584,7 +590,8 @@ def intensity_weighted_scores(models: Mapping[str, Any], data: DataSpec, n_refle
     """
     hkl = index_set(4630)[:n_reflections]
     test = _batches(data, "test", n_reflections, batch_size, target="sign",
-                    weight_type="intensity", normalisation=normalisation, shuffle=False, seed=0)
+                    weight_type="intensity", normalisation=normalisation, shuffle=False, seed=0,
+                    model_input=model_input)
     scores: dict[str, dict[str, float]] = {}
     chance: dict[str, float] | None = None
     for name, model in models.items():
@@ -641,6 +648,7 @@ def train_autoencoder(run: AutoencoderRun, data: DataSpec, out_root: str | Path,
     start = time.perf_counter()
     common = dict(n_reflections=run.n_reflections, batch_size=run.batch_size,
                   target="intensity", weight_type="none", normalisation=run.normalisation,
+                  model_input=run.model_input,
                   seed=run.seed, batch_multiple=replicas)
     train, per_epoch, train_info = _training_batches(run, data, common)
     val = _batches(data, "validation", shuffle=False, **common)
