@@ -172,9 +172,11 @@ print(f"{expt.path}: {expt.n_structures} structures, "
 #
 # Both sets also store, for every entry, **d** (Å) in the structure's own cell and the
 # **normalised structure factor |E|** of its intensity: |F| divided by the rms |F| of the
-# reflections of its resolution shell (shells of about 100 reflections equally spaced in d*³,
-# the shell normalisation of cctbx's `miller.array.normalize`; ε = 1 in P-1), clipped at 5;
-# NaN where the intensity is not measured.  That is the input a crystallographer phases
+# reflections of its resolution shell (ε = 1 in P-1), clipped at 5; NaN where the intensity is
+# not measured.  The shells hold about 100 distinct resolutions each (cctbx's counting-sorted
+# binner): the index cube covers only the corners of its outer resolution shells, so shells
+# of equal reciprocal volume (cctbx's `normalize`) would hold one or two reflections there
+# and force their |E| to 1.  That is the input a crystallographer phases
 # from: the report's I/I_max puts the same (h, k, l) at different resolutions in different
 # cells on one line and leaves the fall-off of the form factors in it.  Notebooks 02–05 read
 # it with the parameter `input = "e_values"`.
@@ -280,8 +282,9 @@ with pd.option_context("display.float_format", "{:.3g}".format):
 #
 # The builders compute |E| and d for whole chunks with vectorised NumPy
 # (`lib.phases.evalues.e_values_and_d`, `sphere_arrays`).  For the same sample of rows of each
-# set (and of the sphere set), |E| is recomputed with cctbx's shell normalisation
-# (`miller.array.normalize`) from the stored intensities (sphere: amplitudes inside the mask)
+# set (and of the sphere set), |E| is recomputed with cctbx's shells (counting-sorted for the
+# cube, `miller.array.normalize` for the sphere) from the stored intensities (sphere:
+# amplitudes inside the mask)
 # and d with cctbx's `unit_cell.d` (`lib.phases.checks.compare_stored_e_values`).  A row
 # passes when |ΔE| ≤ 10⁻⁴ and |Δd|/d ≤ 10⁻⁵ (float32 storage).  cctbx leaves |E| undefined
 # for a zero amplitude alone in its shell (a negative measured intensity at the edge of the

@@ -144,3 +144,28 @@ def test_an_e_values_run_is_a_variant_that_overwrites_nothing(tmp_path: Path, mo
     paths = figures.save_figure(fig, "fig15_weight_types_accuracy", "caption", variant)
     plt.close(fig)
     assert paths[0].name == "fig15_weight_types_accuracy_e_values.png"
+
+
+def test_count_shells_equal_cctbx_and_avoid_one_reflection_shells():
+    batch = generate_batch(GEN, 9, 0, 3, stream=0)
+    hkl = index_set(4630)
+    full = stream.stream_arrays(batch, hkl)
+    amplitude = np.sqrt(full["intensity"])
+    s2 = evalues.d_star_sq(batch.cells, hkl)
+    mask = np.ones_like(amplitude, bool)
+    mask[0, ::7] = False                                    # an incomplete data set
+    for shells in evalues.SHELL_KINDS:
+        twin = evalues.shell_e_values(amplitude, s2, mask, shells=shells)
+        for row in range(3):
+            reference = evalues.e_values(np.where(mask[row], amplitude[row], np.nan), hkl,
+                                         batch.cells[row], shells=shells)
+            np.testing.assert_allclose(twin[row][mask[row]], reference[mask[row]], atol=1e-9)
+    # the cube's corners: equal-volume shells end with a handful of reflections (whose |E|
+    # is then nearly fixed by the few of them), counting shells hold ~100 each
+    volume, n_volume = evalues._volume_shells(s2, mask, evalues.REFLECTIONS_PER_SHELL)
+    count, n_count = evalues._count_shells(s2, mask, evalues.REFLECTIONS_PER_SHELL)
+    for row in range(3):
+        assert np.bincount(volume[row][mask[row]]).min() <= 5
+        assert np.bincount(count[row][mask[row]], minlength=n_count[row]).min() >= 50
+    with pytest.raises(ValueError, match="shells"):
+        evalues.shell_e_values(amplitude, s2, mask, shells="wilson")

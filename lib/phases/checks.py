@@ -23,7 +23,8 @@ intensity.
 Stored |E| and d
 ----------------
 :func:`compare_stored_e_values` recomputes, for a sample of rows, |E| with cctbx's shell
-normalisation (:func:`lib.phases.evalues.e_values`, ``miller.array.normalize``) from the stored
+normalisation (:func:`lib.phases.evalues.e_values`: cctbx's counting-sorted shells for the
+index cube, ``miller.array.normalize`` for the resolution sphere) from the stored
 intensities (the resolution-sphere set: from the amplitudes inside the sphere) and d with
 cctbx's ``unit_cell.d``, and compares them with the stored ``e_value`` and ``d_spacing`` (which
 the builder computes with the vectorised NumPy twins).
@@ -353,7 +354,8 @@ def compare_stored_e_values(path: str | os.PathLike[str], rows: Sequence[int]
                 intensity = f["intensity"][row].astype(np.float64)
                 present = np.isfinite(intensity)
                 amplitude = np.where(present, np.sqrt(np.clip(intensity, 0.0, None)), np.nan)
-            reference_e = e_values(amplitude, hkl, cell)
+            reference_e = e_values(amplitude, hkl, cell,
+                                   shells="volume" if sphere else "count")
             stored_e = f["e_value"][row].astype(np.float64)
             # cctbx leaves |E| undefined (NaN) for a zero amplitude alone in its shell (e.g. a
             # negative measured intensity at the highest resolution); |E| = 0 is right there

@@ -46,8 +46,10 @@ from .structure_factors import flex_miller_indices
 E_CLIP: float = 5.0
 #: Default number of reflections per resolution shell of the shell normalisation.
 REFLECTIONS_PER_SHELL: int = 100
-#: Relative tolerance of cctbx's binning limits (shell normalisation).
+#: Relative tolerance (of the d*² range) of cctbx's equal-volume binning limits.
 _BIN_TOLERANCE: float = 1e-6
+#: d*² tolerance (Å⁻²) of cctbx's counting-sorted binner.
+_COUNT_TOLERANCE: float = 1e-10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,15 +165,20 @@ def _present(amplitude: np.ndarray) -> np.ndarray:
 
 def e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
              reflections_per_shell: int = REFLECTIONS_PER_SHELL,
-             clip: float | None = E_CLIP) -> np.ndarray:
-    """|E| of one structure by shell normalisation with cctbx (``miller.array.normalize``).
+             clip: float | None = E_CLIP, shells: str = "volume") -> np.ndarray:
+    """|E| of one structure by shell normalisation with cctbx.
 
     ``amplitude``: |F| (any scale; NaN marks a reflection that is not there, e.g. outside the
     resolution sphere) on reflections ``hkl`` of ``cell``.  Reflections are binned by
     resolution into shells of ≈ ``reflections_per_shell`` (at least one shell) and
-    |E| = (|F|/√ε) / rms(|F|/√ε)_shell, clipped at ``clip``.  Returns float64 with NaN where
-    the input is NaN; dimensionless.
+    |E| = (|F|/√ε) / rms(|F|/√ε)_shell, clipped at ``clip``.  ``shells="volume"``:
+    ``miller.array.normalize`` (shells of equal reciprocal volume); ``"count"``: the same
+    formula on cctbx's ``setup_binner_counting_sorted`` shells (equal numbers of distinct
+    resolutions).  Returns float64 with NaN where the input is NaN (and where cctbx leaves a
+    shell without signal undefined); dimensionless.
     """
+    if shells not in SHELL_KINDS:
+        raise ValueError(f"shells must be one of {SHELL_KINDS}, got {shells!r}")
     a = np.asarray(amplitude, dtype=np.float64)
     present = _present(a)
     out = np.full(a.shape, np.nan)
@@ -181,8 +188,18 @@ def e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
     if reflections_per_shell < 1:
         raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
     fa = amplitude_array(a[present], np.asarray(hkl)[present], cell)
-    e = fa.normalize(reflections_per_bin=min(int(reflections_per_shell), n)).data()
-    e = e.as_numpy_array()
+    if shells == "volume":
+        e = fa.normalize(reflections_per_bin=min(int(reflections_per_shell), n)).data()
+        e = e.as_numpy_array()
+    else:
+        fa.setup_binner_counting_sorted(reflections_per_bin=int(reflections_per_shell))
+        data = fa.data().as_numpy_array()
+        e = np.zeros(n)
+        for i_bin in fa.binner().range_used():
+            selected = fa.binner().selection(i_bin).as_numpy_array()
+            if selected.any():                      # normalize's loop (ε = 1 in P-1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    e[selected] = data[selected] / np.sqrt(np.mean(data[selected] ** 2))
     out[present] = np.minimum(e, clip) if clip is not None else e
     return out
 
@@ -213,15 +230,77 @@ def wilson_e_values(amplitude: np.ndarray, hkl: np.ndarray, cell,
 # ---------------------------------------------------------------------------------------------
 
 
+def _iround(x: np.ndarray | float) -> np.ndarray:
+    """cctbx's ``iround``: round half away from zero."""
+    x = np.asarray(x, dtype=np.float64)
+    return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
+
+
+def _volume_shells(s: np.ndarray, m: np.ndarray, reflections_per_shell: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Shell of every entry (B, n) and shells per row, cctbx ``binning`` (``setup_binner``):
+    n_bins = iround(n_present / per_shell) (≥ 1), limits equally spaced in d*³ between the
+    smallest and largest d*² present widened by 10⁻⁶ of their range."""
+    n_present = m.sum(axis=1)
+    n_bins = np.maximum(1, _iround(n_present / reflections_per_shell))
+    lo = np.where(m, s, np.inf).min(axis=1)
+    hi = np.where(m, s, -np.inf).max(axis=1)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, 0.0)
+    spread = hi - lo
+    lo = np.maximum(lo - spread * _BIN_TOLERANCE, 0.0)
+    hi = hi + spread * _BIN_TOLERANCE
+    v_lo, v_hi = lo ** 1.5, hi ** 1.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = ((np.where(m, s, lo[:, None]) ** 1.5 - v_lo[:, None])
+                / (v_hi - v_lo)[:, None])
+    shell = np.clip(np.floor(np.nan_to_num(frac) * n_bins[:, None]), 0,
+                    n_bins[:, None] - 1).astype(np.int64)
+    return shell, n_bins
+
+
+def _count_shells(s: np.ndarray, m: np.ndarray, reflections_per_shell: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Shell of every entry (B, n) and shells per row, cctbx ``setup_binner_counting_sorted``:
+    about ``reflections_per_shell`` distinct d*² values per shell (limits at every
+    per-shell-th distinct d*², 10⁻¹⁰ tolerance), so a shell never holds a handful of
+    reflections where the data cover only part of a sphere (the corners of an index cube)."""
+    shell = np.zeros(s.shape, np.int64)
+    n_bins = np.ones(s.shape[0], np.int64)
+    for row in range(s.shape[0]):
+        present = np.sort(s[row][m[row]])
+        if present.size == 0:
+            continue
+        keep = np.concatenate([[True], np.diff(present) > _COUNT_TOLERANCE])
+        unique = present[keep]
+        bins = max(1, int(_iround(unique.size / reflections_per_shell)))
+        per = unique.size / bins
+        inner = unique[np.minimum(_iround(np.arange(1, bins) * per), unique.size - 1)]
+        limits = np.concatenate([[max(0.0, unique[0] * (1 - _COUNT_TOLERANCE))],
+                                 inner * (1 - _COUNT_TOLERANCE)])
+        shell[row] = np.clip(np.searchsorted(limits, s[row], side="right") - 1, 0, bins - 1)
+        n_bins[row] = bins
+    return shell, n_bins
+
+
+#: Shell kinds of :func:`shell_e_values`: equal volume in reciprocal space (cctbx
+#: ``normalize``) or equal counts of distinct resolutions (cctbx ``counting_sorted`` binner).
+SHELL_KINDS: tuple[str, ...] = ("volume", "count")
+
+
 def shell_e_values(amplitude: np.ndarray, d_star_sq: np.ndarray, mask: np.ndarray,
                    reflections_per_shell: int = REFLECTIONS_PER_SHELL,
-                   clip: float | None = E_CLIP) -> np.ndarray:
-    """|E| of every structure (row) by shell normalisation, as cctbx's ``normalize``.
+                   clip: float | None = E_CLIP, shells: str = "volume") -> np.ndarray:
+    """|E| of every structure (row) by shell normalisation: the NumPy twin of :func:`e_values`.
 
     ``amplitude`` |F| (B, n) on any scale; ``d_star_sq`` = 1/d² (B, n) in Å⁻²; ``mask`` (B, n)
-    True for the reflections present.  Per structure: n_bins = max(1, int(n_present /
-    reflections_per_shell + ½)) shells with limits equally spaced in d*³ (cctbx ``binning``),
-    |E| = |F| / rms(|F|)_shell, clipped at ``clip``.  Returns float64 (B, n), 0 where masked.
+    True for the reflections present.  ``shells="volume"`` (cctbx ``normalize``): n_bins =
+    max(1, iround(n_present / reflections_per_shell)) shells with limits equally spaced in
+    d*³, right for a full resolution sphere; ``"count"``: shells of about
+    ``reflections_per_shell`` distinct resolutions (cctbx's ``counting_sorted`` binner), right
+    for the report's index cube, whose outer shells hold only its corners.  |E| = |F| /
+    rms(|F|)_shell (ε = 1 in P-1), clipped at ``clip``.  Returns float64 (B, n), 0 where masked
+    and where a shell has no signal (all |F| = 0, where cctbx gives NaN).
     """
     a = np.asarray(amplitude, dtype=np.float64)
     s = np.asarray(d_star_sq, dtype=np.float64)
@@ -231,18 +310,13 @@ def shell_e_values(amplitude: np.ndarray, d_star_sq: np.ndarray, mask: np.ndarra
                          f"equal (B, n) arrays")
     if reflections_per_shell < 1:
         raise ValueError(f"reflections_per_shell must be ≥ 1, got {reflections_per_shell}")
+    if shells not in SHELL_KINDS:
+        raise ValueError(f"shells must be one of {SHELL_KINDS}, got {shells!r}")
     n_struct = a.shape[0]
-    n_present = m.sum(axis=1)
-    n_bins = np.maximum(1, (n_present / reflections_per_shell + 0.5).astype(np.int64))
-    big = np.where(m, s, np.inf).min(axis=1)
-    lo = np.where(np.isfinite(big), big, 0.0) * (1 - _BIN_TOLERANCE)
-    hi = np.where(m, s, -np.inf).max(axis=1) * (1 + _BIN_TOLERANCE)
-    v_lo, v_hi = lo ** 1.5, np.maximum(hi, 0.0) ** 1.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = ((np.where(m, s, lo[:, None]) ** 1.5 - v_lo[:, None])
-                / (v_hi - v_lo)[:, None])
-    shell = np.clip(np.floor(np.nan_to_num(frac) * n_bins[:, None]), 0,
-                    n_bins[:, None] - 1).astype(np.int64)
+    if shells == "volume":
+        shell, n_bins = _volume_shells(s, m, reflections_per_shell)
+    else:
+        shell, n_bins = _count_shells(s, m, reflections_per_shell)
     width = int(n_bins.max())
     key = (np.arange(n_struct)[:, None] * width + shell)[m]
     sum2 = np.bincount(key, weights=a[m] ** 2, minlength=n_struct * width)
@@ -269,13 +343,15 @@ def e_values_and_d(intensity: np.ndarray, cells: np.ndarray,
 
     ``intensity`` (m, n) on any scale per row, NaN where not measured; ``cells`` (m, 6);
     ``hkl`` (n, 3).  |E| by :func:`shell_e_values` over the row's present reflections in its
-    cell (a negative measured intensity counts as |F| = 0), clipped at :data:`E_CLIP`, NaN where
-    the intensity is NaN; d in Å.  Both float32 (m, n)."""
+    cell, in shells of equal counts (``shells="count"``: the index cube covers only the corners
+    of its outer resolution shells, where equal-volume shells hold a handful of reflections);
+    a negative measured intensity counts as |F| = 0; clipped at :data:`E_CLIP`, NaN where the
+    intensity is NaN; d in Å.  Both float32 (m, n)."""
     s2 = d_star_sq(np.asarray(cells, dtype=np.float64), hkl)
     intensity = np.asarray(intensity, dtype=np.float64)
     present = np.isfinite(intensity)
     amplitude = np.sqrt(np.clip(np.where(present, intensity, 0.0), 0.0, None))
-    e = shell_e_values(amplitude, s2, present)
+    e = shell_e_values(amplitude, s2, present, shells="count")
     e[~present] = np.nan
     return e.astype(np.float32), (1.0 / np.sqrt(s2)).astype(np.float32)
 

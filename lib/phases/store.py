@@ -12,9 +12,9 @@ Layout (the team's data-set contract; one file per kind, ``runs/<profile>/data/<
 ``sign``            (n, 4630) int8    ±1, sign of F_calc (phase 0 → +1, π → −1)
 ``e_value``         (n, 4630) float32 |E| of ``intensity`` (dimensionless, clipped at 5): shell
                                       normalisation over the file's reflections in the
-                                      structure's cell (:func:`lib.phases.evalues.
-                                      shell_e_values`, = cctbx ``normalize``); NaN where the
-                                      intensity is NaN (not measured)
+                                      structure's cell, shells of ≈ 100 distinct resolutions
+                                      (:func:`lib.phases.evalues.e_values_and_d`, = cctbx's
+                                      counting-sorted binner); NaN where not measured
 ``d_spacing``       (n, 4630) float32 d (Å) of every reflection in the structure's cell
 ``cell``            (n, 6)    float64 a, b, c (Å), α, β, γ (degrees)
 ``source_id``       (n,)      str     ``engine:<seed>:<stream>:<row>`` (batched
@@ -31,7 +31,7 @@ resolution_grid` (all Friedel-unique (h, k, l) with |h|,|k|,|l| ≤ ceil(cell_ed
 ``hkl`` (g, 3) int32; ``mask`` (n, g) bool, True where d ≥ d_min in the structure's cell
 (the entries outside are *missing*: amplitude 0, |E| 0, sign +1); ``d_spacing`` (n, g)
 float32, d (Å) of every entry, inside the sphere or not; ``amplitude`` |F_calc| and
-``e_value`` |E| (shell normalisation over the sphere, clipped at 5) (n, g) float32; ``sign``
+``e_value`` |E| (shell normalisation over the sphere, cctbx ``normalize``, clipped at 5) (n, g) float32; ``sign``
 (n, g) int8; ``cell``, ``source_id``, ``n_atoms`` as above; root attributes ``kind =
 "sphere"``, ``d_min`` (Å), ``cell_edge_max`` (Å), ``n_structures``, ``provenance``,
 ``complete``.
