@@ -254,8 +254,8 @@ plt.show()
 # of the 8 origins (a model's reflections without an opinion — the triplet model's outside
 # its K strongest — are left out of its map), solved (map correlation ≥ 0.5), atoms found,
 # |E|-weighted origin-aware accuracy on all reflections and on the strongest 20 %, each next
-# to its chance level.  Then seeded classical phasing: for each d_min, the model with the
-# best strongest-20 % accuracy on the generated structures gives its signs of the strongest
+# to its chance level.  Then seeded classical phasing: for each d_min, the trained model with
+# the best strongest-20 % accuracy on the generated structures gives its signs of the strongest
 # `seed_fraction` of the reflections as the start of charge flipping and of Σ2; the same
 # methods from random starts (same seeds) on the same `n_seeded` structures are the rows
 # `charge_flipping` and `sigma2`.
@@ -279,8 +279,9 @@ model_rows = pd.DataFrame(rows)
 model_table = baselines.summarise_sweep(model_rows, table_models)
 
 best_by_d = {}
-for d in resolutions:
-    at = model_table[(model_table["source"] == "generated") & (model_table["d_min"] == d)]
+for d in resolutions:   # the best *trained* model: seeds from the untrained Σ2 prior are not ML
+    at = model_table[(model_table["source"] == "generated") & (model_table["d_min"] == d)
+                     & (model_table["method"] != "triplet_untrained")]
     best_by_d[d] = at.loc[at["accuracy_strongest"].idxmax(), "method"]
 jobs = []
 for d in resolutions:
@@ -382,8 +383,8 @@ at_mid = gen_rows[gen_rows["d_min"] == mid_d].set_index("method")
 seeded_mid = {m: at_mid.loc[m].to_dict() for m in at_mid.index if m.endswith("_seeded")}
 unseeded_mid = {f"{m}_seeded": at_mid.loc[m].to_dict() for m in seeded_method_names
                 if m in at_mid.index}
-targets = verdicts.target_verdicts(best_name, best_row, cod_row, seeded_mid, unseeded_mid)
-targets = targets.replace("at 1.0 Å", f"at {top_d:g} Å").replace("at 1.5 Å", f"at {mid_d:g} Å")
+targets = verdicts.target_verdicts(best_name, best_row, cod_row, seeded_mid, unseeded_mid,
+                                   top_d, mid_d)
 display(Markdown(targets))
 
 # %% [markdown]

@@ -105,14 +105,16 @@ def checkpoints(n_structures: int, batch_size: int, n_points: int) -> list[int]:
 
 def train_on_stream(model: Any, train: SphereStream, held_out: SphereStream,
                     n_structures: int, n_points: int = 5, curve_batches: int = 1,
-                    tester: Any = None) -> list[dict[str, Any]]:
+                    tester: Any = None, seen_stream: SphereStream | None = None
+                    ) -> list[dict[str, Any]]:
     """Train ``model`` on ``n_structures`` never-seen structures of ``train`` (one
     ``train_on_batch`` per batch, each structure seen once) and return its learning curve:
     at each of :func:`checkpoints` the accuracies on ``curve_batches`` batches of ``held_out``
     (and their chance levels) and ``seen_accuracy_strongest``, the same metric on the first
     training batches (structures already trained on: the gap to the held-out accuracy is
     what memorising would show), with structures seen and seconds.  ``tester``: a model of
-    the same weights to evaluate with (the triplet model with more symbols)."""
+    the same weights to evaluate with (the triplet model with more symbols), ``seen_stream``:
+    the training structures with the tester's input settings (default ``train``)."""
     marks = checkpoints(n_structures, train.batch_size, n_points)
     curve: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -122,7 +124,8 @@ def train_on_stream(model: Any, train: SphereStream, held_out: SphereStream,
         if tester is not None:
             tester.set_weights(model.get_weights())
         row = evaluate_sphere_model(evaluator, held_out, curve_batches, chance_draws=5)
-        seen_rows = evaluate_sphere_model(evaluator, train, 1, chance_draws=1)
+        seen_rows = evaluate_sphere_model(evaluator, train if seen_stream is None else seen_stream, 1,
+                                          chance_draws=1)
         row.update(structures_seen=int(seen),
                    seen_accuracy_strongest=seen_rows["accuracy_strongest"],
                    seconds=time.perf_counter() - started)
@@ -219,12 +222,14 @@ def train_sign_model(name: str, kind: str, generator: GeneratorParameters, seed:
                             held_out=True, **settings)
     model = compile_model(build_model(kind, train.hkl, n_strong, n_symbols, **options),
                           train.hkl, origin, learning_rate)
-    tester = None
+    tester, seen_stream = None, None
     if kind == "triplet" and n_test_symbols != n_symbols:
         tester = build_model(kind, train.hkl, n_strong, n_test_symbols, **options)
+        seen_stream = model_stream(generator, seed, kind, d_min, n_symbols=n_test_symbols,
+                                   **settings)
     started = time.perf_counter()
     curve = train_on_stream(model, train, held_out, n_structures, n_points, curve_batches,
-                            tester)
+                            tester, seen_stream)
     return TrainedModel(name, kind, float(d_min), origin, tester or model, held_out, curve,
                         time.perf_counter() - started, dict(options))
 
