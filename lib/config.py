@@ -317,7 +317,7 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "seed": 20240611,              # weights and training streams; 07's test structures
         "d_mins": "1.0,1.5,2.0",       # resolutions d_min (Å): every model at each
         "train_d_min": 1.0,            # learning curves, origin handling, §4 variants (Å)
-        "n_test": 30,                  # 07's generated test structures scored (the first n)
+        "n_test": 24,                  # 07's generated test structures scored (the first n)
         "n_curve_test": 16,            # held-out structures of the learning curves (stream 4)
         "cod_dir": "shared",           # real P-1 CIFs; "shared" = ../shared/data/cod_structures/p-1
         "cod_limit": 0,                # COD structures used (the first n files); 0 = all

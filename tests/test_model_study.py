@@ -144,6 +144,9 @@ def test_training_records_a_learning_curve():
                                            n_points=2, width=8, depth=1)
     seen = [c["structures_seen"] for c in trained.curve]
     assert seen == model_study.checkpoints(8, 2, 2) == [0, 2, 8]
+    assert model_study.checkpoints(2400, 16, 1) == [0, 2400]
+    assert model_study.checkpoints(3, 4, 5) == [0]
+    assert "seen_accuracy_strongest" in trained.curve[-1]
     assert all(0 <= c["accuracy_strongest"] <= 1 for c in trained.curve)
     assert trained.record()["n_parameters"] > 0
 
@@ -164,6 +167,8 @@ def test_power_law_extrapolation():
     done = model_study.power_law_extrapolation([10, 100], [0.8, 0.95], 0.9)
     assert done["reached"] and done["n_needed"] == 100
     assert model_study.power_law_extrapolation([0], [0.5], 0.9)["n_needed"] is None
+    slow = model_study.power_law_extrapolation([10, 100], [0.5, 0.52], 0.999)
+    assert slow["n_needed"] is None and slow["log10_n_needed"] > 17
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,9 +97,13 @@ def compile_model(model: Any, grid_hkl: np.ndarray, origin: str,
 
 def checkpoints(n_structures: int, batch_size: int, n_points: int) -> list[int]:
     """Structures seen at which the learning curve is measured: 0 and ``n_points`` values
-    spaced evenly in log between one batch and ``n_structures`` (multiples of the batch)."""
-    steps = max(1, int(n_structures) // int(batch_size))
-    marks = np.unique(np.round(np.geomspace(1, steps, max(1, n_points))).astype(int))
+    spaced evenly in log between one batch and ``n_structures`` (multiples of the batch),
+    the last always the full count."""
+    steps = int(n_structures) // int(batch_size)
+    if steps < 1:
+        return [0]
+    marks = np.unique(np.round(np.geomspace(1, steps, max(2, n_points))).astype(int))
+    marks = marks[-max(1, n_points):]
     return [0] + [int(m) * int(batch_size) for m in marks]
 
 
@@ -110,8 +114,8 @@ def train_on_stream(model: Any, train: SphereStream, held_out: SphereStream,
     """Train ``model`` on ``n_structures`` never-seen structures of ``train`` (one
     ``train_on_batch`` per batch, each structure seen once) and return its learning curve:
     at each of :func:`checkpoints` the accuracies on ``curve_batches`` batches of ``held_out``
-    (and their chance levels) and ``seen_accuracy_strongest``, the same metric on the first
-    training batches (structures already trained on: the gap to the held-out accuracy is
+    (and their chance levels), and at the last ``seen_accuracy_strongest``, the same metric
+    on the first training batch (structures already trained on: the gap to the held-out accuracy is
     what memorising would show), with structures seen and seconds.  ``tester``: a model of
     the same weights to evaluate with (the triplet model with more symbols), ``seen_stream``:
     the training structures with the tester's input settings (default ``train``)."""
@@ -120,25 +124,25 @@ def train_on_stream(model: Any, train: SphereStream, held_out: SphereStream,
     started = time.perf_counter()
     evaluator = model if tester is None else tester
 
-    def record(seen: int) -> None:
+    def record(seen: int, last: bool) -> None:
         if tester is not None:
             tester.set_weights(model.get_weights())
         row = evaluate_sphere_model(evaluator, held_out, curve_batches, chance_draws=5)
-        seen_rows = evaluate_sphere_model(evaluator, train if seen_stream is None else seen_stream, 1,
-                                          chance_draws=1)
-        row.update(structures_seen=int(seen),
-                   seen_accuracy_strongest=seen_rows["accuracy_strongest"],
-                   seconds=time.perf_counter() - started)
+        if last:   # the structures trained on, once, at the end (what memorising would show)
+            on = train if seen_stream is None else seen_stream
+            row["seen_accuracy_strongest"] = evaluate_sphere_model(
+                evaluator, on, 1, chance_draws=1)["accuracy_strongest"]
+        row.update(structures_seen=int(seen), seconds=time.perf_counter() - started)
         curve.append(row)
 
     seen, step = 0, 0
-    for mark in marks:
+    for i, mark in enumerate(marks):
         while seen < mark:
             x, y = train[step]
             model.train_on_batch(model_inputs(model, x), y)
             step += 1
             seen += train.batch_size
-        record(seen)
+        record(seen, i == len(marks) - 1)
     return curve
 
 
@@ -147,7 +151,8 @@ def power_law_extrapolation(seen: Sequence[float], accuracy: Sequence[float], ta
     """Fit 1 − accuracy = a · n^(−b) (a straight line in log–log) to the last ``n_last``
     points of a learning curve with n > 0 structures seen, and solve for the n at which
     accuracy would reach ``target``.  ``n_needed`` is None when the fitted exponent b ≤ 0
-    (the error does not fall with more data) or there are fewer than 2 points; ``reached``
+    (the error does not fall with more data), when it exceeds e^40 ≈ 2·10^17 structures
+    (``log10_n_needed`` still says how far), or there are fewer than 2 points; ``reached``
     when the last point already meets the target."""
     n = np.asarray(seen, dtype=np.float64)
     acc = np.asarray(accuracy, dtype=np.float64)
@@ -163,7 +168,9 @@ def power_law_extrapolation(seen: Sequence[float], accuracy: Sequence[float], ta
     if out["reached"]:
         out["n_needed"] = float(n[-1])
     elif out["b"] > 1e-3:
-        out["n_needed"] = float(math.exp((intercept - math.log(1 - target)) / out["b"]))
+        log_n = (intercept - math.log(1 - target)) / out["b"]
+        out["log10_n_needed"] = log_n / math.log(10)
+        out["n_needed"] = float(math.exp(log_n)) if log_n < 40 else None    # e^40 ≈ 2e17
     return out
 
 

@@ -1019,6 +1019,10 @@ def data_verdict(curve: Sequence[Mapping[str, float]], extrapolation: Mapping[st
         reach = (f"the power-law fit of the last points (1 − accuracy ∝ "
                  f"n^−{extrapolation['b']:.2f}) reaches {extrapolation['target']:.2f} after "
                  f"≈ {needed:.2g} structures")
+    elif extrapolation.get("log10_n_needed"):
+        reach = (f"the power-law fit (1 − accuracy ∝ n^−{extrapolation['b']:.3f}) reaches "
+                 f"{extrapolation['target']:.2f} only after ≈ 10^"
+                 f"{extrapolation['log10_n_needed']:.0f} structures: no practical amount")
     else:
         reach = (f"the fit gives no finite number of structures to reach "
                  f"{extrapolation['target']:.2f} (the curve does not rise)")
