@@ -228,3 +228,30 @@ def test_origin_and_target_verdicts():
                                     {"sigma2_seeded": row}, {"sigma2_seeded": row}, 1.0, 1.5)
     assert "meets the target 0.75" in text and "not clearly above chance" in text
     assert "sigma2_seeded at 1.5 Å" in text
+
+
+def test_seeding_verdict():
+    import pandas as pd
+
+    table = pd.DataFrame([
+        {"source": "generated", "method": "sigma2", "d_min": 1.5, "solved": 0.2,
+         "solved_se": 0.05, "accuracy_strongest": 0.8, "n_structures": 50},
+        {"source": "generated", "method": "sigma2_seeded", "d_min": 1.5, "solved": 0.6,
+         "solved_se": 0.05, "accuracy_strongest": 0.9, "n_structures": 50},
+        {"source": "generated", "method": "sigma2", "d_min": 2.0, "solved": 0.1,
+         "solved_se": 0.05, "accuracy_strongest": 0.6, "n_structures": 50},
+        {"source": "generated", "method": "sigma2_seeded", "d_min": 2.0, "solved": 0.12,
+         "solved_se": 0.05, "accuracy_strongest": 0.6, "n_structures": 50}])
+    text = verdicts.seeding_verdict(table, ["sigma2"], {("sigma2_seeded", 1.5): 0.95})
+    first, second = text.splitlines()
+    assert "1.5 Å" in first and "helps" in first and "seeds 0.950" in first
+    assert "2 Å" in second and "no difference" in second
+    table.loc[1, "solved"] = 0.0
+    assert "hurts" in verdicts.seeding_verdict(table, ["sigma2"]).splitlines()[0]
+
+
+def test_data_verdict_when_the_target_is_already_reached():
+    curve = [_r(0.86, seen=0), _r(0.86, seen=320)]
+    text = verdicts.data_verdict(curve, {"target": 0.75, "b": 0.0, "n_needed": 320.0,
+                                         "reached": True}, "triplet")
+    assert "already at or above the target 0.75" in text and "**not supported**" in text

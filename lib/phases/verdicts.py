@@ -1013,7 +1013,9 @@ def data_verdict(curve: Sequence[Mapping[str, float]], extrapolation: Mapping[st
     first, last = curve[0], curve[-1]
     rises = beats(last, first)
     needed = extrapolation.get("n_needed")
-    if not (rises or model_above_chance(last)):
+    if extrapolation.get("reached"):
+        reach = f"already at or above the target {extrapolation['target']:.2f}"
+    elif not (rises or model_above_chance(last)):
         reach = "no power law to fit: the curve stays at chance"
     elif needed:
         reach = (f"the power-law fit of the last points (1 − accuracy ∝ "
@@ -1103,4 +1105,37 @@ def target_verdicts(best: str, best_row: Mapping[str, float], cod_row: Mapping[s
         ref = (f" vs {base['solved']:.2f} ± {base['solved_se']:.2f} unseeded" if base else "")
         lines.append(f"- **{method} at {d_seeded:g} Å**: solved {row['solved']:.2f} ± "
                      f"{row['solved_se']:.2f} (n = {int(row['n_structures'])}){ref}.")
+    return "\n".join(lines)
+
+
+def seeding_verdict(table: pd.DataFrame, methods: Sequence[str],
+                    seed_accuracy: Mapping[tuple[str, float], float] | None = None,
+                    source: str = "generated", n_se: float = 2.0) -> str:
+    """Markdown lines: for each classical method and d_min, the fraction solved when started
+    from a model's signs (``<method>_seeded`` rows of ``table``) against random starts (the
+    ``<method>`` rows), with "helps" / "hurts" when the difference exceeds ``n_se`` combined
+    binomial standard errors, else "no difference"; with ``seed_accuracy`` ({(method, d_min):
+    |E|-weighted accuracy of the seeds}) beside the unseeded method's own accuracy on the
+    strongest 20 % — seeds help only where they are better than what the method finds alone."""
+    rows = table[table["source"] == source].set_index(["method", "d_min"])
+    lines = []
+    for method in methods:
+        seeded_name = f"{method}_seeded"
+        for d_min in sorted({d for m, d in rows.index if m == seeded_name}):
+            if (method, d_min) not in rows.index:
+                continue
+            s, u = rows.loc[(seeded_name, d_min)], rows.loc[(method, d_min)]
+            diff = float(s["solved"] - u["solved"])
+            se = float(np.hypot(s["solved_se"], u["solved_se"]))
+            word = ("helps" if diff > n_se * se and diff > 0 else
+                    "hurts" if diff < -n_se * se and diff < 0 else "no difference")
+            seeds = ""
+            if seed_accuracy and (seeded_name, d_min) in seed_accuracy:
+                seeds = (f"; seeds {seed_accuracy[(seeded_name, d_min)]:.3f} right "
+                         f"(|E|-weighted) vs {u['accuracy_strongest']:.3f} on the strongest "
+                         f"20 % by {method} alone")
+            lines.append(f"- **{method} at {d_min:g} Å**: seeded {s['solved']:.2f} ± "
+                         f"{s['solved_se']:.2f} vs random starts {u['solved']:.2f} ± "
+                         f"{u['solved_se']:.2f} solved (n = {int(s['n_structures'])}) — "
+                         f"{word}{seeds}.")
     return "\n".join(lines)
