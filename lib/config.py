@@ -366,8 +366,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                               "n_checkpoints": 2, "mlp_structures": 16, "mlp_width": 32,
                               "phai_structures": 8, "triplet_structures": 4, "n_strong": 60,
                               "max_edges": 512, "n_symbols_train": 2, "n_symbols_test": 3,
-                              "n_seeded": 2,
-                              "n_workers": 1},
+                              "n_seeded": 2, "n_workers": 1},
     },
     "default": {},
     "full": {
@@ -396,7 +395,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                               "n_curve_test": 128, "batch_size": 64, "n_checkpoints": 10,
                               "mlp_structures": 2_000_000, "mlp_width": 1024,
                               "phai_structures": 1_000_000, "triplet_structures": 200_000,
-                              "n_symbols_test": 8, "n_seeded": 100},
+                              "n_symbols_test": 8, "n_seeded": 100, "n_workers": 16},
     },
 }
 
