@@ -23,19 +23,14 @@ import argparse
 import json
 import time
 
-from lib.phases import phase_models, sphere
+from lib.phases import model_study, phase_models, sphere
 from lib.phases.structures import GeneratorParameters
 
 
 def build(name: str, hkl, n_strong: int, symbols: int):
-    """The model ``name`` (triplet, phai or mlp) on grid ``hkl``."""
-    if name == "triplet":
-        return phase_models.build_triplet_model(hkl, n_strong, symbols)
-    if name == "phai":
-        return phase_models.build_phai_model(hkl)
-    if name == "mlp":
-        return phase_models.build_sphere_mlp(hkl)
-    raise ValueError(f"unknown model {name!r}: triplet, phai or mlp")
+    """The model ``name`` (triplet, phai or mlp) on grid ``hkl``
+    (:func:`lib.phases.model_study.build_model`)."""
+    return model_study.build_model(name, hkl, n_strong, symbols)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -324,6 +324,32 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "n_strong_reflections": 150,   # triplets among this many strongest |E| per structure
         "n_workers": 2,                # processes for the sweep (lib.parallel.map_chunks)
     },
+    # -- 08_phasing_models (issue 10: sign models, the report's §4 tested, ML-seeded phasing) --
+    "08_phasing_models": {
+        "seed": 20240611,              # weights and training streams; 07's test structures
+        "d_mins": "1.0,1.5,2.0",       # resolutions d_min (Å): every model at each
+        "train_d_min": 1.0,            # learning curves, origin handling, §4 variants (Å)
+        "n_test": 24,                  # 07's generated test structures scored (the first n)
+        "n_curve_test": 16,            # held-out structures of the learning curves (stream 4)
+        "cod_dir": "shared",           # real P-1 CIFs; "shared" = ../shared/data/cod_structures/p-1
+        "cod_limit": 0,                # COD structures used (the first n files); 0 = all
+        "batch_size": 16,              # structures per training step
+        "n_checkpoints": 5,            # learning-curve points besides the untrained one
+        "mlp_structures": 2400,        # structures seen by each MLP (and each §4 variant)
+        "mlp_width": 256,
+        "mlp_depth": 2,
+        "phai_structures": 480,        # structures seen by the PhAI-style model
+        "triplet_structures": 320,     # structures seen by the triplet model
+        "learning_rate": 0.001,
+        "n_strong": 400,               # triplet model: strongest reflections (nodes)
+        "max_edges": 8192,             # triplet model: Σ2 triplets kept (edges)
+        "n_symbols_train": 4,          # triplet model: symbols (2^S starts) in training
+        "n_symbols_test": 7,           # ... and in evaluation (the weights do not depend on S)
+        "seeded_methods": "charge_flipping,sigma2",   # classical methods seeded by a model
+        "n_seeded": 16,                # generated structures phased seeded and unseeded
+        "seed_fraction": 0.2,          # strongest share of the reflections seeded
+        "n_workers": 2,                # processes for classical phasing
+    },
 }
 
 _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
@@ -348,6 +374,12 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
                                  "n_sigma2_structures": 2, "cod_limit": 2,
                                  "n_triplet_structures": 4, "n_workers": 1},
+        "08_phasing_models": {"d_mins": "1.5,2.0", "train_d_min": 2.0, "n_test": 3,
+                              "n_curve_test": 4, "cod_limit": 2, "batch_size": 4,
+                              "n_checkpoints": 2, "mlp_structures": 16, "mlp_width": 32,
+                              "phai_structures": 8, "triplet_structures": 4, "n_strong": 60,
+                              "max_edges": 512, "n_symbols_train": 2, "n_symbols_test": 3,
+                              "n_seeded": 2, "n_workers": 1},
     },
     "default": {},
     "full": {
@@ -372,6 +404,11 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "augment_copies": 3, "batch_size": 128, "n_workers": 16},
         "07_phasing_baselines": {"n_structures": 1000, "n_sigma2_structures": 300,
                                  "n_triplet_structures": 1000, "n_workers": 16},
+        "08_phasing_models": {"d_mins": "1.0,1.2,1.4,1.6,1.8,2.0", "n_test": 100,
+                              "n_curve_test": 128, "batch_size": 64, "n_checkpoints": 10,
+                              "mlp_structures": 2_000_000, "mlp_width": 1024,
+                              "phai_structures": 1_000_000, "triplet_structures": 200_000,
+                              "n_symbols_test": 8, "n_seeded": 100, "n_workers": 16},
     },
 }
 

@@ -119,17 +119,20 @@ def generated_test_structures(generator: GeneratorParameters, seed: int, n: int,
 # ---------------------------------------------------------------------------------------------
 
 
-def phase_jobs(jobs: Sequence[tuple[str, str, Any, float, str, int]]) -> list[dict[str, Any]]:
-    """Task: phase and score each job (source, source id, ``xs``, d_min in Å, method, seed);
-    a failure becomes a row with its ``error`` (the batch goes on)."""
+def phase_jobs(jobs: Sequence[tuple]) -> list[dict[str, Any]]:
+    """Task: phase and score each job (source, source id, ``xs``, d_min in Å, method, seed
+    [, label, options]); ``options`` go to :func:`lib.phases.classical.phase_known_structure`
+    (e.g. ``seeds``) and ``label`` names the row's method (default: the method); a failure
+    becomes a row with its ``error`` (the batch goes on)."""
     rows = []
-    for source, source_id, xs, d_min, method, seed in jobs:
+    for source, source_id, xs, d_min, method, seed, *rest in jobs:
+        label, options = (rest[0], rest[1]) if rest else (method, {})
         started = time.perf_counter()
-        base = {"source": source, "structure": source_id, "method": method,
+        base = {"source": source, "structure": source_id, "method": label,
                 "d_min": float(d_min)}
         try:
-            row = phase_known_structure(xs, d_min, method, seed=seed)
-            rows.append({**base, **row, "error": ""})
+            row = phase_known_structure(xs, d_min, method, seed=seed, **options)
+            rows.append({**base, **row, "method": label, "error": ""})
         except Exception as error:  # noqa: BLE001 - a bad structure must not stop the batch
             rows.append({**base, "seconds": time.perf_counter() - started,
                          "error": f"{type(error).__name__}: {error}"})
@@ -160,8 +163,15 @@ def resolution_sweep(structures: Mapping[str, Sequence[tuple[str, Any]]], d_mins
             for i, (source_id, xs) in enumerate(items[:limit]):
                 for d_min in d_mins:
                     jobs.append((source, source_id, xs, float(d_min), method, int(seed) + i))
-    # slow jobs (Σ2, high resolution) first, so the last chunks are short
-    jobs.sort(key=lambda j: (j[4] != "sigma2", j[3]))
+    return run_phasing_jobs(jobs, n_workers, chunk_size, progress)
+
+
+def run_phasing_jobs(jobs: Sequence[tuple], n_workers: int = 1, chunk_size: int = 8,
+                     progress: bool = False) -> pd.DataFrame:
+    """Run :func:`phase_jobs` jobs in chunks of about ``chunk_size`` on ``n_workers``
+    processes (:func:`lib.parallel.map_chunks`; slow jobs — Σ2, high resolution — spread
+    first) and return their rows sorted by source, method, d_min and structure."""
+    jobs = sorted(jobs, key=lambda j: (j[4] != "sigma2", j[3]))
     chunks = [jobs[i::max(1, math.ceil(len(jobs) / chunk_size))]
               for i in range(max(1, math.ceil(len(jobs) / chunk_size)))] if jobs else []
     results = parallel.map_chunks(phase_jobs, [c for c in chunks if c], n_workers=n_workers,
@@ -184,11 +194,13 @@ def binomial_se(p: float, n: int) -> float:
     return float(math.sqrt(p * (1 - p) / n)) if n > 0 else float("nan")
 
 
-def summarise_sweep(rows: pd.DataFrame) -> pd.DataFrame:
+def summarise_sweep(rows: pd.DataFrame, method_order: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per source × method × d_min (columns :data:`TABLE_COLUMNS`): structures phased
     and failed, median reflections, fraction solved ± binomial SE, fraction converged, mean
     map correlation, atoms found, |E|-weighted origin-aware accuracy (all and strongest 20 %)
-    ± SE over structures next to their chance levels, mean seconds per structure."""
+    ± SE over structures next to their chance levels, mean seconds per structure.  Rows are
+    sorted by source, method (in ``method_order``, default :data:`lib.phases.classical.
+    METHODS`; others after, in order of appearance) and d_min."""
     out = []
     for (source, method, d_min), group in rows.groupby(["source", "method", "d_min"], sort=False):
         ok = group[group["error"] == ""] if "error" in group else group
@@ -206,7 +218,9 @@ def summarise_sweep(rows: pd.DataFrame) -> pd.DataFrame:
             record[f"{score}_se"] = _se(ok[score]) if n else float("nan")
         out.append(record)
     table = pd.DataFrame(out, columns=list(TABLE_COLUMNS))
-    order = {m: i for i, m in enumerate(METHODS)}
+    names = list(method_order or METHODS)
+    names += [m for m in dict.fromkeys(table["method"]) if m not in names]
+    order = {m: i for i, m in enumerate(names)}
     return table.sort_values(["source", "method", "d_min"],
                              key=lambda c: c.map(order) if c.name == "method" else c,
                              kind="stable").reset_index(drop=True)

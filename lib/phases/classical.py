@@ -140,15 +140,50 @@ def _lookup_signs(hkl: np.ndarray, indices, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def start_phases(f_obs_indices, hkl: np.ndarray, start_signs: np.ndarray,
+                 random_phases: np.ndarray) -> np.ndarray:
+    """Starting phases (radians) of charge flipping for the P1 reflections ``f_obs_indices``:
+    0 or π where ``start_signs`` (±1 per reflection of ``hkl``, 0 = no seed) gives a sign for
+    the reflection or its Friedel mate, else the ``random_phases`` given (one per P1
+    reflection).  The seeded start of AI-PhaSeed (a model's signs of the strongest reflections
+    instead of random ones)."""
+    signs = np.asarray(start_signs)
+    seeded = np.flatnonzero(signs != 0)
+    out = np.asarray(random_phases, dtype=np.float64).copy()
+    query = np.asarray(list(f_obs_indices), dtype=np.int64).reshape(-1, 3)
+    if seeded.size and query.size:
+        at = _lookup(np.asarray(hkl, dtype=np.int64)[seeded], query)
+        hit = at >= 0
+        out[hit] = np.where(signs[seeded][at[hit]] < 0, math.pi, 0.0)
+    return out
+
+
+def seed_signs(e_abs: np.ndarray, signs: np.ndarray, fraction: float = 0.2) -> np.ndarray:
+    """Seeds for charge flipping: ``signs`` (±1; 0 = no opinion) kept on the strongest
+    ``fraction`` of the reflections by |E| among those with a sign, 0 elsewhere."""
+    e = np.asarray(e_abs, dtype=np.float64)
+    s = np.asarray(signs)
+    usable = np.flatnonzero(np.isfinite(e) & (s != 0))
+    out = np.zeros(len(e), np.int8)
+    if usable.size:
+        k = max(1, int(round(fraction * np.isfinite(e).sum())))
+        top = usable[np.lexsort((usable, -e[usable]))][:k]
+        out[top] = np.sign(s[top])
+    return out
+
+
 def charge_flipping_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
                           max_attempts: int = 3, max_iterations: int = 500,
-                          min_cc_peak_height: float = 0.5) -> PhasingResult:
+                          min_cc_peak_height: float = 0.5,
+                          start_signs: np.ndarray | None = None) -> PhasingResult:
     """Signs of the reflections ``hkl`` of one P-1 structure by smtbx charge flipping on |E|.
 
     ``e_abs``: |E| (NaN = not measured, left out and given sign +1); ``cell``: a, b, c (Å),
     α, β, γ (degrees).  Up to ``max_attempts`` random starts of ≤ ``max_iterations`` cycles
-    (seeded by ``seed`` via cctbx's flex random generator).  When no start converges, the
-    last map is still symmetrised and its signs returned (``converged`` False).
+    (seeded by ``seed`` via cctbx's flex random generator).  With ``start_signs`` (±1 per
+    reflection of ``hkl``, 0 = unknown) every start puts phase 0 / π on the seeded
+    reflections and random phases on the others (:func:`start_phases`).  When no start
+    converges, the last map is still symmetrised and its signs returned (``converged`` False).
     """
     from cctbx.array_family import flex
     from smtbx.ab_initio import charge_flipping
@@ -167,6 +202,11 @@ def charge_flipping_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 
         flipping, f_obs, max_attempts_to_get_phase_transition=int(max_attempts),
         max_attempts_to_get_sharp_correlation_map=1, max_solving_iterations=int(max_iterations),
         min_cc_peak_height=float(min_cc_peak_height))
+    if start_signs is not None:
+        present_hkl, present_signs = hkl[present], np.asarray(start_signs)[present]
+        solving.initial_phases_for = lambda f: flex.double(start_phases(
+            f.indices(), present_hkl, present_signs,
+            (2 * math.pi) * flex.random_double(f.size()).as_numpy_array()))
     charge_flipping.loop(solving, verbose=False, out=io.StringIO())
     converged = bool(solving.f_calc_solutions) and solving.had_phase_transition
     if solving.f_calc_solutions:
@@ -355,7 +395,8 @@ def _peak_signs(e_abs: np.ndarray, signs: np.ndarray, hkl: np.ndarray, cell,
 def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
                  n_strong: int | None = None, n_trials: int = 128, n_cycles: int = 40,
                  n_weak: int = 300, psi0_weight: float = 1.0, n_recycles: int = 3,
-                 volume_per_atom: float = VOLUME_PER_ATOM) -> PhasingResult:
+                 volume_per_atom: float = VOLUME_PER_ATOM,
+                 start_signs: np.ndarray | None = None) -> PhasingResult:
     """Signs of the reflections ``hkl`` of one P-1 structure by Σ2/tangent multisolution.
 
     The ``n_strong`` strongest |E| (by default max(300, 15 % of the present reflections): at
@@ -372,7 +413,9 @@ def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
     the triplets; ψ₀ = Σ_weak |Σ_k E_k E_{h−k} s s| / Σ_weak Σ_k |E_k E_{h−k}| over the
     ``n_weak`` weakest reflections), and extended to every reflection by ``n_recycles`` cycles
     of E-Fourier recycling with N = V/``volume_per_atom`` atoms in the cell.  ``psi0_weight`` = 0
-    gives the plain Σ2 routine.  NaN |E| are left out (sign +1).
+    gives the plain Σ2 routine.  NaN |E| are left out (sign +1).  With ``start_signs`` (±1
+    per reflection, 0 = unknown; a model's signs) every trial starts from them on the strong
+    reflections they cover (random signs on the others) instead of from random signs.
     """
     started = time.perf_counter()
     e = np.asarray(e_abs, dtype=np.float64)
@@ -391,6 +434,9 @@ def sigma2_signs(e_abs: np.ndarray, hkl: np.ndarray, cell, seed: int = 0,
     n = len(strong)
     trip = triplets(hkl[strong])
     signs = rng.choice(np.array([-1.0, 1.0]), size=(n_trials, n))
+    if start_signs is not None:
+        given = np.asarray(start_signs)[strong].astype(np.float64)
+        signs = np.where(given[None, :] != 0, given[None, :], signs)
     fom = np.zeros(n_trials)
     if len(trip):
         weight = 2 * np.prod(e[strong][trip], axis=1) / math.sqrt(n_atoms)
@@ -444,7 +490,8 @@ METHODS = {"charge_flipping": charge_flipping_signs, "sigma2": sigma2_signs}
 
 def phase_known_structure(xs, d_min: float, method: str = "charge_flipping", seed: int = 0,
                           strongest_fraction: float = 0.2, cell_edge_max: float | None = None,
-                          **options) -> dict:
+                          seeds: tuple[np.ndarray, np.ndarray] | None = None,
+                          seed_fraction: float = 0.2, **options) -> dict:
     """Phase a known P-1 structure (cctbx ``xs``, inversion centre at the origin) from its
     |E| at resolution ``d_min`` (Å) with ``method`` and score the signs.
 
@@ -455,6 +502,11 @@ def phase_known_structure(xs, d_min: float, method: str = "charge_flipping", see
     8 origins), solved (≥ 0.5), atoms_found (peaks within 0.5 Å), accuracy (|E|-weighted,
     origin-aware), accuracy_strongest (the same on the strongest ``strongest_fraction``),
     chance and chance_strongest (the same metrics for random signs).
+
+    ``seeds`` = (reflections (m, 3), signs ±1 / 0) from elsewhere (a model's prediction, or
+    the true signs): charge flipping then starts from those signs on the strongest
+    ``seed_fraction`` of the reflections (:func:`seed_signs`); ``n_seeded`` and
+    ``seed_accuracy`` (|E|-weighted, origin-aware, on the seeded reflections) are added.
     """
     from cctbx import miller
 
@@ -469,6 +521,17 @@ def phase_known_structure(xs, d_min: float, method: str = "charge_flipping", see
         hkl = sphere.hkl[sphere.mask]
     sf = calculate(xs, hkl)
     e = e_values(sf.amplitude, hkl, cell)
+    extra = {}
+    if seeds is not None:
+        seed_hkl, seed_values = (np.asarray(v) for v in seeds)
+        at = _lookup(np.asarray(seed_hkl, dtype=np.int64), np.asarray(hkl, dtype=np.int64))
+        given = np.where(at >= 0, seed_values[np.maximum(at, 0)], 0).astype(np.int8)
+        start = seed_signs(e, given, seed_fraction)
+        options = {**options, "start_signs": start}
+        on = start != 0
+        extra = {"n_seeded": int(on.sum()),
+                 "seed_accuracy": float(pm.sign_accuracy(start, sf.sign, hkl, e, on))
+                 if on.any() else float("nan")}
     result = METHODS[method](e, hkl, cell, seed=seed, **options)
     mc = pm.map_correlation(sf.amplitude, result.signs, sf.sign, hkl)
     strong = pm.strongest_mask(e, strongest_fraction)
@@ -483,4 +546,5 @@ def phase_known_structure(xs, d_min: float, method: str = "charge_flipping", see
         "chance": pm.chance_sign_accuracy(sf.sign, hkl, e, n_draws=10, seed=seed),
         "chance_strongest": pm.chance_sign_accuracy(sf.sign, hkl, e, strong, n_draws=10,
                                                     seed=seed),
+        **extra,
     }

@@ -51,7 +51,7 @@ import numpy as np
 
 from .models import build_sign_mlp
 from .phasing_metrics import chance_sign_accuracy, sign_accuracy, strongest_mask
-from .sphere import SphereStream, sphere_inputs_targets
+from .sphere import SphereStream, grid_index_max_of, patterson_size
 
 
 def _keras():
@@ -80,19 +80,39 @@ def _inputs(n: int, triplets: bool = False, n_strong: int = 0,
 # ---------------------------------------------------------------------------------------------
 
 
+#: Inputs the sphere MLP can read (:func:`build_sphere_mlp`).
+MLP_INPUTS: tuple[str, ...] = ("e", "patterson", "origin", "cell")
+
+
 def build_sphere_mlp(grid_hkl: np.ndarray, depth: int = 2, width: int = 256,
                      dropout: float = 0.0, batch_norm: bool = False,
+                     inputs: tuple[str, ...] = ("e", "origin", "cell"),
                      name: str = "sphere_mlp") -> Any:
-    """The report's MLP on sphere inputs: concat(|E|·mask, origin markers, cell) (2n + 6) →
-    ``depth`` hidden layers of ``width`` → n sign logits (wraps
-    :func:`lib.phases.models.build_sign_mlp`)."""
+    """The report's MLP on sphere inputs: the concatenation of ``inputs`` — ``e`` |E|·mask
+    (n), ``patterson`` the Patterson map (:func:`lib.phases.sphere.patterson_maps`),
+    ``origin`` the origin-fixing markers (n), ``cell`` (6) — → ``depth`` hidden layers of
+    ``width`` → n sign logits (wraps :func:`lib.phases.models.build_sign_mlp`)."""
     keras = _keras()
+    unknown = [i for i in inputs if i not in MLP_INPUTS]
+    if unknown or not inputs:
+        raise ValueError(f"inputs must be some of {MLP_INPUTS}, got {inputs!r}")
     n = len(grid_hkl)
-    x = _inputs(n)
-    mlp = build_sign_mlp(2 * n + 6, depth=depth, width=width, dropout=dropout,
+    every = _inputs(n)
+    x = {k: v for k, v in every.items() if k in inputs or (k == "mask" and "e" in inputs)}
+    parts = []
+    for item in inputs:
+        if item == "e":
+            parts.append(keras.layers.Multiply(name="masked_e")([x["e"], x["mask"]]))
+        elif item == "patterson":
+            size = int(np.prod(patterson_size(grid_index_max_of(grid_hkl))))
+            x["patterson"] = keras.Input(shape=(size,), name="patterson")
+            parts.append(x["patterson"])
+        else:
+            parts.append(x[item])
+    width_in = sum(int(p.shape[-1]) for p in parts)
+    mlp = build_sign_mlp(width_in, depth=depth, width=width, dropout=dropout,
                          batch_norm=batch_norm, n_outputs=n, name=f"{name}_core")
-    flat = keras.layers.Concatenate(name="mlp_input")([
-        keras.layers.Multiply(name="masked_e")([x["e"], x["mask"]]), x["origin"], x["cell"]])
+    flat = keras.layers.Concatenate(name="mlp_input")(parts) if len(parts) > 1 else parts[0]
     return keras.Model(x, mlp(flat), name=name)
 
 
@@ -367,18 +387,37 @@ def build_triplet_model(grid_hkl: np.ndarray, n_strong: int, n_symbols: int = 4,
 # ---------------------------------------------------------------------------------------------
 
 
+def model_inputs(model: Any, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The entries of a stream's input dict ``x`` that ``model`` declares as inputs (a model
+    that reads only some of them, e.g. the MLP without the cell, must get only those)."""
+    names = [t.name for t in getattr(model, "inputs", None) or []]
+    return {k: x[k] for k in names if k in x} or x
+
+
+def predict_logits(model: Any, x: dict[str, np.ndarray], batch_size: int = 16) -> np.ndarray:
+    """Sign logits (B, n) of ``model`` for inputs ``x`` (dict of (B, ...) arrays), in batches
+    of ``batch_size`` structures; only the inputs the model declares are passed."""
+    x = model_inputs(model, x)
+    total = len(next(iter(x.values())))
+    out = []
+    for start in range(0, total, batch_size):
+        part = {k: v[start:start + batch_size] for k, v in x.items()}
+        out.append(np.asarray(model.predict_on_batch(part)))
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
 def evaluate_sphere_model(model: Any, stream: SphereStream, n_batches: int,
                           strongest: float = 0.2, chance_draws: int = 10) -> dict[str, float]:
     """|E|-weighted origin-aware sign accuracy of ``model`` on ``n_batches`` of ``stream``
     (held-out structures: use a stream with :data:`lib.phases.sphere.STREAM_SPHERE_TEST`),
-    on all reflections of the sphere and on the strongest ``strongest`` fraction, each next to
-    its measured chance level (:mod:`lib.phases.phasing_metrics`)."""
+    on all reflections of the sphere and on the strongest ``strongest`` fraction, each with
+    its standard error over structures and next to its measured chance level
+    (:mod:`lib.phases.phasing_metrics`)."""
     pred, true, e, mask = [], [], [], []
     for b in range(n_batches):
         arrays = stream.arrays(b)
-        x, _ = sphere_inputs_targets(arrays, stream.origin, stream.n_strong, stream.max_edges,
-                                     stream.index_max, stream.n_symbols)
-        logits = np.asarray(model.predict_on_batch(x))
+        x, _ = stream.inputs(arrays)
+        logits = predict_logits(model, x, len(arrays["e"]))
         pred.append(np.where(logits > 0, 1, -1))
         true.append(arrays["sign"])
         e.append(arrays["e"])
@@ -386,11 +425,17 @@ def evaluate_sphere_model(model: Any, stream: SphereStream, n_batches: int,
     pred, true, e, mask = (np.concatenate(v) for v in (pred, true, e, mask))
     hkl = stream.hkl
     top = strongest_mask(np.where(mask, e, np.nan), strongest, mask)
-    out = {
-        "accuracy_all": float(np.nanmean(sign_accuracy(pred, true, hkl, e, mask))),
+    every = sign_accuracy(pred, true, hkl, e, mask)
+    strong = sign_accuracy(pred, true, hkl, e, top)
+
+    def se(v: np.ndarray) -> float:
+        v = v[np.isfinite(v)]
+        return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+    return {
+        "accuracy_all": float(np.nanmean(every)), "accuracy_all_se": se(every),
         "chance_all": chance_sign_accuracy(true, hkl, e, mask, n_draws=chance_draws),
-        "accuracy_strongest": float(np.nanmean(sign_accuracy(pred, true, hkl, e, top))),
+        "accuracy_strongest": float(np.nanmean(strong)), "accuracy_strongest_se": se(strong),
         "chance_strongest": chance_sign_accuracy(true, hkl, e, top, n_draws=chance_draws),
         "n_structures": int(len(true)),
     }
-    return out

@@ -443,3 +443,37 @@ def cochran_figure(calibrations: Mapping[float, pd.DataFrame], title: str) -> pl
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 08 — sign models: learning curves
+# ---------------------------------------------------------------------------------------------
+
+def learning_curve_figure(curves: Mapping[str, Sequence[Mapping[str, float]]],
+                          extrapolations: Mapping[str, Mapping[str, Any]], title: str
+                          ) -> plt.Figure:
+    """Held-out |E|-weighted origin-aware accuracy on the strongest 20 % against structures
+    seen (log axis; the untrained point drawn at ½ batch), one line per model ± standard
+    error, its chance level dotted, and each power-law fit 1 − a·n^(−b) dashed up to 10× the
+    data seen."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, (name, curve) in enumerate(curves.items()):
+        seen = np.array([c["structures_seen"] for c in curve], dtype=float)
+        first = seen[seen > 0].min() if (seen > 0).any() else 1.0
+        x = np.where(seen > 0, seen, first / 2)
+        y = np.array([c["accuracy_strongest"] for c in curve])
+        se = np.array([c.get("accuracy_strongest_se") or 0.0 for c in curve])
+        ax.errorbar(x, y, yerr=se, color=_colour(i), marker="o", capsize=2, label=name)
+        ax.plot(x, [c["chance_strongest"] for c in curve], color=_colour(i), ls=":", lw=1)
+        fit = extrapolations.get(name) or {}
+        if fit.get("b") is not None:
+            grid = np.geomspace(first, 10 * x.max(), 50)
+            ax.plot(grid, 1 - fit["a"] * grid ** (-fit["b"]), color=_colour(i), ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("structures seen (never the same twice)")
+    ax.set_ylabel("held-out accuracy, strongest 20 %")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -212,9 +212,10 @@ def origin_markers(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarr
 def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
                           n_strong: int | None = None,
                           max_edges: int = 4096, index_max: int | None = None,
-                          n_symbols: int = 4, n_weak: int = 200
+                          n_symbols: int = 4, n_weak: int = 200, patterson: bool = False
                           ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Model inputs and packed targets of :func:`sphere_arrays` output (see the module doc)."""
+    """Model inputs and packed targets of :func:`sphere_arrays` output (see the module doc);
+    with ``patterson`` also ``patterson`` (:func:`patterson_maps`)."""
     if origin not in ORIGIN_MODES:
         raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
     hkl, e, mask, sign = arrays["hkl"], arrays["e"], arrays["mask"], arrays["sign"]
@@ -225,6 +226,8 @@ def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
                              e.astype(np.float32)], axis=-1)
     x = {"e": e.astype(np.float32), "mask": mask.astype(np.float32), "origin": markers,
          "cell": cell_features(arrays["cells"])}
+    if patterson:
+        x["patterson"] = patterson_maps(e, mask, hkl)
     if n_strong:
         imax = grid_index_max_of(hkl) if index_max is None else index_max
         pairs = [strong_triplets(e[i], mask[i], hkl, imax, n_strong, max_edges)
@@ -241,6 +244,37 @@ def sphere_inputs_targets(arrays: dict[str, np.ndarray], origin: str = "fixed",
             weak_pairs(e[i], mask[i], hkl, imax, pairs[i][0], n_weak, max_edges // 2)
             for i in range(e.shape[0])]).astype(np.int32)
     return x, target
+
+
+def patterson_size(index_max: int) -> tuple[int, int, int]:
+    """Shape of :func:`patterson_maps` on a grid of ``index_max``: N = 2·index_max + 2 points
+    per cell edge (N > 2·index_max: no aliasing), half a cell along a (P(u) = P(−u))."""
+    n = 2 * int(index_max) + 2
+    return n // 2 + 1, n, n
+
+
+def patterson_maps(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray) -> np.ndarray:
+    """The origin-removed sharpened Patterson function of each structure (B, ∏ shape) float32.
+
+    P(u) = Σ_h (|E_h|² − 1) cos 2πh·u over the reflections of the sphere (``mask``) and their
+    Friedel mates, at u = (i, j, k)/N on the N³ grid of :func:`patterson_size` (an exact
+    Fourier synthesis: N > 2·max |h|), the half-cell u_a ≤ ½, scaled to unit rms per
+    structure.  The map of interatomic vectors that report 1's §4 proposes as an input
+    instead of the intensities: it holds exactly the information of the |E|², rearranged
+    in direct space."""
+    index_max = grid_index_max_of(hkl)
+    shape = patterson_size(index_max)
+    n = shape[1]
+    coefficient = np.where(mask, np.asarray(e, np.float64) ** 2 - 1.0, 0.0)        # (B, n)
+    cube = np.zeros((coefficient.shape[0], n, n, n))
+    h = np.asarray(hkl, dtype=np.int64) % n
+    minus = (-np.asarray(hkl, dtype=np.int64)) % n
+    cube[:, h[:, 0], h[:, 1], h[:, 2]] += coefficient
+    cube[:, minus[:, 0], minus[:, 1], minus[:, 2]] += coefficient
+    maps = np.fft.fftn(cube, axes=(1, 2, 3)).real[:, : shape[0]]
+    maps = maps.reshape(len(maps), -1)
+    rms = np.sqrt(np.mean(maps ** 2, axis=1, keepdims=True))
+    return (maps / np.where(rms > 0, rms, 1.0)).astype(np.float32)
 
 
 def grid_index_max_of(hkl: np.ndarray) -> int:
@@ -266,13 +300,15 @@ class SphereStream(GeneratedBatches):
     n_strong, max_edges, n_symbols : with ``n_strong``, the strongest reflections, their Σ2
         triplets and the starting symbols are added to the inputs (the triplet model's).
     stream : random stream (default :data:`STREAM_SPHERE`; held-out: :data:`STREAM_SPHERE_TEST`).
+    patterson : add the Patterson maps (:func:`patterson_maps`) to the inputs.
     """
 
     def __init__(self, generator: GeneratorParameters, seed: int, batch_size: int,
                  steps_per_epoch: int, d_min: float = 1.0, origin: str = "fixed",
                  n_strong: int | None = None, max_edges: int = 4096, n_symbols: int = 4,
                  stream: int = STREAM_SPHERE, backend: str = "numpy",
-                 reflections_per_shell: int = REFLECTIONS_PER_SHELL, **kwargs: Any) -> None:
+                 reflections_per_shell: int = REFLECTIONS_PER_SHELL, patterson: bool = False,
+                 **kwargs: Any) -> None:
         if origin not in ORIGIN_MODES:
             raise ValueError(f"origin must be one of {ORIGIN_MODES}, got {origin!r}")
         super().__init__(generator, seed, batch_size, steps_per_epoch, stream, backend, **kwargs)
@@ -285,6 +321,7 @@ class SphereStream(GeneratedBatches):
         self.max_edges = int(max_edges)
         self.n_symbols = int(n_symbols)
         self.reflections_per_shell = int(reflections_per_shell)
+        self.patterson = bool(patterson)
 
     def __repr__(self) -> str:
         return (f"SphereStream(seed {self.seed}, d_min {self.d_min} Å, {len(self.hkl)} grid "
@@ -296,11 +333,18 @@ class SphereStream(GeneratedBatches):
         return sphere_arrays(self.structures(index), self.d_min, self.cell_edge_max,
                              self.reflections_per_shell, self.backend)
 
+    def inputs(self, arrays: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Model inputs and packed targets of ``arrays`` (:func:`sphere_arrays` of any
+        structures, on this stream's grid or another) with this stream's settings."""
+        same_grid = len(arrays["hkl"]) == len(self.hkl)
+        return sphere_inputs_targets(arrays, self.origin, self.n_strong, self.max_edges,
+                                     self.index_max if same_grid else None, self.n_symbols,
+                                     patterson=self.patterson)
+
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if index < 0 or index >= len(self):
             raise IndexError(index)
-        return sphere_inputs_targets(self.arrays(index), self.origin, self.n_strong,
-                                     self.max_edges, self.index_max, self.n_symbols)
+        return self.inputs(self.arrays(index))
 
 
 

@@ -944,3 +944,198 @@ def judge_autoencoders(table: pd.DataFrame, relative_error: np.ndarray,
                 "ae_beats_pca_at": beats, "relative_error_low_r_tenth": low_r,
                 "relative_error_high_r_tenth": high_r}
     return j
+
+
+# ---------------------------------------------------------------------------------------------
+# 08 — sign models on the resolution sphere: the report's three explanations (§4)
+# ---------------------------------------------------------------------------------------------
+# Each result is a mapping with the held-out ``accuracy_strongest`` (|E|-weighted,
+# origin-aware, strongest 20 % of the reflections), its standard error over structures
+# ``accuracy_strongest_se`` and its measured ``chance_strongest``
+# (:func:`lib.phases.phase_models.evaluate_sphere_model`).
+
+def beats(a: Mapping[str, float], b: Mapping[str, float], n_se: float = 2.0,
+          margin: float = PRACTICAL_MARGIN, score: str = "accuracy_strongest") -> bool:
+    """Whether result ``a`` is better than ``b`` on ``score``: by more than ``n_se`` combined
+    standard errors and by at least ``margin``."""
+    diff = float(a[score]) - float(b[score])
+    se = float(np.hypot(a.get(f"{score}_se", 0.0) or 0.0, b.get(f"{score}_se", 0.0) or 0.0))
+    return diff > n_se * se and diff >= margin
+
+
+def model_above_chance(r: Mapping[str, float]) -> bool:
+    """:func:`above_chance` of a result's strongest-20 % accuracy."""
+    return above_chance(float(r["accuracy_strongest"]), float(r["chance_strongest"]),
+                        float(r.get("accuracy_strongest_se") or 0.0))
+
+
+def _acc(name: str, r: Mapping[str, float]) -> str:
+    return (f"{name} {r['accuracy_strongest']:.3f} ± {r.get('accuracy_strongest_se') or 0:.3f} "
+            f"(chance {r['chance_strongest']:.3f})")
+
+
+def information_verdict(base: Mapping[str, float], no_cell: Mapping[str, float],
+                        patterson: Mapping[str, float],
+                        classical: Mapping[str, float]) -> str:
+    """Report §4 (i): the intensities hold too little information; more inputs (the cell,
+    the Patterson function) would help.  ``base``: the MLP on |E| + cell, ``no_cell``: on
+    |E| alone, ``patterson``: on the Patterson map + cell, ``classical``: the Σ2 prior (the
+    untrained triplet model) on the same |E|.  Supported when the cell or the Patterson input
+    lifts the MLP; not supported when neither does while |E| alone (classically) is well
+    above chance; inconclusive otherwise."""
+    helps = [name for name, better, worse in (("the cell", base, no_cell),
+                                              ("the Patterson input", patterson, base))
+             if beats(better, worse)]
+    info = model_above_chance(classical)
+    evidence = (f"held-out strongest-20 % accuracy: {_acc('MLP |E|', no_cell)}, "
+                f"{_acc('MLP |E| + cell', base)}, {_acc('MLP Patterson + cell', patterson)}; "
+                f"{_acc('the Σ2 relations alone (untrained triplet model)', classical)}")
+    claim = ("(i) information — the intensities do not hold enough; add the cell, use the "
+             "Patterson function")
+    if helps:
+        return verdict("supported", claim, f"{' and '.join(helps)} lift(s) the MLP; {evidence}")
+    if info:
+        return verdict("not supported", claim,
+                       f"neither input lifts the MLP, while the same |E| give the Σ2 relations "
+                       f"far above chance: the information is there, the MLP does not read "
+                       f"it; {evidence}")
+    return verdict("inconclusive at this scale", claim, evidence)
+
+
+def data_verdict(curve: Sequence[Mapping[str, float]], extrapolation: Mapping[str, Any],
+                 name: str) -> str:
+    """Report §4 (ii): not enough training data.  ``curve``: a model's learning curve
+    (held-out results with ``structures_seen``, first point = untrained), ``extrapolation``:
+    :func:`lib.phases.model_study.power_law_extrapolation` of it.  Supported when the
+    held-out accuracy rises significantly with the structures seen; inconclusive when it
+    stays at chance (no signal yet at this scale); not supported when it is flat above
+    chance."""
+    first, last = curve[0], curve[-1]
+    rises = beats(last, first)
+    needed = extrapolation.get("n_needed")
+    if extrapolation.get("reached"):
+        reach = f"already at or above the target {extrapolation['target']:.2f}"
+    elif not (rises or model_above_chance(last)):
+        reach = "no power law to fit: the curve stays at chance"
+    elif needed:
+        reach = (f"the power-law fit of the last points (1 − accuracy ∝ "
+                 f"n^−{extrapolation['b']:.2f}) reaches {extrapolation['target']:.2f} after "
+                 f"≈ {needed:.2g} structures")
+    elif extrapolation.get("log10_n_needed"):
+        reach = (f"the power-law fit (1 − accuracy ∝ n^−{extrapolation['b']:.3f}) reaches "
+                 f"{extrapolation['target']:.2f} only after ≈ 10^"
+                 f"{extrapolation['log10_n_needed']:.0f} structures: no practical amount")
+    else:
+        reach = (f"the fit gives no finite number of structures to reach "
+                 f"{extrapolation['target']:.2f} (the curve does not rise)")
+    after = f"after {int(last['structures_seen'])} structures"
+    evidence = f"{name}: {_acc('untrained', first)} → {_acc(after, last)}; {reach}"
+    claim = "(ii) data — there are not enough training structures"
+    if rises:
+        return verdict("supported", claim, f"the accuracy still rises with data; {evidence}")
+    if not model_above_chance(last):
+        return verdict("inconclusive at this scale", claim,
+                       f"at chance over the whole curve: no signal yet to extrapolate "
+                       f"(PhAI trained on millions); {evidence}")
+    return verdict("not supported", claim, f"flat above chance; {evidence}")
+
+
+def capacity_verdict(base: Mapping[str, float], variants: Mapping[str, Mapping[str, float]],
+                     seen_gap: float) -> str:
+    """Report §4 (iii): the network memorises too much; dropout, batch normalisation or
+    smaller layers help.  ``variants``: held-out results by name (e.g. "dropout 0.3");
+    ``seen_gap``: the base model's accuracy on structures it trained on minus its held-out
+    accuracy (what memorising would show).  Supported when a variant beats the base; else
+    not supported (inconclusive when every model is at chance and nothing is memorised)."""
+    helps = [n for n, v in variants.items() if beats(v, base)]
+    evidence = (f"{_acc('base MLP', base)}; " + "; ".join(_acc(n, v) for n, v in variants.items())
+                + f"; trained-on minus held-out accuracy of the base: {seen_gap:+.3f} (each "
+                f"structure of the stream is seen once)")
+    claim = "(iii) capacity — the network memorises; dropout, batch norm, smaller layers help"
+    if helps:
+        return verdict("supported", claim, f"{', '.join(helps)} beat(s) the base; {evidence}")
+    if seen_gap < OVERFIT_GAP and not any(model_above_chance(v) for v in
+                                          [base, *variants.values()]):
+        return verdict("inconclusive at this scale", claim,
+                       f"nothing to regularise: no model leaves chance and none memorises; "
+                       f"{evidence}")
+    return verdict("not supported", claim, f"no variant beats the base; {evidence}")
+
+
+def origin_verdict(fixed: Mapping[str, float], raw: Mapping[str, float], name: str
+                   ) -> tuple[str, str]:
+    """Which origin handling wins for model ``name``: ("fixed" | "min-over-8" | "neither",
+    a markdown line with the numbers)."""
+    if beats(fixed, raw):
+        winner = "fixed"
+    elif beats(raw, fixed):
+        winner = "min-over-8"
+    else:
+        winner = "neither"
+    text = (f"- **origin handling ({name})**: {_acc('origin fixing + plain BCE', fixed)}; "
+            f"{_acc('min-over-8 loss on raw signs', raw)} — "
+            + ("neither wins beyond two standard errors" if winner == "neither"
+               else f"{winner} wins"))
+    return winner, text
+
+
+def target_verdicts(best: str, best_row: Mapping[str, float], cod_row: Mapping[str, float] | None,
+                    seeded: Mapping[str, Mapping[str, float]], unseeded: Mapping[str, float],
+                    d_best: float = 1.0, d_seeded: float = 1.5, target: float = 0.75) -> str:
+    """Markdown lines on issue 10's numbers to reach: the best model's strongest-20 % accuracy
+    at ``d_best`` (1.0 Å) on held-out generated structures (≥ ``target``), on COD (above
+    chance), and seeded classical phasing at ``d_seeded`` (1.5 Å: solves some where unseeded
+    fails); ``seeded`` / ``unseeded``: table rows by seeded method name."""
+    lines = [f"- **best model at {d_best:g} Å** ({best}): strongest-20 % accuracy "
+             f"{best_row['accuracy_strongest']:.3f} ± "
+             f"{best_row.get('accuracy_strongest_se') or 0:.3f} (chance "
+             f"{best_row['chance_strongest']:.3f}) — "
+             + ("meets" if best_row["accuracy_strongest"] >= target else "misses")
+             + f" the target {target:.2f}."]
+    if cod_row is not None:
+        ok = above_chance(cod_row["accuracy_strongest"], cod_row["chance_strongest"],
+                          cod_row.get("accuracy_strongest_se") or 0.0)
+        lines.append(f"- **on the COD structures** ({best}, {d_best:g} Å, n = "
+                     f"{int(cod_row['n_structures'])}): {cod_row['accuracy_strongest']:.3f} ± "
+                     f"{cod_row.get('accuracy_strongest_se') or 0:.3f} (chance "
+                     f"{cod_row['chance_strongest']:.3f}) — "
+                     + ("above chance." if ok else "not clearly above chance."))
+    for method, row in seeded.items():
+        base = unseeded.get(method)
+        ref = (f" vs {base['solved']:.2f} ± {base['solved_se']:.2f} unseeded" if base else "")
+        lines.append(f"- **{method} at {d_seeded:g} Å**: solved {row['solved']:.2f} ± "
+                     f"{row['solved_se']:.2f} (n = {int(row['n_structures'])}){ref}.")
+    return "\n".join(lines)
+
+
+def seeding_verdict(table: pd.DataFrame, methods: Sequence[str],
+                    seed_accuracy: Mapping[tuple[str, float], float] | None = None,
+                    source: str = "generated", n_se: float = 2.0) -> str:
+    """Markdown lines: for each classical method and d_min, the fraction solved when started
+    from a model's signs (``<method>_seeded`` rows of ``table``) against random starts (the
+    ``<method>`` rows), with "helps" / "hurts" when the difference exceeds ``n_se`` combined
+    binomial standard errors, else "no difference"; with ``seed_accuracy`` ({(method, d_min):
+    |E|-weighted accuracy of the seeds}) beside the unseeded method's own accuracy on the
+    strongest 20 % — seeds help only where they are better than what the method finds alone."""
+    rows = table[table["source"] == source].set_index(["method", "d_min"])
+    lines = []
+    for method in methods:
+        seeded_name = f"{method}_seeded"
+        for d_min in sorted({d for m, d in rows.index if m == seeded_name}):
+            if (method, d_min) not in rows.index:
+                continue
+            s, u = rows.loc[(seeded_name, d_min)], rows.loc[(method, d_min)]
+            diff = float(s["solved"] - u["solved"])
+            se = float(np.hypot(s["solved_se"], u["solved_se"]))
+            word = ("helps" if diff > n_se * se and diff > 0 else
+                    "hurts" if diff < -n_se * se and diff < 0 else "no difference")
+            seeds = ""
+            if seed_accuracy and (seeded_name, d_min) in seed_accuracy:
+                seeds = (f"; seeds {seed_accuracy[(seeded_name, d_min)]:.3f} right "
+                         f"(|E|-weighted) vs {u['accuracy_strongest']:.3f} on the strongest "
+                         f"20 % by {method} alone")
+            lines.append(f"- **{method} at {d_min:g} Å**: seeded {s['solved']:.2f} ± "
+                         f"{s['solved_se']:.2f} vs random starts {u['solved']:.2f} ± "
+                         f"{u['solved_se']:.2f} solved (n = {int(s['n_structures'])}) — "
+                         f"{word}{seeds}.")
+    return "\n".join(lines)
