@@ -371,6 +371,8 @@ lines = [
 ]
 origin_mlp, line_mlp = verdicts.origin_verdict(final["mlp"], final["mlp_min_over_8"], "MLP")
 explanations = "\n".join(lines + [line_mlp])
+explanation_verdicts = {key: verdicts.verdict_status(line) for key, line in zip(
+    ("information", "data_mlp", "data_phai_like", "data_triplet", "capacity"), lines)}
 display(Markdown(explanations))
 
 # %% [markdown]
@@ -440,6 +442,7 @@ metrics.write_metrics(cfg, verdicts.json_ready({
                if m.kind != "triplet" or d == d0},
     "extrapolation": {"strongest_0.75": extrapolations, "all_0.90": extrapolations_all},
     "explanations": explanations,
+    "verdicts": explanation_verdicts,
     "origin_handling": {"mlp": origin_mlp},
     "seeds_from": {f"{d:g}": best_by_d[d] for d in resolutions},
     "targets": targets, "best_model": best_name, "seeding": seeding,

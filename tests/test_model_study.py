@@ -191,6 +191,13 @@ def test_beats_needs_two_standard_errors_and_a_point():
     assert not verdicts.beats(_r(0.555, se=0.0), _r(0.55, se=0.0))
 
 
+def test_verdict_status_reads_back_every_status():
+    for status in verdicts.VERDICTS:
+        assert verdicts.verdict_status(verdicts.verdict(status, "claim", "numbers")) == status
+    with pytest.raises(ValueError, match="not a verdict line"):
+        verdicts.verdict_status("- something else")
+
+
 def test_information_verdict():
     chance = _r(0.55)
     assert "**supported**" in verdicts.information_verdict(_r(0.55), _r(0.55), _r(0.70), chance)

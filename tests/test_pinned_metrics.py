@@ -76,6 +76,13 @@ PINNED_RUNS: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
         "baseline_table.[0-3].map_correlation*", "baseline_table.[0-3].n_structures",
         "triplets.*.strongest.*",
     )),
+    # generated rows first (COD rows, from ../shared, after them): rows 0-15 are the generated
+    # classical, seeded and model rows of the smoke run
+    ("08_phasing_models", {}, ("07_phasing_baselines",), tuple(
+        f"model_table.{rows}.{column}" for rows in ("[0-9]", "1[0-5]")
+        for column in ("solved", "accuracy", "accuracy_strongest", "chance",
+                       "chance_strongest", "map_correlation", "n_structures")
+    ) + ("verdicts.*", "origin_handling.*", "best_model")),
     # the MP-20 test set comes from ../shared: only the synthetic numbers are pinned
     ("06_xrd_classification", {}, (), (
         "synthetic.n_structures", "synthetic.n_failed", "synthetic.per_crystal_system.*",

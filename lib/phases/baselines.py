@@ -199,8 +199,9 @@ def summarise_sweep(rows: pd.DataFrame, method_order: Sequence[str] | None = Non
     and failed, median reflections, fraction solved ± binomial SE, fraction converged, mean
     map correlation, atoms found, |E|-weighted origin-aware accuracy (all and strongest 20 %)
     ± SE over structures next to their chance levels, mean seconds per structure.  Rows are
-    sorted by source, method (in ``method_order``, default :data:`lib.phases.classical.
-    METHODS`; others after, in order of appearance) and d_min."""
+    sorted by source (generated structures first, then the real ones by name), method (in
+    ``method_order``, default :data:`lib.phases.classical.METHODS`; others after, in order of
+    appearance) and d_min."""
     out = []
     for (source, method, d_min), group in rows.groupby(["source", "method", "d_min"], sort=False):
         ok = group[group["error"] == ""] if "error" in group else group
@@ -221,8 +222,14 @@ def summarise_sweep(rows: pd.DataFrame, method_order: Sequence[str] | None = Non
     names = list(method_order or METHODS)
     names += [m for m in dict.fromkeys(table["method"]) if m not in names]
     order = {m: i for i, m in enumerate(names)}
-    return table.sort_values(["source", "method", "d_min"],
-                             key=lambda c: c.map(order) if c.name == "method" else c,
+    def key(column: pd.Series) -> pd.Series:
+        if column.name == "method":
+            return column.map(order)
+        if column.name == "source":
+            return column.map(lambda source: ("0" if source == "generated" else "1") + source)
+        return column
+
+    return table.sort_values(["source", "method", "d_min"], key=key,
                              kind="stable").reset_index(drop=True)
 
 

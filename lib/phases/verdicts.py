@@ -50,6 +50,15 @@ def verdict(status: str, claim: str, evidence: str) -> str:
     return f"- **{status}** — {claim}: {evidence}"
 
 
+def verdict_status(line: str) -> str:
+    """The status of a :func:`verdict` line (one of :data:`VERDICTS`), for the metrics JSON;
+    ``ValueError`` for a line that is not a verdict."""
+    for status in VERDICTS:
+        if line.startswith(f"- **{status}** — "):
+            return status
+    raise ValueError(f"not a verdict line: {line[:60]!r}")
+
+
 def above_chance(value: float, chance: float, se: float, n_se: float = 2.0,
                  margin: float = PRACTICAL_MARGIN) -> bool:
     """Whether an accuracy is above its chance level, statistically *and* practically.
