@@ -293,6 +293,8 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # background subtracted, in training and in classify)
         "rruff_dir": "shared",         # measured validation set (never trained on); "shared" =
                                        # ../shared/data/rruff_dev when present; "" = none
+        "scan_start": "5,15",          # degrees 2θ: every training scan starts at U(a, b) as a
+                                       # diffractometer's (nothing recorded below); "" = from 0
     },
     # -- 07_phasing_baselines (issue 8: the classical phasing baseline) -----------------------
     # Measured (default, 2 Dask workers, 100 + 27 COD structures, 5 resolutions): 18.7 CPU

@@ -101,6 +101,7 @@ augment_copies = None
 n_workers = None
 background = None
 rruff_dir = None
+scan_start = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -111,8 +112,9 @@ grid = Grid(cfg.two_theta_min, cfg.two_theta_max, cfg.n_points)
 dense = tuple(config.int_list(cfg.cnn_dense, "cnn_dense"))
 mp_path = config.resolve_shared(cfg.mp_csv, "mp20_subset", "mp20_subset.csv")
 rruff_path = config.resolve_shared(cfg.rruff_dir, "rruff_dev")
-if cfg.simulation not in ("report", "measured"):
-    raise ValueError(f"simulation must be 'report' or 'measured', got {cfg.simulation!r}")
+if cfg.simulation not in ("report", "measured", "measured_once"):
+    raise ValueError("simulation must be 'report', 'measured' or 'measured_once', got "
+                     f"{cfg.simulation!r}")
 if cfg.background not in classify.BACKGROUNDS:
     raise ValueError(f"background must be one of {classify.BACKGROUNDS}, got {cfg.background!r}")
 t_start, timings = time.perf_counter(), {}
@@ -319,13 +321,19 @@ train_peak_batch = dataset.training_peaks(train, variants)
 train_peaks = PeakSet.from_batches([train_peak_batch])
 y_rows = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system]),
           "space_group": np.concatenate([train.space_group, variants.space_group]) - 1}
-measurement = MeasurementModel()
+start_range = (xrd_augment.degree_range(cfg.scan_start, "scan_start") if cfg.scan_start
+               else None)                          # None: simulated scans start at 0°
+measurement = MeasurementModel(scan_start=start_range or (0.0, 0.0))
+scan_inputs = partial(classify.scan_inputs, grid=grid, sigma=cfg.sigma, background=cfg.background)
 x_train = None
 if cfg.simulation == "report":
     x_aug, aug_rows = xrd_augment.augmented_set(
         train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
         cfg.augment_copies if cfg.augment else 0, cfg.seed)
     raw_train = np.concatenate([train.patterns, variants.patterns, x_aug])
+    if start_range is not None:                    # scans that start where a diffractometer's do
+        raw_train = xrd_augment.scan_range(raw_train, grid, start_range,
+                                           np.random.default_rng(cfg.seed + 2))
     x_train = np.empty(raw_train.shape, np.float32)
     for lo in range(0, len(raw_train), 2048):      # chunks: preprocess works in float64
         x_train[lo:lo + 2048] = preprocess(raw_train[lo:lo + 2048])
@@ -334,6 +342,17 @@ if cfg.simulation == "report":
     n_training_patterns = len(x_train)
     training_description = (f"{len(train)} structures + {len(variants)} variants + {len(x_aug)} "
                             "augmented copies, fixed (report's Gaussian σ profiles)")
+elif cfg.simulation == "measured_once":
+    x_train = np.empty((train_peaks.n_rows, grid.n_points), np.float32)
+    rng_once = np.random.default_rng(cfg.seed + 2)
+    for lo in range(0, train_peaks.n_rows, 2048):
+        rows_once = np.arange(lo, min(lo + 2048, train_peaks.n_rows))
+        x_train[lo:lo + 2048] = scan_inputs(simulate_patterns(train_peaks, rows_once, measurement,
+                                                              grid, rng_once))
+    y_train = y_rows
+    n_training_patterns = len(x_train)
+    training_description = (f"{len(train)} structures + {len(variants)} variants, each measured "
+                            "once (MeasurementModel), fixed")
 else:
     y_train = y_rows
     n_training_patterns = train_peaks.n_rows
@@ -356,7 +375,7 @@ def pattern_stream(seed: int, rows: np.ndarray | None = None):
                for h, v in labels.items()}
     peaks = PeakSet.from_batches([dataset.peak_rows(train_peak_batch, rows)])
     return stream.PatternStream(peaks, labels, measurement, cfg.batch_size, seed,
-                                preprocess=preprocess, grid=grid, sample_weights=weights)
+                                preprocess=scan_inputs, grid=grid, sample_weights=weights)
 
 
 def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
@@ -399,8 +418,8 @@ mnv2_rows = row_subset(n_rows_train, cfg.mobilenet_patterns, cfg.seed)
 if x_train is not None:
     x_mnv2 = x_train[mnv2_rows]
 else:                                              # one measured draw of each row (fixed)
-    x_mnv2 = preprocess(simulate_patterns(train_peaks, mnv2_rows, measurement, grid,
-                                          np.random.default_rng(cfg.seed)))
+    x_mnv2 = scan_inputs(simulate_patterns(train_peaks, mnv2_rows, measurement, grid,
+                                           np.random.default_rng(cfg.seed)))
 mnv2, weights_source = models.build_mobilenet(cfg.image_size, heads=("crystal_system",))
 res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_mnv2, cfg.image_size),
                         {"crystal_system": y_train["crystal_system"][mnv2_rows]},
