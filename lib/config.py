@@ -295,6 +295,11 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # ../shared/data/rruff_dev when present; "" = none
         "scan_start": "5,15",          # degrees 2θ: every training scan starts at U(a, b) as a
                                        # diffractometer's (nothing recorded below); "" = from 0
+        "cod_dir": "shared",           # COD CIFs for the class prior; "shared" =
+                                       # ../shared/data/cod_structures when present; "" = none
+        "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
+                                       # COD structures' frequencies (label shift; ≈ 30 s once,
+                                       # cached); "none": balanced probabilities
     },
     # -- 07_phasing_baselines (issue 8: the classical phasing baseline) -----------------------
     # Measured (default, 2 Dask workers, 100 + 27 COD structures, 5 resolutions): 18.7 CPU

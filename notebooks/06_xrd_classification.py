@@ -55,7 +55,7 @@ from IPython.display import Markdown, display
 
 from lib import config, figures, metrics
 from lib.xrd import augment as xrd_augment
-from lib.xrd import classify, dataset, evaluate, plots
+from lib.xrd import calibration, classify, dataset, evaluate, plots
 from lib.xrd.variants import VariantSettings
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, pattern_to_image
 from lib.xrd.simulate import MeasurementModel, PeakSet
@@ -102,6 +102,8 @@ n_workers = None
 background = None
 rruff_dir = None
 scan_start = None
+cod_dir = None
+class_prior = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -112,6 +114,9 @@ grid = Grid(cfg.two_theta_min, cfg.two_theta_max, cfg.n_points)
 dense = tuple(config.int_list(cfg.cnn_dense, "cnn_dense"))
 mp_path = config.resolve_shared(cfg.mp_csv, "mp20_subset", "mp20_subset.csv")
 rruff_path = config.resolve_shared(cfg.rruff_dir, "rruff_dev")
+cod_path = config.resolve_shared(cfg.cod_dir, "cod_structures")
+if cfg.class_prior not in ("none", "cod"):
+    raise ValueError(f"class_prior must be 'none' or 'cod', got {cfg.class_prior!r}")
 if cfg.simulation not in ("report", "measured", "measured_once"):
     raise ValueError("simulation must be 'report', 'measured' or 'measured_once', got "
                      f"{cfg.simulation!r}")
@@ -562,11 +567,11 @@ if rruff_path is not None:
     print(rruff.summary())
 else:
     print("no rruff_dev folder: the measured validation is skipped (set rruff_dir)")
-rruff_evals = {} if rruff is None else {
-    name: evaluate.evaluation(rruff.crystal_system,
-                              models.predict_patterns(model, kind, rruff.patterns, cfg.image_size),
-                              rruff.space_group)
+rruff_probs = {} if rruff is None else {
+    name: models.predict_patterns(model, kind, rruff.patterns, cfg.image_size)
     for name, (kind, model) in trained.items()}
+rruff_evals = {name: evaluate.evaluation(rruff.crystal_system, p, rruff.space_group)
+               for name, p in rruff_probs.items()}
 rruff_base = None if rruff is None else evaluate.baselines(rruff.crystal_system,
                                                            rruff.space_group)
 timings["rruff_dev_s"] = time.perf_counter() - t0
@@ -610,13 +615,55 @@ if rruff_evals:
 # no threshold does): `rruff_dev` is a validation set, and
 # choosing the threshold is what it is for.
 
+# %% [markdown]
+# ### Label shift: crystal systems are not equally common
+#
+# The models train on **balanced** crystal systems (class weights), so their probabilities
+# assume each system is equally likely; real materials are not (monoclinic and orthorhombic
+# are common, hexagonal rare).  With `class_prior = "cod"` the probabilities are corrected for
+# the crystal-system frequencies π of the **COD structures** in `../shared/data/cod_structures`
+# (`cod_dir`; labels from SpacegroupAnalyzer, one pseudo-count per system): p′ ∝ p · π / (1/7)
+# (Saerens et al. 2002, `lib.xrd.calibration.prior_corrected`), after temperature scaling.
+# π comes from a training-side source, never from `rruff_dev`'s labels.  The COD folder is
+# small and not a random sample (its `p-1/` part was chosen for space group P-1, so triclinic
+# is over-represented), which the numbers below should be read with.  The bundles store π
+# (`meta.class_prior`) and `classify` applies it; `rruff_dev` is reported with and without it.
+
+# %%
+prior, prior_summary = None, None
+if cfg.class_prior == "cod" and cod_path is not None:
+    t0 = time.perf_counter()
+    cod = dataset.cod_dataset(cod_path, cfg.data_dir, grid, cfg.sigma, symprec=cfg.symprec,
+                              engine=cfg.engine, n_workers=cfg.n_workers)
+    prior = calibration.class_frequencies(cod.crystal_system, len(CRYSTAL_SYSTEMS))
+    prior_summary = {"source": "COD structures (crystal systems by SpacegroupAnalyzer)",
+                     "folder": str(cod_path), "n_structures": int(len(cod)),
+                     "n_skipped": len(cod.failures), "pseudo_count": 1,
+                     "counts": dict(zip(CRYSTAL_SYSTEMS, np.bincount(
+                         cod.crystal_system, minlength=len(CRYSTAL_SYSTEMS)).tolist())),
+                     "frequencies": dict(zip(CRYSTAL_SYSTEMS, np.round(prior, 4).tolist()))}
+    timings["class_prior_s"] = time.perf_counter() - t0
+    display(pd.DataFrame({"COD structures": prior_summary["counts"],
+                          "prior π": prior_summary["frequencies"]}).T)
+else:
+    print("no class prior (class_prior = 'none' or no COD folder): balanced probabilities")
+
 # %%
 calib = {name: evaluate.calibrate(
              models.predict_patterns(model, kind, val_inputs, cfg.image_size)["crystal_system"],
              val.crystal_system,
              None if not rruff_evals else rruff_evals[name]["probs"],
-             None if rruff is None else rruff.crystal_system, cfg.confidence_target)
+             None if rruff is None else rruff.crystal_system, cfg.confidence_target,
+             prior=prior)
          for name, (kind, model) in trained.items()}
+prior_name = {name: f"{name} + COD prior" for name in trained}
+if prior is not None and rruff_evals:           # the answers classify gives with the prior
+    rruff_evals.update({prior_name[name]: evaluate.evaluation(
+        rruff.crystal_system, {**rruff_probs[name],
+                               "crystal_system": calib[name]["measured_calibrated"]},
+        rruff.space_group) for name in trained})
+    display(Markdown("**`rruff_dev` with and without the class prior**"))
+    display(evaluate.measured_frame(rruff_evals, rruff_base))
 calib_frame = pd.DataFrame(
     {name: {k: c.get(k) for k in ("temperature", "ece_validation_before", "ece_validation_after",
                                   "ece_measured_before", "ece_measured_after",
@@ -669,7 +716,9 @@ def calibration_meta(name: str) -> dict:
     c = calib[name]
     return {"temperature": c["temperature"], "confidence_target": cfg.confidence_target,
             "threshold_chosen_on": "rruff_dev" if "confidence_threshold" in c else None,
-            "simulation": cfg.simulation}
+            "simulation": cfg.simulation,
+            "class_prior": None if prior is None else prior.tolist(),
+            "class_prior_source": None if prior is None else "COD structures (cod_dir)"}
 
 
 def threshold_of(name: str) -> float:
@@ -754,8 +803,8 @@ summary = evaluate.metrics_summary(
                    "system); variants only of training structures (grouped by parent), "
                    "variants with a validation/test composition dropped",
     training_patterns=int(n_training_patterns), variants=variant_summary,
-    simulation=cfg.simulation,
-    measurement_model=measurement.to_dict() if cfg.simulation == "measured" else None,
+    simulation=cfg.simulation, scan_start=cfg.scan_start,
+    measurement_model=measurement.to_dict() if cfg.simulation != "report" else None,
     patterns_per_epoch=int(n_training_patterns),
     training_patterns_mobilenet=int(len(mnv2_rows)),
     training_patterns_convnext=int(len(convnext_rows)),
@@ -766,7 +815,7 @@ summary = evaluate.metrics_summary(
         note="measured RRUFF patterns, validation only: never trained on; the confidence "
              "threshold is chosen on it",
         calibration={n: evaluate.calibration_summary(c) for n, c in calib.items()},
-        confidence_threshold={n: threshold_of(n) for n in calib}),
+        confidence_threshold={n: threshold_of(n) for n in calib}, class_prior=prior_summary),
     calibration_validation={n: {k: c[k] for k in ("temperature", "ece_validation_before",
                                                     "ece_validation_after", "n_validation")}
                             for n, c in calib.items()},

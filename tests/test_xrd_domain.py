@@ -148,3 +148,33 @@ def test_degree_range_parses_and_checks():
     for bad in ("5", "a,b", "15,5", "-1,5", "5,200"):
         with pytest.raises(ValueError, match="scan_start"):
             augment.degree_range(bad, "scan_start")
+
+
+def test_prior_correction_follows_bayes_and_needs_positive_frequencies():
+    from lib.xrd import calibration
+
+    freq = calibration.class_frequencies(np.array([1, 1, 1, 2]), 4)
+    np.testing.assert_allclose(freq, [1 / 8, 4 / 8, 2 / 8, 1 / 8])
+    p = np.array([[0.4, 0.3, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    np.testing.assert_allclose(calibration.prior_corrected(p, np.full(4, 0.25)), p)
+    q = calibration.prior_corrected(p, freq)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    np.testing.assert_allclose(q[1], freq)                     # no evidence: the prior
+    assert q[0].argmax() == 1                                  # 0.3 · 4/8 beats 0.4 · 1/8
+    # a model trained on skewed classes: dividing by its training prior undoes the skew
+    np.testing.assert_allclose(calibration.prior_corrected(p, freq, train_prior=freq), p)
+    # label shift: classes x ~ N(μ_c, 1) drawn with prior π; the posterior under a uniform
+    # prior, corrected with π, is the Bayes posterior: right more often than uncorrected
+    rng = np.random.default_rng(0)
+    pi, mu = np.array([0.6, 0.2, 0.1, 0.1]), np.array([0.0, 0.7, 1.4, 2.1])
+    y = rng.choice(4, 4000, p=pi)
+    x = rng.normal(mu[y], 1.0)
+    post = calibration.softmax(-0.5 * (x[:, None] - mu[None, :]) ** 2)
+    assert (calibration.prior_corrected(post, pi).argmax(1) == y).mean() > \
+        (post.argmax(1) == y).mean() + 0.1
+    with pytest.raises(ValueError, match="positive"):
+        calibration.prior_corrected(p, np.array([0.5, 0.5, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="4 class"):
+        calibration.prior_corrected(p, np.full(3, 1 / 3))
+    with pytest.raises(ValueError, match="0..3"):
+        calibration.class_frequencies(np.array([4]), 4)

@@ -37,7 +37,8 @@ d or q column read as 2θ (decreasing, or ending below 20°), an upside-down pat
 pointing down), a scan whose strong peaks all lie outside the model's 2θ range.  Such a file
 gets an error with ``"suspicious": true`` and the reason; ``--force`` classifies it anyway,
 with warnings and ``"confident": false``.  Each record says ``"confident"``: the top
-crystal-system probability (temperature-scaled with the bundle's ``meta.temperature``)
+crystal-system probability (temperature-scaled with the bundle's ``meta.temperature``, then
+corrected for the crystal-system frequencies ``meta.class_prior`` when the bundle has them)
 reaches the bundle's ``confidence_threshold`` (0 until a
 calibration sets it).
 
@@ -63,6 +64,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .. import atomic
+from .calibration import prior_corrected
 from .models import Bundle, load_bundle, predict_patterns
 from .patterns import Grid, render, smooth_normalise
 
@@ -862,6 +864,9 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
         probs = predict_patterns(bundle.model, bundle.kind, np.stack(vectors), bundle.image_size)
         probs["crystal_system"] = calibrated(probs["crystal_system"],
                                              float(bundle.meta.get("temperature") or 1.0))
+        if bundle.meta.get("class_prior"):     # label shift: frequencies of real structures
+            probs["crystal_system"] = prior_corrected(probs["crystal_system"],
+                                                      np.asarray(bundle.meta["class_prior"]))
         for j, i in enumerate(where):
             kind, scan, warnings_ = info[j]
             rec: dict[str, Any] = {"file": str(paths[i]), "read_as": kind, "axis": scan.axis,
