@@ -272,12 +272,18 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "convnext_patterns": 8000,     # seeded subset of training patterns it trains on per
                                        # epoch (≈ 145 s per epoch); 0 = all
         "learning_rate_convnext": 1e-3,
-        "simulation": "report",        # training patterns: "report" (fixed Gaussian σ profiles
-                                       # + augmented copies) or "measured" (PatternStream: new
+        "simulation": "measured_once", # training patterns: "report" (fixed Gaussian σ profiles
+                                       # + augmented copies), "measured" (PatternStream: new
                                        # measurement-like patterns every epoch, MeasurementModel;
                                        # + ≈ 5 ms simulation + 2.8 ms preprocessing per pattern
                                        # and epoch: ≈ +160 s per epoch of 31,000 per model, so
-                                       # ≈ 30 min at default: the full profile's choice)
+                                       # ≈ 30 min at default: the full profile's choice) or
+                                       # "measured_once" (each pattern measured once, fixed:
+                                       # ≈ 5 ms per pattern once, ≈ 150 s at default).  Paired
+                                       # runs (bench_xrd_rruff.py, 490 parents × 16, 1D CNN,
+                                       # 2 epochs; rruff_dev crystal system): report 11.0 %,
+                                       # report + scan_start 18.9 / 19.3 %, measured_once
+                                       # 29.6 %, measured 33.2 % (35.2 % with the smoothing)
         "confidence_target": 0.8,      # rruff_dev accuracy the confidence threshold aims at
         "mobilenet_patterns": 2000,    # MobileNetV2 trains on a seeded subset of this many
                                        # training patterns (≈ 20 s per epoch); 0 = all

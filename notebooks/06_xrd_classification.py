@@ -35,8 +35,11 @@
 #   out-of-distribution test set — never used for training;
 # - **a 1D CNN on the pattern vector** in the style of Park et al. (2017), with class weights,
 #   and heads for crystal system (7) and space group (230), next to the report's MobileNetV2;
-# - **measurement-like augmentation** (zero-point shift, broadening, texture, background,
-#   noise) of the training patterns;
+# - **measurement-like training patterns** (Kα doublet, pseudo-Voigt widths, texture,
+#   background, counting noise, scans that start at 5–15° as a diffractometer's; smoothed as a
+#   measured file is) — on measured patterns they matter more than anything else we tried;
+# - **label shift**: the balanced models' probabilities corrected for how often each crystal
+#   system occurs among real (COD) structures;
 # - train and test sets that share **no structure and no composition**;
 # - saved models that `python -m lib.xrd classify` applies to measured pattern files.
 #
@@ -397,8 +400,16 @@ def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
 # `simulation = "measured"`: the same peak lists are **measured anew every epoch** by
 # `lib.xrd.stream.PatternStream` with `lib.xrd.simulate.MeasurementModel` (Kα1/Kα2 doublet,
 # pseudo-Voigt peaks with Caglioti and Scherrer widths, zero shift and sample displacement, an
-# impurity phase now and then, background, Poisson counting noise, a scan range between 5–15°
-# and 60–90°).  Every pattern a model sees — training,
+# impurity phase now and then, background, Poisson counting noise, a scan range between
+# `scan_start` and 60–90°); with `simulation = "measured_once"` each is measured **once**, the
+# same way, and kept (the stream's realism at the report mode's training cost: one simulation
+# per pattern instead of one per pattern and epoch).  A simulated measurement is smoothed with
+# σ within its scan exactly as `classify` smooths a measured file (`classify.scan_inputs`):
+# without it the simulated scans had ~4× the point-to-point noise of the measured `rruff_dev`
+# scans and ~4× as many local maxima.  In every mode no training scan records anything below
+# its start, drawn per pattern from `scan_start` (5–15°: RRUFF scans start at 5°; simulated
+# peaks below a diffractometer's start taught the models peaks a measurement never shows).
+# Every pattern a model sees — training,
 # validation, test, MP, measured, or a user's file in `classify` — passes through one function,
 # `lib.xrd.classify.preprocess`: with `background = "snip"` the SNIP background (clipping
 # half-window 1° 2θ) is subtracted, then each pattern is scaled to [0, 1].
