@@ -582,8 +582,9 @@ def variant_set(parents: XRDData, k: int, seed: int, grid: Grid, sigma: float = 
     peak lists by :func:`batch_peaks` (= ``XRDCalculator``, Cu Kα, 2θ 0–90°) and their
     Gaussian profiles on ``grid`` (:func:`profiles.gaussian_patterns`, σ in points).
 
-    The parents' CIFs are read from ``parents.path`` (or ``parents.cif_sources``); a parent whose variants fail is listed
-    in ``failures`` and the rest go on.  Generated over ``n_workers`` processes.
+    The parents' CIFs are read from ``parents.path`` (or ``parents.cif_sources``); a parent
+    whose variants fail is listed in ``failures`` and the rest go on.  Generated over
+    ``n_workers`` processes.
     """
     if k < 0:
         raise ValueError(f"n_variants must be >= 0, got {k}")

@@ -300,10 +300,11 @@ def _line_measured(measured: Mapping[str, dict[str, Any]], base: dict[str, Any])
     without = ""
     if len(plain) < len(measured) and plain:       # how much of it the class prior gives
         p_name, p_best = max(plain.items(), key=lambda kv: kv[1]["accuracy"])
+        f1_plain, f1_best = (ev["table"]["macro_avg"]["f1"] for ev in (p_best, best))
         without = (f"; without the class prior the best is {p_name} "
-                   f"{percent(p_best['accuracy'])} (macro F1 {p_best['table']['macro_avg']['f1']:.2f}"
-                   f" against {best['table']['macro_avg']['f1']:.2f} with it: the prior buys "
-                   "accuracy by answering the common systems more often)")
+                   f"{percent(p_best['accuracy'])} (macro F1 {f1_plain:.2f} against "
+                   f"{f1_best:.2f} with it: the prior buys accuracy by answering the common "
+                   "systems more often)")
     return (f"- **Measured patterns (rruff_dev, never trained on):** {text}. Best: {name} "
             f"{percent(acc)} ± {percent(standard_error(acc, n))} on {n} patterns{on_sg}; always "
             f"{base['majority_class']}: {percent(major)}; chance: {percent(base['chance_uniform'])}"
@@ -511,8 +512,9 @@ def calibrate(validation_probs: np.ndarray, validation_labels: np.ndarray,
     ``prior``: crystal-system frequencies of a training-side source; when given, the measured
     probabilities are temperature-scaled and then corrected for them
     (:func:`calibration.prior_corrected`) — as ``classify`` does with a bundle that has a
-    ``class_prior`` — before the ECE after, the curve and the threshold.  Returns a dict of plain numbers plus ``measured_calibrated`` (the calibrated
-    probabilities) and ``coverage`` (a :class:`calibration.Coverage`) for figures."""
+    ``class_prior`` — before the ECE after, the curve and the threshold.  Returns a dict of
+    plain numbers plus ``measured_calibrated`` (the calibrated probabilities) and ``coverage``
+    (a :class:`calibration.Coverage`) for figures."""
     logits = calibration.logits_from_probabilities(validation_probs)
     t = calibration.fit_temperature(logits, validation_labels)
     out: dict[str, Any] = {
