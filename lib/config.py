@@ -303,6 +303,8 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # diffractometer's (nothing recorded below); "" = from 0
         "cod_dir": "shared",           # COD CIFs for the class prior; "shared" =
                                        # ../shared/data/cod_structures when present; "" = none
+        "keep_epoch": "last",          # weights kept: "last" epoch or "best" on the validation
+                                       # split (70 structures at default: too few to choose)
         "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
                                        # COD structures' frequencies (label shift; ≈ 30 s once,
                                        # cached); "none": balanced probabilities

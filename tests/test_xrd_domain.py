@@ -178,3 +178,23 @@ def test_prior_correction_follows_bayes_and_needs_positive_frequencies():
         calibration.prior_corrected(p, np.full(3, 1 / 3))
     with pytest.raises(ValueError, match="0..3"):
         calibration.class_frequencies(np.array([4]), 4)
+
+
+def test_training_keeps_the_last_or_the_best_epoch():
+    """keep="last": the weights after the last epoch (best_epoch = epochs run); "best": the
+    epoch with the best validation accuracy; anything else is refused."""
+    from lib.xrd import models
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 900)).astype(np.float32)
+    y = {"crystal_system": rng.integers(0, 7, 64), "space_group": rng.integers(0, 230, 64)}
+    for keep in ("last", "best"):
+        model = models.build_cnn1d(900, filters=4, dense=(8,), dropout=0.0)
+        res = models.train(model, x, y, x[:16], {k: v[:16] for k, v in y.items()}, 3, 16,
+                           1e-3, seed=0, verbose=0, keep=keep)
+        acc = res.history["val_crystal_system_accuracy"]
+        assert res.epochs_run == 3
+        assert res.best_epoch == (3 if keep == "last" else int(np.argmax(acc)) + 1)
+    with pytest.raises(ValueError, match="keep"):
+        models.train(model, x, y, x[:16], {k: v[:16] for k, v in y.items()}, 1, 16, seed=0,
+                     verbose=0, keep="worst")
