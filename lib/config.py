@@ -242,9 +242,12 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         # augmentation + SNIP preprocessing 1.3–2.8 ms per pattern; per pattern and epoch
         # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 18 ms (ConvNeXt) and ≈ 10 ms
         # (MobileNetV2, 64 px; + ≈ 50 s for its first epoch); the "measured" stream adds ≈ 5 ms
-        # (simulation) per pattern and epoch.  Default estimate ("report"): pyxtal 130 s + MP 60 s + variants 140 s +
-        # preprocessing 40 s + 1D CNN 290 s + ConvNeXt 290 s + MobileNetV2 90 s + evaluation
-        # ≈ 40 s ≈ 1,080 s ≈ 18 min on the shared machine.
+        # (simulation) per pattern and epoch.  Default measured (2026-11-21, "measured_once",
+        # shared machine at load ≈ 4–5): pyxtal 24 s, MP 9 s, variants 41 s, one measured draw
+        # of the ≈ 30,500 training patterns + preprocessing 143 s, MobileNetV2 62 s, 1D CNN
+        # 244 s, ConvNeXt 183 s, COD class prior 16–24 s, rruff_dev 3–5 s: 755–775 s in the
+        # notebook, 761–781 s with the runner (≈ 13 min); 580 s with keep_epoch "last" at a
+        # lighter load.
         "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
                                        # slow part: 700 structures ≈ 115–245 s)
         "n_variants": 63,              # variants per training structure (>= 1; strained,
