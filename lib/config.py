@@ -254,9 +254,12 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         # augmentation + SNIP preprocessing 1.3–2.8 ms per pattern; per pattern and epoch
         # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 18 ms (ConvNeXt) and ≈ 10 ms
         # (MobileNetV2, 64 px; + ≈ 50 s for its first epoch); the "measured" stream adds ≈ 5 ms
-        # (simulation) per pattern and epoch.  Default estimate ("report"): pyxtal 130 s + MP 60 s + variants 140 s +
-        # preprocessing 40 s + 1D CNN 290 s + ConvNeXt 290 s + MobileNetV2 90 s + evaluation
-        # ≈ 40 s ≈ 1,080 s ≈ 18 min on the shared machine.
+        # (simulation) per pattern and epoch.  Default measured (2026-11-21, "measured_once",
+        # shared machine at load ≈ 4–5): pyxtal 24 s, MP 9 s, variants 41 s, one measured draw
+        # of the ≈ 30,500 training patterns + preprocessing 143 s, MobileNetV2 62 s, 1D CNN
+        # 244 s, ConvNeXt 183 s, COD class prior 16–24 s, rruff_dev 3–5 s: 755–775 s in the
+        # notebook, 761–781 s with the runner (≈ 13 min); 580 s with keep_epoch "last" at a
+        # lighter load.
         "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
                                        # slow part: 700 structures ≈ 115–245 s)
         "n_variants": 63,              # variants per training structure (>= 1; strained,
@@ -284,12 +287,18 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "convnext_patterns": 8000,     # seeded subset of training patterns it trains on per
                                        # epoch (≈ 145 s per epoch); 0 = all
         "learning_rate_convnext": 1e-3,
-        "simulation": "report",        # training patterns: "report" (fixed Gaussian σ profiles
-                                       # + augmented copies) or "measured" (PatternStream: new
+        "simulation": "measured_once", # training patterns: "report" (fixed Gaussian σ profiles
+                                       # + augmented copies), "measured" (PatternStream: new
                                        # measurement-like patterns every epoch, MeasurementModel;
                                        # + ≈ 5 ms simulation + 2.8 ms preprocessing per pattern
                                        # and epoch: ≈ +160 s per epoch of 31,000 per model, so
-                                       # ≈ 30 min at default: the full profile's choice)
+                                       # ≈ 30 min at default: the full profile's choice) or
+                                       # "measured_once" (each pattern measured once, fixed:
+                                       # ≈ 5 ms per pattern once, ≈ 150 s at default).  Paired
+                                       # runs (bench_xrd_rruff.py, 490 parents × 16, 1D CNN,
+                                       # 2 epochs; rruff_dev crystal system): report 11.0 %,
+                                       # report + scan_start 18.9 / 19.3 %, measured_once
+                                       # 29.6 %, measured 33.2 % (35.2 % with the smoothing)
         "confidence_target": 0.8,      # rruff_dev accuracy the confidence threshold aims at
         "mobilenet_patterns": 2000,    # MobileNetV2 trains on a seeded subset of this many
                                        # training patterns (≈ 20 s per epoch); 0 = all
@@ -305,6 +314,15 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # background subtracted, in training and in classify)
         "rruff_dir": "shared",         # measured validation set (never trained on); "shared" =
                                        # ../shared/data/rruff_dev when present; "" = none
+        "scan_start": "5,15",          # degrees 2θ: every training scan starts at U(a, b) as a
+                                       # diffractometer's (nothing recorded below); "" = from 0
+        "cod_dir": "shared",           # COD CIFs for the class prior; "shared" =
+                                       # ../shared/data/cod_structures when present; "" = none
+        "keep_epoch": "last",          # weights kept: "last" epoch or "best" on the validation
+                                       # split (70 structures at default: too few to choose)
+        "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
+                                       # COD structures' frequencies (label shift; ≈ 30 s once,
+                                       # cached); "none": balanced probabilities
     },
     # -- 07_phasing_baselines (issue 8: the classical phasing baseline) -----------------------
     # Measured (default, 2 Dask workers, 100 + 27 COD structures, 5 resolutions): 18.7 CPU

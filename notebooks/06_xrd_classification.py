@@ -35,8 +35,11 @@
 #   out-of-distribution test set — never used for training;
 # - **a 1D CNN on the pattern vector** in the style of Park et al. (2017), with class weights,
 #   and heads for crystal system (7) and space group (230), next to the report's MobileNetV2;
-# - **measurement-like augmentation** (zero-point shift, broadening, texture, background,
-#   noise) of the training patterns;
+# - **measurement-like training patterns** (Kα doublet, pseudo-Voigt widths, texture,
+#   background, counting noise, scans that start at 5–15° as a diffractometer's; smoothed as a
+#   measured file is) — on measured patterns they matter more than anything else we tried;
+# - **label shift**: the balanced models' probabilities corrected for how often each crystal
+#   system occurs among real (COD) structures;
 # - train and test sets that share **no structure and no composition**;
 # - saved models that `python -m lib.xrd classify` applies to measured pattern files.
 #
@@ -55,7 +58,7 @@ from IPython.display import Markdown, display
 
 from lib import config, figures, metrics
 from lib.xrd import augment as xrd_augment
-from lib.xrd import classify, dataset, evaluate, plots
+from lib.xrd import calibration, classify, dataset, evaluate, plots
 from lib.xrd.variants import VariantSettings
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid, pattern_to_image
 from lib.xrd.simulate import MeasurementModel, PeakSet
@@ -101,6 +104,10 @@ augment_copies = None
 n_workers = None
 background = None
 rruff_dir = None
+scan_start = None
+cod_dir = None
+class_prior = None
+keep_epoch = None
 
 # %%
 cfg = config.notebook_config(NOTEBOOK, profile, **config.parameters_from(globals(), NOTEBOOK))
@@ -111,8 +118,14 @@ grid = Grid(cfg.two_theta_min, cfg.two_theta_max, cfg.n_points)
 dense = tuple(config.int_list(cfg.cnn_dense, "cnn_dense"))
 mp_path = config.resolve_shared(cfg.mp_csv, "mp20_subset", "mp20_subset.csv")
 rruff_path = config.resolve_shared(cfg.rruff_dir, "rruff_dev")
-if cfg.simulation not in ("report", "measured"):
-    raise ValueError(f"simulation must be 'report' or 'measured', got {cfg.simulation!r}")
+cod_path = config.resolve_shared(cfg.cod_dir, "cod_structures")
+if cfg.keep_epoch not in ("best", "last"):
+    raise ValueError(f"keep_epoch must be 'best' or 'last', got {cfg.keep_epoch!r}")
+if cfg.class_prior not in ("none", "cod"):
+    raise ValueError(f"class_prior must be 'none' or 'cod', got {cfg.class_prior!r}")
+if cfg.simulation not in ("report", "measured", "measured_once"):
+    raise ValueError("simulation must be 'report', 'measured' or 'measured_once', got "
+                     f"{cfg.simulation!r}")
 if cfg.background not in classify.BACKGROUNDS:
     raise ValueError(f"background must be one of {classify.BACKGROUNDS}, got {cfg.background!r}")
 t_start, timings = time.perf_counter(), {}
@@ -319,13 +332,19 @@ train_peak_batch = dataset.training_peaks(train, variants)
 train_peaks = PeakSet.from_batches([train_peak_batch])
 y_rows = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system]),
           "space_group": np.concatenate([train.space_group, variants.space_group]) - 1}
-measurement = MeasurementModel()
+start_range = (xrd_augment.degree_range(cfg.scan_start, "scan_start") if cfg.scan_start
+               else None)                          # None: simulated scans start at 0°
+measurement = MeasurementModel(scan_start=start_range or (0.0, 0.0))
+scan_inputs = partial(classify.scan_inputs, grid=grid, sigma=cfg.sigma, background=cfg.background)
 x_train = None
 if cfg.simulation == "report":
     x_aug, aug_rows = xrd_augment.augmented_set(
         train.peak_two_theta, train.peak_intensity, grid, cfg.sigma, aug,
         cfg.augment_copies if cfg.augment else 0, cfg.seed)
     raw_train = np.concatenate([train.patterns, variants.patterns, x_aug])
+    if start_range is not None:                    # scans that start where a diffractometer's do
+        raw_train = xrd_augment.scan_range(raw_train, grid, start_range,
+                                           np.random.default_rng(cfg.seed + 2))
     x_train = np.empty(raw_train.shape, np.float32)
     for lo in range(0, len(raw_train), 2048):      # chunks: preprocess works in float64
         x_train[lo:lo + 2048] = preprocess(raw_train[lo:lo + 2048])
@@ -334,6 +353,17 @@ if cfg.simulation == "report":
     n_training_patterns = len(x_train)
     training_description = (f"{len(train)} structures + {len(variants)} variants + {len(x_aug)} "
                             "augmented copies, fixed (report's Gaussian σ profiles)")
+elif cfg.simulation == "measured_once":
+    x_train = np.empty((train_peaks.n_rows, grid.n_points), np.float32)
+    rng_once = np.random.default_rng(cfg.seed + 2)
+    for lo in range(0, train_peaks.n_rows, 2048):
+        rows_once = np.arange(lo, min(lo + 2048, train_peaks.n_rows))
+        x_train[lo:lo + 2048] = scan_inputs(simulate_patterns(train_peaks, rows_once, measurement,
+                                                              grid, rng_once))
+    y_train = y_rows
+    n_training_patterns = len(x_train)
+    training_description = (f"{len(train)} structures + {len(variants)} variants, each measured "
+                            "once (MeasurementModel), fixed")
 else:
     y_train = y_rows
     n_training_patterns = train_peaks.n_rows
@@ -341,7 +371,12 @@ else:
                             "every epoch (MeasurementModel)")
 variants.patterns = variants.patterns[:0]          # the profiles are no longer needed
 y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
-val_inputs = preprocess(val.patterns)
+if cfg.simulation == "report":
+    val_inputs = preprocess(val.patterns)
+else:       # validation measured like the training patterns: it picks the epoch and fits T
+    val_inputs = scan_inputs(simulate_patterns(
+        PeakSet.from_lists(val.peak_two_theta, val.peak_intensity), np.arange(len(val)),
+        measurement, grid, np.random.default_rng(cfg.seed + 3)))
 timings["training_patterns_s"] = time.perf_counter() - t0
 print(f"training patterns per epoch: {n_training_patterns} = {training_description}; "
       f"background: {cfg.background}")
@@ -356,7 +391,7 @@ def pattern_stream(seed: int, rows: np.ndarray | None = None):
                for h, v in labels.items()}
     peaks = PeakSet.from_batches([dataset.peak_rows(train_peak_batch, rows)])
     return stream.PatternStream(peaks, labels, measurement, cfg.batch_size, seed,
-                                preprocess=preprocess, grid=grid, sample_weights=weights)
+                                preprocess=scan_inputs, grid=grid, sample_weights=weights)
 
 
 def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
@@ -373,8 +408,20 @@ def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
 # `simulation = "measured"`: the same peak lists are **measured anew every epoch** by
 # `lib.xrd.stream.PatternStream` with `lib.xrd.simulate.MeasurementModel` (Kα1/Kα2 doublet,
 # pseudo-Voigt peaks with Caglioti and Scherrer widths, zero shift and sample displacement, an
-# impurity phase now and then, background, Poisson counting noise, a scan range between 5–15°
-# and 60–90°).  Every pattern a model sees — training,
+# impurity phase now and then, background, Poisson counting noise, a scan range between
+# `scan_start` and 60–90°); with `simulation = "measured_once"` each is measured **once**, the
+# same way, and kept (the stream's realism at the report mode's training cost: one simulation
+# per pattern instead of one per pattern and epoch).  A simulated measurement is smoothed with
+# σ within its scan exactly as `classify` smooths a measured file (`classify.scan_inputs`):
+# without it the simulated scans had ~4× the point-to-point noise of the measured `rruff_dev`
+# scans and ~4× as many local maxima.  In every mode no training scan records anything below
+# its start, drawn per pattern from `scan_start` (5–15°: RRUFF scans start at 5°; simulated
+# peaks below a diffractometer's start taught the models peaks a measurement never shows).
+# The validation patterns (which fit the temperature, and pick the epoch kept when
+# `keep_epoch = "best"`) are measured the same way, once each; the test and MP sets stay as
+# simulated.  `keep_epoch = "last"` (default): a validation split of 70 structures (± 6 points)
+# cannot tell two epochs apart — in two default runs it kept the 1D CNN's first epoch (20.6 %
+# on `rruff_dev`), where the paired runs that kept the second gave 30 %.  Every pattern a model sees — training,
 # validation, test, MP, measured, or a user's file in `classify` — passes through one function,
 # `lib.xrd.classify.preprocess`: with `background = "snip"` the SNIP background (clipping
 # half-window 1° 2θ) is subtracted, then each pattern is scaled to [0, 1].
@@ -399,14 +446,14 @@ mnv2_rows = row_subset(n_rows_train, cfg.mobilenet_patterns, cfg.seed)
 if x_train is not None:
     x_mnv2 = x_train[mnv2_rows]
 else:                                              # one measured draw of each row (fixed)
-    x_mnv2 = preprocess(simulate_patterns(train_peaks, mnv2_rows, measurement, grid,
-                                          np.random.default_rng(cfg.seed)))
+    x_mnv2 = scan_inputs(simulate_patterns(train_peaks, mnv2_rows, measurement, grid,
+                                           np.random.default_rng(cfg.seed)))
 mnv2, weights_source = models.build_mobilenet(cfg.image_size, heads=("crystal_system",))
 res_mnv2 = models.train(mnv2, models.model_inputs("mobilenetv2", x_mnv2, cfg.image_size),
                         {"crystal_system": y_train["crystal_system"][mnv2_rows]},
                         models.model_inputs("mobilenetv2", val_inputs, cfg.image_size),
                         {"crystal_system": y_val["crystal_system"]}, cfg.epochs_mobilenet,
-                        cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
+                        cfg.batch_size, cfg.learning_rate, seed=cfg.seed, keep=cfg.keep_epoch)
 timings["mobilenet_train_s"] = res_mnv2.seconds
 del x_mnv2
 print(f"trained on {len(mnv2_rows)} of the {n_rows_train} training patterns"
@@ -433,10 +480,11 @@ print(f"weights: {weights_source}; {mnv2.count_params():,} parameters; {res_mnv2
 cnn = models.build_cnn1d(grid.n_points, heads=("crystal_system", "space_group"), dense=dense)
 if x_train is not None:
     res_cnn = models.train(cnn, x_train, y_train, val_inputs, y_val, cfg.epochs_cnn,
-                           cfg.batch_size, cfg.learning_rate, seed=cfg.seed)
+                           cfg.batch_size, cfg.learning_rate, seed=cfg.seed, keep=cfg.keep_epoch)
 else:
     res_cnn = models.train_stream(cnn, pattern_stream(cfg.seed), val_inputs, y_val,
-                                  cfg.epochs_cnn, cfg.learning_rate, seed=cfg.seed)
+                                  cfg.epochs_cnn, cfg.learning_rate, seed=cfg.seed,
+                                  keep=cfg.keep_epoch)
 timings["cnn_train_s"] = res_cnn.seconds
 print(f"1D CNN: {cnn.count_params():,} parameters; {res_cnn.epochs_run} epochs in "
       f"{res_cnn.seconds:.0f} s; kept epoch {res_cnn.best_epoch}")
@@ -461,11 +509,12 @@ if x_train is not None:
     res_convnext = models.train(convnext, x_train[convnext_rows],
                                 {h: v[convnext_rows] for h, v in y_train.items()}, val_inputs,
                                 y_val, cfg.epochs_convnext, cfg.batch_size,
-                                cfg.learning_rate_convnext, seed=cfg.seed)
+                                cfg.learning_rate_convnext, seed=cfg.seed, keep=cfg.keep_epoch)
 else:
     res_convnext = models.train_stream(convnext, pattern_stream(cfg.seed + 1, convnext_rows),
                                        val_inputs, y_val, cfg.epochs_convnext,
-                                       cfg.learning_rate_convnext, seed=cfg.seed)
+                                       cfg.learning_rate_convnext, seed=cfg.seed,
+                                       keep=cfg.keep_epoch)
 timings["convnext_train_s"] = res_convnext.seconds
 print(f"1D ConvNeXt: trained on {len(convnext_rows)} of the {n_rows_train} training patterns "
       "per epoch")
@@ -543,11 +592,11 @@ if rruff_path is not None:
     print(rruff.summary())
 else:
     print("no rruff_dev folder: the measured validation is skipped (set rruff_dir)")
-rruff_evals = {} if rruff is None else {
-    name: evaluate.evaluation(rruff.crystal_system,
-                              models.predict_patterns(model, kind, rruff.patterns, cfg.image_size),
-                              rruff.space_group)
+rruff_probs = {} if rruff is None else {
+    name: models.predict_patterns(model, kind, rruff.patterns, cfg.image_size)
     for name, (kind, model) in trained.items()}
+rruff_evals = {name: evaluate.evaluation(rruff.crystal_system, p, rruff.space_group)
+               for name, p in rruff_probs.items()}
 rruff_base = None if rruff is None else evaluate.baselines(rruff.crystal_system,
                                                            rruff.space_group)
 timings["rruff_dev_s"] = time.perf_counter() - t0
@@ -591,13 +640,55 @@ if rruff_evals:
 # no threshold does): `rruff_dev` is a validation set, and
 # choosing the threshold is what it is for.
 
+# %% [markdown]
+# ### Label shift: crystal systems are not equally common
+#
+# The models train on **balanced** crystal systems (class weights), so their probabilities
+# assume each system is equally likely; real materials are not (monoclinic and orthorhombic
+# are common, hexagonal rare).  With `class_prior = "cod"` the probabilities are corrected for
+# the crystal-system frequencies π of the **COD structures** in `../shared/data/cod_structures`
+# (`cod_dir`; labels from SpacegroupAnalyzer, one pseudo-count per system): p′ ∝ p · π / (1/7)
+# (Saerens et al. 2002, `lib.xrd.calibration.prior_corrected`), after temperature scaling.
+# π comes from a training-side source, never from `rruff_dev`'s labels.  The COD folder is
+# small and not a random sample (its `p-1/` part was chosen for space group P-1, so triclinic
+# is over-represented), which the numbers below should be read with.  The bundles store π
+# (`meta.class_prior`) and `classify` applies it; `rruff_dev` is reported with and without it.
+
+# %%
+prior, prior_summary = None, None
+if cfg.class_prior == "cod" and cod_path is not None:
+    t0 = time.perf_counter()
+    cod = dataset.cod_dataset(cod_path, cfg.data_dir, grid, cfg.sigma, symprec=cfg.symprec,
+                              engine=cfg.engine, n_workers=cfg.n_workers)
+    prior = calibration.class_frequencies(cod.crystal_system, len(CRYSTAL_SYSTEMS))
+    prior_summary = {"source": "COD structures (crystal systems by SpacegroupAnalyzer)",
+                     "folder": str(cod_path), "n_structures": int(len(cod)),
+                     "n_skipped": len(cod.failures), "pseudo_count": 1,
+                     "counts": dict(zip(CRYSTAL_SYSTEMS, np.bincount(
+                         cod.crystal_system, minlength=len(CRYSTAL_SYSTEMS)).tolist())),
+                     "frequencies": dict(zip(CRYSTAL_SYSTEMS, np.round(prior, 4).tolist()))}
+    timings["class_prior_s"] = time.perf_counter() - t0
+    display(pd.DataFrame({"COD structures": prior_summary["counts"],
+                          "prior π": prior_summary["frequencies"]}).T)
+else:
+    print("no class prior (class_prior = 'none' or no COD folder): balanced probabilities")
+
 # %%
 calib = {name: evaluate.calibrate(
              models.predict_patterns(model, kind, val_inputs, cfg.image_size)["crystal_system"],
              val.crystal_system,
              None if not rruff_evals else rruff_evals[name]["probs"],
-             None if rruff is None else rruff.crystal_system, cfg.confidence_target)
+             None if rruff is None else rruff.crystal_system, cfg.confidence_target,
+             prior=prior)
          for name, (kind, model) in trained.items()}
+prior_name = {name: f"{name} + COD prior" for name in trained}
+if prior is not None and rruff_evals:           # the answers classify gives with the prior
+    rruff_evals.update({prior_name[name]: evaluate.evaluation(
+        rruff.crystal_system, {**rruff_probs[name],
+                               "crystal_system": calib[name]["measured_calibrated"]},
+        rruff.space_group) for name in trained})
+    display(Markdown("**`rruff_dev` with and without the class prior**"))
+    display(evaluate.measured_frame(rruff_evals, rruff_base))
 calib_frame = pd.DataFrame(
     {name: {k: c.get(k) for k in ("temperature", "ece_validation_before", "ece_validation_after",
                                   "ece_measured_before", "ece_measured_after",
@@ -650,7 +741,9 @@ def calibration_meta(name: str) -> dict:
     c = calib[name]
     return {"temperature": c["temperature"], "confidence_target": cfg.confidence_target,
             "threshold_chosen_on": "rruff_dev" if "confidence_threshold" in c else None,
-            "simulation": cfg.simulation}
+            "simulation": cfg.simulation,
+            "class_prior": None if prior is None else prior.tolist(),
+            "class_prior_source": None if prior is None else "COD structures (cod_dir)"}
 
 
 def threshold_of(name: str) -> float:
@@ -735,8 +828,8 @@ summary = evaluate.metrics_summary(
                    "system); variants only of training structures (grouped by parent), "
                    "variants with a validation/test composition dropped",
     training_patterns=int(n_training_patterns), variants=variant_summary,
-    simulation=cfg.simulation,
-    measurement_model=measurement.to_dict() if cfg.simulation == "measured" else None,
+    simulation=cfg.simulation, scan_start=cfg.scan_start,
+    measurement_model=measurement.to_dict() if cfg.simulation != "report" else None,
     patterns_per_epoch=int(n_training_patterns),
     training_patterns_mobilenet=int(len(mnv2_rows)),
     training_patterns_convnext=int(len(convnext_rows)),
@@ -747,7 +840,7 @@ summary = evaluate.metrics_summary(
         note="measured RRUFF patterns, validation only: never trained on; the confidence "
              "threshold is chosen on it",
         calibration={n: evaluate.calibration_summary(c) for n, c in calib.items()},
-        confidence_threshold={n: threshold_of(n) for n in calib}),
+        confidence_threshold={n: threshold_of(n) for n in calib}, class_prior=prior_summary),
     calibration_validation={n: {k: c[k] for k in ("temperature", "ece_validation_before",
                                                     "ece_validation_after", "n_validation")}
                             for n, c in calib.items()},

@@ -35,6 +35,7 @@ def test_data_sets(m06):
     assert 0 <= var["space_group_differs_from_parent_label"] <= 1
     # smoke: measured anew every epoch (PatternStream), so no fixed augmented copies
     assert m06["simulation"] == "measured" and m06["measurement_model"]["ka2_probability"] > 0
+    assert m06["scan_start"] == "5,15" and m06["measurement_model"]["scan_start"] == [5.0, 15.0]
     assert m06["training_patterns"] == m06["patterns_per_epoch"] == split["train"] + var["n_kept"]
     assert m06["training_patterns_mobilenet"] == m06["training_patterns"]   # smoke: no subset
     assert m06["training_patterns_convnext"] == m06["training_patterns"]
@@ -111,7 +112,15 @@ def test_rruff_dev_validation(m06):
     assert base["majority_class"] == "monoclinic"
     assert round(base["majority_class_accuracy"], 3) == 0.316
     assert base["chance_uniform"] == pytest.approx(1 / 7)
-    assert set(rr["models"]) == {"MobileNetV2", "1D CNN", "ConvNeXt"}
+    names = {"MobileNetV2", "1D CNN", "ConvNeXt"}
+    prior = rr["class_prior"]
+    if config.resolve_shared("shared", "cod_structures") is None:
+        assert prior is None and set(rr["models"]) == names
+    else:                       # the label-shift correction with the COD crystal systems
+        assert set(rr["models"]) == names | {f"{n} + COD prior" for n in names}
+        assert prior["n_structures"] > 100 and prior["pseudo_count"] == 1
+        assert sum(prior["frequencies"].values()) == pytest.approx(1, abs=1e-3)
+        assert all(v > 0 for v in prior["frequencies"].values())
     for name, block in rr["models"].items():
         assert 0 <= block["accuracy"] <= 1 and block["n"] == 301
         assert set(block["table"]["per_class"]) == set(CRYSTAL_SYSTEMS)
@@ -128,7 +137,8 @@ def test_rruff_dev_validation(m06):
         assert c["target_accuracy"] == 0.8
         curve = c["coverage_curve"]
         assert curve["coverage"][0] == 1.0 and np.all(np.diff(curve["coverage"]) <= 0)
-        assert curve["accuracy"][0] == pytest.approx(rr["models"][name]["accuracy"])
+        final = f"{name} + COD prior" if prior is not None else name    # what classify says
+        assert curve["accuracy"][0] == pytest.approx(rr["models"][final]["accuracy"])
     figs = config.figures_dir("smoke")
     assert (figs / "xrd_fig06_rruff_dev_confusion_matrix.png").is_file()
     assert (figs / "xrd_fig07_rruff_dev_accuracy_coverage.png").is_file()
@@ -138,3 +148,6 @@ def test_rruff_dev_validation(m06):
     assert bundle["wavelength_angstrom"] == pytest.approx(1.54184)
     assert bundle["confidence_threshold"] == rr["confidence_threshold"]["1D CNN"]
     assert bundle["meta"]["threshold_chosen_on"] == "rruff_dev"
+    if prior is not None:
+        assert bundle["meta"]["class_prior"] == pytest.approx(
+            [prior["frequencies"][c] for c in CRYSTAL_SYSTEMS], abs=1e-4)

@@ -356,3 +356,30 @@ def test_calibrated_probabilities_follow_the_bundle_temperature():
     assert np.all(np.argmax(hot, axis=1) == np.argmax(p, axis=1))  # the ranking is kept
     with pytest.raises(ValueError, match="temperature"):
         classify.calibrated(p, 0.0)
+
+
+def test_bundle_class_prior_corrects_the_crystal_system_probabilities(tiny_bundle, tmp_path):
+    """A bundle with meta.class_prior: classify's crystal-system probabilities are the
+    temperature-scaled ones times prior / uniform, renormalised (calibration.prior_corrected)."""
+    from lib.xrd import calibration
+
+    good = tmp_path / "mg.xy"
+    write_profile(good, magnesium_hcp())
+    plain = classify.classify_files([good], tiny_bundle, top=7)[0]
+    info = json.loads((tiny_bundle / "bundle.json").read_text())
+    prior = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.88])       # mostly cubic
+    folder = tmp_path / "with_prior"
+    folder.mkdir()
+    (folder / "model.keras").write_bytes((tiny_bundle / "model.keras").read_bytes())
+    (folder / "bundle.json").write_text(json.dumps(
+        {**info, "meta": {**info["meta"], "class_prior": prior.tolist()}}))
+    shifted = classify.classify_files([good], folder, top=7)[0]
+
+    def probs(rec):
+        p = {r["label"]: r["p"] for r in rec["crystal_system"]}
+        return np.array([p[c] for c in CRYSTAL_SYSTEMS])
+
+    np.testing.assert_allclose(probs(shifted), calibration.prior_corrected(probs(plain), prior),
+                               atol=2e-3)
+    assert probs(shifted)[CRYSTAL_SYSTEMS.index("cubic")] > probs(plain)[
+        CRYSTAL_SYSTEMS.index("cubic")]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lib import atomic
-from lib.xrd import evaluate
+from lib.xrd import calibration, evaluate
 from lib.xrd.dataset import XRDData
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 
@@ -233,6 +233,15 @@ def test_verdict_line_on_measured_patterns():
         assert "rruff_dev" in line and says in line and "always" in line and "81.7 %" in line
     plain = evaluate.verdict(evals, (20, 8), "imagenet", 2000)
     assert "rruff_dev" not in plain.text
+    # with class-prior rows: the line also names the best without the prior
+    low = evaluate.evaluation(truth, {"crystal_system": one_hot([0] * len(truth))})
+    high = evaluate.evaluation(truth, {"crystal_system": one_hot(list(truth))})
+    v = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
+                         measured={"1D CNN": low, "1D CNN + COD prior": high},
+                         measured_baselines=base)
+    line = v.text.splitlines()[-1]
+    assert "Best: 1D CNN + COD prior 100.0 %" in line
+    assert "without the class prior the best is 1D CNN 0.0 %" in line
 
 
 def test_train_stream_draws_new_batches_each_epoch():
@@ -298,6 +307,12 @@ def test_calibrate_lowers_ece_of_an_overconfident_model_and_picks_a_threshold():
     assert never["accuracy_at_threshold"] is None
     only_val = evaluate.calibrate(pv, yv)
     assert "confidence_threshold" not in only_val
+    # with a class prior: temperature first, then the prior (as classify does)
+    prior = np.array([0.05, 0.3, 0.25, 0.1, 0.1, 0.05, 0.15])
+    shifted = evaluate.calibrate(pv, yv, pm, ym, target_accuracy=0.7, prior=prior)
+    assert shifted["temperature"] == c["temperature"]
+    np.testing.assert_allclose(shifted["measured_calibrated"],
+                               calibration.prior_corrected(c["measured_calibrated"], prior))
 
 
 def test_coverage_figure(tmp_path):

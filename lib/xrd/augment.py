@@ -18,7 +18,7 @@ Options (each 0 = off), drawn independently per pattern:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -108,3 +108,37 @@ def describe(aug: Augmentation) -> dict[str, Any]:
     return {"zero_shift_deg": aug.zero_shift, "broadening_sigma_deg": aug.broadening,
             "texture_lognormal_sigma": aug.texture, "background_max": aug.background,
             "noise_sigma_per_sqrt_signal": aug.noise}
+
+
+def scan_range(patterns: np.ndarray, grid: Grid, start: tuple[float, float],
+               rng: np.random.Generator, end: tuple[float, float] | None = None) -> np.ndarray:
+    """Patterns (n, n_points) on ``grid`` as if each scan had started at 2θ ~ U(``start``)
+    degrees (and ended at U(``end``) when given): intensity outside the scanned range set to 0,
+    as a measured scan read onto the grid (:func:`lib.xrd.classify.resample_profile`).  A new
+    array; the patterns of a simulation from 0° learn no peaks that a diffractometer starting
+    at 5–15° never records."""
+    arr = np.array(patterns, dtype=np.float32, copy=True)
+    lo, hi = float(start[0]), float(start[1])
+    if not 0 <= lo <= hi:
+        raise ValueError(f"scan start range must satisfy 0 <= a <= b, got {start}")
+    first = rng.uniform(lo, hi, len(arr))
+    arr[grid.two_theta[None, :] < first[:, None]] = 0.0
+    if end is not None:
+        last = rng.uniform(float(end[0]), float(end[1]), len(arr))
+        if np.any(last <= first):
+            raise ValueError(f"scan end range {end} must lie above the start range {start}")
+        arr[grid.two_theta[None, :] > last[:, None]] = 0.0
+    return arr
+
+
+def degree_range(text: str | Sequence[float], name: str = "range") -> tuple[float, float]:
+    """``"a,b"`` (or a pair) as a range (a, b) of 2θ in degrees, 0 <= a <= b <= 180; a clear
+    ``ValueError`` naming ``name`` otherwise."""
+    parts = [p.strip() for p in text.split(",")] if isinstance(text, str) else list(text)
+    try:
+        lo, hi = (float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be two numbers 'a,b' (degrees 2θ), got {text!r}") from None
+    if not 0 <= lo <= hi <= 180:
+        raise ValueError(f"{name} must satisfy 0 <= a <= b <= 180 degrees, got {text!r}")
+    return lo, hi

@@ -12,6 +12,11 @@
 - :func:`coverage_curve` — answer only when the top probability ≥ a threshold: the fraction
   answered (coverage) and the accuracy on those, per threshold; :func:`threshold_for_accuracy`
   the lowest threshold whose answered patterns reach a target accuracy.
+- :func:`class_frequencies` and :func:`prior_corrected` — label shift (Saerens et al. 2002,
+  Neural Comput. 14, 21): a model trained on balanced classes estimates p(class | pattern)
+  under a uniform prior; where the classes occur with frequencies π, p'(c) ∝ p(c) · π_c /
+  π_train,c.  π must come from a training-side source (e.g. the crystal systems of a
+  structure database), never from the labels of the set it is scored on.
 """
 from __future__ import annotations
 
@@ -161,3 +166,36 @@ def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray,
         return float(np.nextafter(1.0, 2.0)), 0.0, float("nan")
     i = int(ok[0])
     return float(curve.threshold[i]), float(curve.coverage[i]), float(curve.accuracy[i])
+
+
+def class_frequencies(labels: np.ndarray, n_classes: int, pseudo_count: float = 1.0,
+                      ) -> np.ndarray:
+    """Frequencies of the classes 0..n_classes−1 among ``labels`` with ``pseudo_count`` added to
+    every count (Laplace smoothing: a class absent from a small sample keeps a non-zero
+    prior); sums to 1."""
+    labels = np.asarray(labels, int)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"class labels must lie in 0..{n_classes - 1}")
+    if pseudo_count < 0 or (pseudo_count == 0 and labels.size == 0):
+        raise ValueError("class_frequencies needs labels or a positive pseudo_count")
+    counts = np.bincount(labels, minlength=n_classes).astype(float) + pseudo_count
+    return counts / counts.sum()
+
+
+def prior_corrected(probabilities: np.ndarray, prior: np.ndarray,
+                    train_prior: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities p'(c) ∝ p(c) · prior_c / train_prior_c (rows sum to 1): the
+    posterior under the class frequencies ``prior`` of a model whose training classes had
+    frequencies ``train_prior`` (default uniform: balanced class weights).  A uniform
+    ``prior`` (= ``train_prior``) changes nothing."""
+    p = np.asarray(probabilities, float)
+    prior = np.asarray(prior, float)
+    train = np.full(p.shape[-1], 1.0 / p.shape[-1]) if train_prior is None else \
+        np.asarray(train_prior, float)
+    if prior.shape != (p.shape[-1],) or train.shape != prior.shape:
+        raise ValueError(f"prior needs {p.shape[-1]} class frequencies, got {prior.shape}")
+    if np.any(prior <= 0) or np.any(train <= 0):
+        raise ValueError("class frequencies must be positive")
+    q = p * (prior / train)
+    total = q.sum(axis=-1, keepdims=True)
+    return np.divide(q, total, out=np.full_like(q, 1.0 / q.shape[-1]), where=total > 0)

@@ -37,7 +37,8 @@ d or q column read as 2θ (decreasing, or ending below 20°), an upside-down pat
 pointing down), a scan whose strong peaks all lie outside the model's 2θ range.  Such a file
 gets an error with ``"suspicious": true`` and the reason; ``--force`` classifies it anyway,
 with warnings and ``"confident": false``.  Each record says ``"confident"``: the top
-crystal-system probability (temperature-scaled with the bundle's ``meta.temperature``)
+crystal-system probability (temperature-scaled with the bundle's ``meta.temperature``, then
+corrected for the crystal-system frequencies ``meta.class_prior`` when the bundle has them)
 reaches the bundle's ``confidence_threshold`` (0 until a
 calibration sets it).
 
@@ -63,6 +64,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .. import atomic
+from .calibration import prior_corrected
 from .models import Bundle, load_bundle, predict_patterns
 from .patterns import Grid, render, smooth_normalise
 
@@ -665,6 +667,42 @@ def preprocess(vectors: np.ndarray, grid: Grid, background: str = "none") -> np.
     return out.reshape(arr.shape).astype(np.float32)
 
 
+def smooth_scans(vectors: np.ndarray, sigma: float) -> np.ndarray:
+    """Measured-like profiles on a grid (rows; zero outside each scan's range) smoothed as
+    :func:`to_model_input` smooths a measured file: a Gaussian of σ = ``sigma`` grid points
+    within each row's scanned range (first to last point > 0), the range's edge values
+    repeated beyond it ("nearest"), zero outside.  Simulated measurements
+    (:mod:`lib.xrd.simulate`) pass through here before :func:`preprocess`, so that their counting
+    noise is smoothed as a file's is (without it a simulated scan has ~4× the point-to-point
+    noise of a measured RRUFF scan read by ``classify``).  float32, the input's shape."""
+    arr = np.atleast_2d(np.asarray(vectors, float))
+    if sigma <= 0:
+        return arr.reshape(np.shape(vectors)).astype(np.float32)
+    first, last = _scanned_range(arr)
+    cols = np.arange(arr.shape[1])[None, :]
+    edge_lo = np.take_along_axis(arr, first[:, None], 1)
+    edge_hi = np.take_along_axis(arr, last[:, None], 1)
+    filled = np.where(cols < first[:, None], edge_lo, np.where(cols > last[:, None], edge_hi, arr))
+    out = gaussian_filter1d(filled, sigma, axis=1, mode="nearest")
+    out[(cols < first[:, None]) | (cols > last[:, None])] = 0.0
+    return out.reshape(np.shape(vectors)).astype(np.float32)
+
+
+def scan_inputs(scans: np.ndarray, grid: Grid, sigma: float, background: str = "none",
+                chunk: int = 1024) -> np.ndarray:
+    """Model inputs (n, n_points) float32 from measured-like scans on ``grid`` (rows, zero
+    outside each scan's range; e.g. :func:`lib.xrd.simulate.simulate`): smoothed with σ grid
+    points as :func:`to_model_input` smooths a measured file (:func:`smooth_scans`), then
+    :func:`preprocess` with ``background`` — a simulated measurement becomes the vector a file of
+    it would give; in chunks of ``chunk`` rows (preprocessing works in float64)."""
+    arr = np.atleast_2d(np.asarray(scans))
+    out = np.empty(arr.shape, np.float32)
+    for lo in range(0, len(arr), chunk):
+        out[lo:lo + chunk] = preprocess(smooth_scans(arr[lo:lo + chunk], sigma), grid,
+                                        background)
+    return out.reshape(np.shape(scans))
+
+
 def resample_profile(two_theta: np.ndarray, intensity: np.ndarray, grid: Grid) -> np.ndarray:
     """A measured profile (2θ increasing, degrees) on the model's grid, zero outside the
     scanned range.  Where the scan is finer than the grid, each grid point takes the mean
@@ -826,6 +864,9 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
         probs = predict_patterns(bundle.model, bundle.kind, np.stack(vectors), bundle.image_size)
         probs["crystal_system"] = calibrated(probs["crystal_system"],
                                              float(bundle.meta.get("temperature") or 1.0))
+        if bundle.meta.get("class_prior"):     # label shift: frequencies of real structures
+            probs["crystal_system"] = prior_corrected(probs["crystal_system"],
+                                                      np.asarray(bundle.meta["class_prior"]))
         for j, i in enumerate(where):
             kind, scan, warnings_ = info[j]
             rec: dict[str, Any] = {"file": str(paths[i]), "read_as": kind, "axis": scan.axis,

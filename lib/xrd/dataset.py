@@ -64,6 +64,8 @@ class XRDData:
     failures: list[dict[str, str]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    cif_sources: list[Path] = field(default_factory=list)   # files holding the rows' CIFs
+                                                            # (when not one ``path``)
 
     def __len__(self) -> int:
         return len(self.space_group)
@@ -85,7 +87,8 @@ class XRDData:
                        [self.peak_intensity[i] for i in idx], self.space_group[idx],
                        self.crystal_system[idx], self.space_group_reference[idx],
                        self.structure_id[idx], self.formula[idx], self.n_atoms[idx],
-                       self.grid, self.sigma, self.failures, self.provenance, self.path)
+                       self.grid, self.sigma, self.failures, self.provenance, self.path,
+                       self.cif_sources)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,6 +322,106 @@ def mp_dataset(csv_path: str | Path, data_dir: str | Path, grid: Grid, sigma: fl
     return load_dataset(path, grid, sigma)
 
 
+def _cod_chunk(paths: Sequence[str], symprec: float, engine: str, max_atoms: int,
+               ) -> list[dict[str, Any]]:
+    warnings.simplefilter("ignore")
+    out = []
+    for path in paths:
+        sid = f"cod-{Path(path).stem}"
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+            structure = structure_from_cif(text, name=str(path))
+            if len(structure) > max_atoms:
+                raise ValueError(f"{len(structure)} atoms in the cell, more than {max_atoms}")
+            if any(el.symbol in ("X", "Xx") or el.Z == 0 for el in structure.composition):
+                raise ValueError("atoms of unknown type")
+            out.append(_record(structure, sid, _cif_space_group(text), symprec, engine))
+        except Exception as exc:
+            out.append({"id": sid, "ok": False, "reason": f"{type(exc).__name__}: {exc}"[:300]})
+    return out
+
+
+def _cif_space_group(text: str) -> int:
+    """The space-group number a CIF states (``_space_group_IT_number`` or
+    ``_symmetry_Int_Tables_number``), 0 when it states none."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].lower() in ("_space_group_it_number",
+                                                    "_symmetry_int_tables_number"):
+            try:
+                return int(parts[1])
+            except ValueError:
+                return 0
+    return 0
+
+
+def cod_files(folder: str | Path) -> list[Path]:
+    """One CIF per COD entry under ``folder`` (recursively): ``<id>.cif``, or when only
+    variants of it exist (``<id>__<note>.cif``), the first of them by name."""
+    chosen: dict[str, Path] = {}
+    for path in sorted(Path(folder).rglob("*.cif")):
+        entry = path.stem.split("__")[0]
+        if entry not in chosen or path.stem == entry:
+            chosen[entry] = path
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def cod_dataset(folder: str | Path, data_dir: str | Path, grid: Grid, sigma: float = 5.0,
+                symprec: float = 0.1, engine: str = "fast", max_atoms: int = 400,
+                n_workers: int = 1, chunk_size: int = 8, progress: bool = True,
+                refresh: bool = False) -> XRDData:
+    """Patterns and labels of the COD structures under ``folder`` (one CIF per entry:
+    :func:`cod_files`), cached to HDF5 like the other sets.  Real structures with larger cells
+    than pyxtal's, for training: the caller keeps the split free of test compositions.
+    Entries that cannot be parsed, have atoms of unknown type, more than ``max_atoms`` atoms in
+    the cell, or no reflection, are skipped and listed in ``failures``; labels from
+    SpacegroupAnalyzer (``symprec`` Å; disordered sites count as their own species)."""
+    folder = Path(folder)
+    files = cod_files(folder)
+    if not files:
+        raise ValueError(f"COD folder {folder}: no .cif files")
+    params = {"kind": "cod", "folder": str(folder.resolve()), "n_files": len(files),
+              "bytes": sum(f.stat().st_size for f in files), "symprec": symprec,
+              "engine": engine, "max_atoms": max_atoms}
+    path = Path(data_dir) / f"xrd_cod_{cache_key(params)}.h5"
+    if not refresh and (data := _cached(path, params, grid, sigma)) is not None:
+        return data
+    start = time.perf_counter()
+    records = generate(_cod_chunk, _chunks([str(f) for f in files], chunk_size), n_workers,
+                       "COD + XRD", progress, symprec=symprec, engine=engine,
+                       max_atoms=max_atoms)
+    seconds = time.perf_counter() - start
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    write_dataset(path, records, "cod", params, grid, sigma, seconds)
+    return load_dataset(path, grid, sigma)
+
+
+def concatenate(sets: Sequence[XRDData]) -> XRDData:
+    """The rows of several data sets on one grid, in order (failures and provenance of the
+    first; ``path`` None unless all come from one file, the files in ``cif_sources``, where
+    :func:`variant_set` reads the rows' CIFs)."""
+    if not sets:
+        raise ValueError("concatenate: no data sets")
+    first = sets[0]
+    for other in sets[1:]:
+        if other.grid != first.grid or other.sigma != first.sigma:
+            raise ValueError("concatenate: data sets on different grids or σ")
+    paths = {s.path for s in sets}
+    out = XRDData(np.concatenate([s.patterns for s in sets]),
+                  [t for s in sets for t in s.peak_two_theta],
+                  [i for s in sets for i in s.peak_intensity],
+                  np.concatenate([s.space_group for s in sets]),
+                  np.concatenate([s.crystal_system for s in sets]),
+                  np.concatenate([s.space_group_reference for s in sets]),
+                  np.concatenate([s.structure_id for s in sets]),
+                  np.concatenate([s.formula for s in sets]),
+                  np.concatenate([s.n_atoms for s in sets]), first.grid, first.sigma,
+                  list(first.failures), dict(first.provenance),
+                  next(iter(paths)) if len(paths) == 1 else None,
+                  [p for s in sets for p in ([s.path] if s.path else s.cif_sources)])
+    return out
+
+
 def group_split(data: XRDData, test_fraction: float, validation_fraction: float, seed: int,
                 ) -> dict[str, np.ndarray]:
     """Train / validation / test row indices sharing no structure and no composition.
@@ -479,8 +582,9 @@ def variant_set(parents: XRDData, k: int, seed: int, grid: Grid, sigma: float = 
     peak lists by :func:`batch_peaks` (= ``XRDCalculator``, Cu Kα, 2θ 0–90°) and their
     Gaussian profiles on ``grid`` (:func:`profiles.gaussian_patterns`, σ in points).
 
-    The parents' CIFs are read from ``parents.path``; a parent whose variants fail is listed
-    in ``failures`` and the rest go on.  Generated over ``n_workers`` processes.
+    The parents' CIFs are read from ``parents.path`` (or ``parents.cif_sources``); a parent
+    whose variants fail is listed in ``failures`` and the rest go on.  Generated over
+    ``n_workers`` processes.
     """
     if k < 0:
         raise ValueError(f"n_variants must be >= 0, got {k}")
@@ -489,9 +593,10 @@ def variant_set(parents: XRDData, k: int, seed: int, grid: Grid, sigma: float = 
                        np.zeros(0, object))
     if k == 0 or not len(parents):
         return empty
-    if parents.path is None:
+    sources = [parents.path] if parents.path is not None else parents.cif_sources
+    if not sources:
         raise ValueError("variant_set needs parents read from a data set file (their CIFs)")
-    cifs = read_cifs(parents.path)
+    cifs = {k: v for source in sources for k, v in read_cifs(source).items()}
     rows = [(i, str(sid), cifs[str(sid)]) for i, sid in enumerate(parents.structure_id)]
     start = time.perf_counter()
     records = generate(_variant_chunk, _chunks(rows, chunk_size), n_workers, "variants + XRD",

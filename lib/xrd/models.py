@@ -159,6 +159,10 @@ def balanced_weights(labels: np.ndarray, n_classes: int, clip: float = 10.0) -> 
     return np.minimum(w, clip)
 
 
+#: Which epoch's weights training keeps: the best on validation, or the last.
+KEEP_EPOCHS = ("best", "last")
+
+
 @dataclass
 class TrainResult:
     model: Any
@@ -183,10 +187,11 @@ def model_inputs(kind: str, patterns: np.ndarray, image_size: int | None = None)
 def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
           x_val: np.ndarray, y_val: dict[str, np.ndarray], epochs: int, batch_size: int,
           learning_rate: float = 1e-3, class_weights: bool = True, seed: int = 0,
-          verbose: int = 2) -> TrainResult:
+          verbose: int = 2, keep: str = "best") -> TrainResult:
     """Train with Adam and sparse cross-entropy per head; class weights (balanced, per head)
-    enter as sample weights (Keras has no class_weight for several outputs).  The weights of
-    the epoch with the best validation crystal-system accuracy are kept."""
+    enter as sample weights (Keras has no class_weight for several outputs).  ``keep``:
+    ``"best"`` keeps the weights of the epoch with the best validation crystal-system
+    accuracy, ``"last"`` those of the last epoch."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -198,7 +203,7 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
         for h in heads:
             w = balanced_weights(y_train[h], len(head_labels(h)))
             sample_weight[h] = w[y_train[h]].astype(np.float32)
-    return _compile_and_fit(model, heads, epochs, learning_rate, verbose,
+    return _compile_and_fit(model, heads, epochs, learning_rate, verbose, keep,
                             x=x_train, y={h: y_train[h] for h in heads},
                             sample_weight=sample_weight,
                             validation_data=(x_val, {h: y_val[h] for h in heads}),
@@ -206,11 +211,15 @@ def train(model: Any, x_train: np.ndarray, y_train: dict[str, np.ndarray],
 
 
 def _compile_and_fit(model: Any, heads: list[str], epochs: int, learning_rate: float,
-                     verbose: int, **fit_arguments: Any) -> TrainResult:
+                     verbose: int, keep: str = "best", **fit_arguments: Any) -> TrainResult:
     """Adam, sparse cross-entropy per head (space group weighted ½), accuracy per head; fit
     with ``fit_arguments`` keeping the weights of the epoch with the best validation
-    crystal-system accuracy.  The one training loop of :func:`train` and :func:`train_stream`."""
+    crystal-system accuracy (``keep="best"``) or of the last epoch (``"last"``).  The one
+    training loop of :func:`train` and :func:`train_stream`."""
     import keras
+
+    if keep not in KEEP_EPOCHS:
+        raise ValueError(f"keep must be one of {', '.join(KEEP_EPOCHS)}, got {keep!r}")
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={h: "sparse_categorical_crossentropy" for h in heads},
@@ -220,27 +229,30 @@ def _compile_and_fit(model: Any, heads: list[str], epochs: int, learning_rate: f
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=epochs,
                                          restore_best_weights=True, verbose=0)
     start = time.perf_counter()
-    hist = model.fit(epochs=epochs, verbose=verbose, callbacks=[stop], **fit_arguments)
+    hist = model.fit(epochs=epochs, verbose=verbose, callbacks=[stop] if keep == "best" else [],
+                     **fit_arguments)
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     key = monitor if monitor in history else next((k for k in history if k.startswith("val_")
                                                    and k.endswith("accuracy")), None)
-    best = int(np.argmax(history[key])) + 1 if key else len(next(iter(history.values())))
-    return TrainResult(model, history, seconds, len(next(iter(history.values()))), best)
+    n_run = len(next(iter(history.values())))
+    best = int(np.argmax(history[key])) + 1 if key and keep == "best" else n_run
+    return TrainResult(model, history, seconds, n_run, best)
 
 
 def train_stream(model: Any, stream: Any, x_val: np.ndarray, y_val: dict[str, np.ndarray],
                  epochs: int, learning_rate: float = 1e-3, seed: int = 0,
-                 verbose: int = 2) -> TrainResult:
+                 verbose: int = 2, keep: str = "best") -> TrainResult:
     """Train from a Keras ``PyDataset`` (e.g. ``lib.xrd.stream.PatternStream``: new patterns
     every epoch) that yields ``(x, y)`` or ``(x, y, sample_weight)`` with ``y`` a dict head →
     labels; Adam, sparse cross-entropy per head (space group weighted ½), and the weights of
-    the epoch with the best validation crystal-system accuracy kept (as :func:`train`)."""
+    the epoch with the best validation crystal-system accuracy kept, or the last one
+    (``keep``, as :func:`train`)."""
     import keras
 
     keras.utils.set_random_seed(seed)
     heads = [h for h in model.output_names if h in y_val]
-    return _compile_and_fit(model, heads, epochs, learning_rate, verbose, x=stream,
+    return _compile_and_fit(model, heads, epochs, learning_rate, verbose, keep, x=stream,
                             validation_data=(x_val, {h: y_val[h] for h in heads}))
 
 
