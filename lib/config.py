@@ -10,8 +10,9 @@ Profiles
 ``smoke``
     All notebooks together in a few minutes on 2 CPU cores; the tests use it.
 ``default``
-    The offline laptop study: 47 minutes for all notebooks, measured on 2 cores shared with
-    other jobs (00 57 s, 01 17 s, 02 553 s, 03 260 s, 04 547 s, 05 289 s, 06 479 s, 07 611 s).
+    The offline laptop study: about 61 minutes for all notebooks, the sum of per-notebook
+    runs measured on 2 cores shared with other jobs (00 69 s, 01 17 s, 02 553 s, 03 244 s,
+    04 547 s, 05 289 s, 06 580 s, 07 611 s, 08 771 s).
 ``full``
     The reports' scale (150,000 training + validation structures, 4630 reflections); GPU nodes.
 
