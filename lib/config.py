@@ -10,9 +10,10 @@ Profiles
 ``smoke``
     All notebooks together in a few minutes on 2 CPU cores; the tests use it.
 ``default``
-    The offline laptop study: about 61 minutes for all notebooks, the sum of per-notebook
-    runs measured on 2 cores shared with other jobs (00 69 s, 01 17 s, 02 553 s, 03 244 s,
-    04 547 s, 05 289 s, 06 580 s, 07 611 s, 08 771 s).
+    The offline laptop study: 41 minutes for all notebooks, measured end to end from a clean
+    clone on 2 cores (fresh environment included; 00 44 s, 01 9 s, 02 300 s, 03 157 s,
+    04 361 s, 05 156 s, 06 508 s, 07 395 s, 08 426 s); on cores shared with other jobs the
+    notebooks took up to 1.8× that (02 553 s, 04 547 s, 06 580 s, 07 611 s, 08 771 s).
 ``full``
     The reports' scale (150,000 training + validation structures, 4630 reflections); GPU nodes.
 
