@@ -116,6 +116,35 @@ def starting_symbols(e_strong: np.ndarray, edges: np.ndarray, exclude: np.ndarra
     return np.argsort(-degree, kind="stable")[:n_symbols].astype(np.int32)
 
 
+def _pairs_landing_in(hkl: np.ndarray, order: np.ndarray, targets: np.ndarray,
+                      index_max: int) -> np.ndarray:
+    """Rows (t, j, l), int64: every pair j < l of the reflections at grid positions ``order``
+    whose sum or difference h_j ± h_l (or its Friedel mate) is the reflection at grid
+    position ``targets[t]``.  No row twice: h_j + h_l and h_j − h_l are never ± the same
+    reflection."""
+    where = np.full(len(hkl) + 1, -1, np.int64)     # position in ``targets`` of a grid entry
+    where[targets] = np.arange(targets.size)
+    h = np.asarray(hkl, dtype=np.int64)[order]
+    j, l = np.triu_indices(order.size, 1)
+    found = []
+    for combined in (h[j] + h[l], h[j] - h[l]):
+        pos = lookup_positions(combined, index_max)
+        t = where[np.where(pos >= 0, pos, len(hkl))]
+        ok = t >= 0
+        found.append(np.stack([t[ok], j[ok], l[ok]], axis=1))
+    return np.concatenate(found)
+
+
+def _fill_heaviest(out: np.ndarray, rows: np.ndarray, weight: np.ndarray) -> None:
+    """Write the ``len(out)`` ``rows`` of largest ``weight`` into ``out``, heaviest first
+    (ties in the order of ``rows``); ``out`` keeps its padding below them."""
+    if len(rows) > len(out):
+        top = np.argpartition(-weight, len(out) - 1)[:len(out)]
+        rows, weight = rows[top], weight[top]
+    best = np.argsort(-weight, kind="stable")
+    out[: best.size] = rows[best]
+
+
 def strong_triplets(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
                     n_strong: int, max_edges: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_strong`` strongest reflections of one structure and their Σ2 triplets.
@@ -134,27 +163,10 @@ def strong_triplets(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max:
     edges = np.full((max_edges, 3), -1, np.int32)
     if k < 2:
         return strong, edges
-    # position in the strong list of each grid position
-    where = np.full(len(hkl) + 1, -1, np.int64)
-    where[order] = np.arange(k)
-    h = np.asarray(hkl, dtype=np.int64)[order]
-    j, l = np.triu_indices(k, 1)
-    found = []
-    for combined in (h[j] + h[l], h[j] - h[l]):
-        pos = lookup_positions(combined, index_max)
-        i = where[np.where(pos >= 0, pos, len(hkl))]
-        ok = (i >= 0) & (i != j) & (i != l)
-        found.append(np.stack([i[ok], j[ok], l[ok]], axis=1))
-    # no duplicates: h_j + h_l and h_j − h_l are never ± the same reflection
-    trip = np.concatenate(found)
-    if len(trip):
-        es = e[order]
-        weight = es[trip[:, 0]] * es[trip[:, 1]] * es[trip[:, 2]]
-        if len(trip) > max_edges:
-            top = np.argpartition(-weight, max_edges - 1)[:max_edges]
-            trip, weight = trip[top], weight[top]
-        best = np.argsort(-weight, kind="stable")
-        edges[: best.size] = trip[best]
+    trip = _pairs_landing_in(hkl, order, order, index_max)
+    trip = trip[(trip[:, 0] != trip[:, 1]) & (trip[:, 0] != trip[:, 2])]
+    es = e[order]
+    _fill_heaviest(edges, trip, es[trip[:, 0]] * es[trip[:, 1]] * es[trip[:, 2]])
     return strong, edges
 
 
@@ -174,25 +186,9 @@ def weak_pairs(e: np.ndarray, mask: np.ndarray, hkl: np.ndarray, index_max: int,
     k = order.size
     if k < 2 or weak.size == 0:
         return out
-    where = np.full(len(hkl) + 1, -1, np.int64)
-    where[weak] = np.arange(weak.size)
-    h = np.asarray(hkl, dtype=np.int64)[order]
-    j, l = np.triu_indices(k, 1)
-    found = []
-    for combined in (h[j] + h[l], h[j] - h[l]):
-        pos = lookup_positions(combined, index_max)
-        w = where[np.where(pos >= 0, pos, len(hkl))]
-        ok = w >= 0
-        found.append(np.stack([w[ok], j[ok], l[ok]], axis=1))
-    pairs = np.concatenate(found)
-    if len(pairs):
-        es = e[order]
-        weight = es[pairs[:, 1]] * es[pairs[:, 2]]
-        if len(pairs) > max_pairs:
-            top = np.argpartition(-weight, max_pairs - 1)[:max_pairs]
-            pairs, weight = pairs[top], weight[top]
-        best = np.argsort(-weight, kind="stable")
-        out[: best.size] = pairs[best]
+    pairs = _pairs_landing_in(hkl, order, weak, index_max)
+    es = e[order]
+    _fill_heaviest(out, pairs, es[pairs[:, 1]] * es[pairs[:, 2]])
     return out
 
 
