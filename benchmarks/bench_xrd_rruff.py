@@ -69,6 +69,12 @@ def main() -> None:
     p.add_argument("--two-theta-min", type=float, default=0.0)
     p.add_argument("--background", default="snip")
     p.add_argument("--dense", default="2300,1150")
+    p.add_argument("--variants", default="0.03,0.3,0.05",
+                   help="strain,substitution,jitter(Å) of the variants (notebook 06's default)")
+    p.add_argument("--variant-scale", type=float, default=1.0,
+                   help="bound s of the cell's isotropic scale factor, in [1/s, s]")
+    p.add_argument("--no-variant-check", action="store_true",
+                   help="do not search each variant's space group (≈ 10× faster)")
     p.add_argument("--smooth", action="store_true",
                    help="measured: smooth the simulated scans with σ as classify smooths files")
     args = p.parse_args()
@@ -92,8 +98,12 @@ def main() -> None:
         keep = np.flatnonzero([f not in held for f in cod.formula])
         print(f"COD: {len(cod)} structures, {len(keep)} kept (composition not in a test set)")
         train = dataset.concatenate([train, cod.subset(keep)])
+    strain, substitution, jitter = (float(v) for v in args.variants.split(","))
     variants = dataset.variant_set(train, args.n_variants, args.seed, grid, sigma,
-                                   VariantSettings(0.03, 0.3, 0.05, 0.1), n_workers=2)
+                                   VariantSettings(strain, substitution, jitter, 0.1,
+                                                   scale=args.variant_scale,
+                                                   check=not args.no_variant_check),
+                                   n_workers=2)
     held = set(val.formula) | set(test.formula)
     variants = variants.subset(np.flatnonzero([f not in held for f in variants.formula]))
     y = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system]),

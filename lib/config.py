@@ -270,6 +270,16 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "variant_strain": 0.03,        # bound of the strain components (dimensionless)
         "variant_substitution": 0.3,   # probability that an element is replaced
         "variant_jitter": 0.05,        # Å, σ of the displacement of free coordinates
+        "variant_scale": 1.0,          # bound s of the cell's isotropic scale factor, drawn
+                                       # log-uniformly in [1/s, s] (1 = off)
+        "variant_check": True,         # search each variant's space group and redraw it
+                                       # where it differs (≈ 90 % of a variant's cost).
+                                       # "Wide" variants (strain 0.2, substitution 0.8,
+                                       # jitter 0.3 Å, unchecked: 10× cheaper, nearer new
+                                       # structures) measured at default 2026-11-21: 1D CNN
+                                       # rruff_dev 21.6 % (26.6 % with these values),
+                                       # synthetic 32.1 % (33.6), MP 35.9 % (32.8); ConvNeXt
+                                       # 13.6 % synthetic — not adopted
         "max_atoms": 24,               # atoms per conventional cell aimed at (MP-20: <= 20)
         "max_attempts": 10,            # pyxtal attempts (new composition each) per structure
         "mp_csv": "shared",            # MP-20 CSV; "shared" = ../shared/data/mp20_subset; "" = none
@@ -604,6 +614,7 @@ _RANGES: dict[str, tuple[float | None, float | None, bool, bool, str]] = {
     "mp_limit": (0, None, True, True, "a number of structures (0 = all)"),
     "steps_per_epoch": (0, None, True, True, "a number of batches (0 = the split's)"),
     "augment_copies": (0, None, True, True, "a number of copies"),
+    "variant_scale": (1.0, 3.0, True, True, "a bound of the cell's scale factor"),
 }
 #: Parameters that take one of a few words.
 _CHOICES: dict[str, tuple[str, ...]] = {

@@ -75,6 +75,8 @@ n_variants = None
 variant_strain = None
 variant_substitution = None
 variant_jitter = None
+variant_scale = None
+variant_check = None
 max_atoms = None
 max_attempts = None
 mp_csv = None
@@ -280,7 +282,8 @@ train, val, test = (synth.subset(split[k]) for k in ("train", "validation", "tes
 # `n_variants` variants of a structure in milliseconds each: the lattice strained within the
 # constraints of its crystal system (strain components up to `variant_strain`), elements
 # replaced by chemically similar ones (probability `variant_substitution`, the cell scaled with
-# the atomic radii), free Wyckoff coordinates jittered (σ = `variant_jitter` Å), each variant
+# the atomic radii), free Wyckoff coordinates jittered (σ = `variant_jitter` Å), the cell
+# scaled by a factor up to `variant_scale` either way, and with `variant_check` each variant
 # checked to keep its parent's space group.  Their peak lists come from
 # `lib.xrd.variants.batch_peaks` (the same peaks as pymatgen's `XRDCalculator`, one hkl list per
 # parent) and their profiles from `lib.xrd.profiles.gaussian_patterns` (the report's Gaussian,
@@ -292,7 +295,8 @@ train, val, test = (synth.subset(split[k]) for k in ("train", "validation", "tes
 # %%
 variant_settings = VariantSettings(strain=cfg.variant_strain,
                                    substitution=cfg.variant_substitution,
-                                   jitter=cfg.variant_jitter, symprec=cfg.symprec)
+                                   jitter=cfg.variant_jitter, symprec=cfg.symprec,
+                                   scale=cfg.variant_scale, check=cfg.variant_check)
 t0 = time.perf_counter()
 variants_all = dataset.variant_set(train, cfg.n_variants, cfg.seed, grid, cfg.sigma,
                                    variant_settings, n_workers=cfg.n_workers)
@@ -314,7 +318,8 @@ variant_summary = {
         variants.crystal_system != train.crystal_system[variants.parent]))
         if len(variants) else 0.0,
     "settings": {"strain": cfg.variant_strain, "substitution": cfg.variant_substitution,
-                 "jitter_angstrom": cfg.variant_jitter, "symprec": cfg.symprec},
+                 "jitter_angstrom": cfg.variant_jitter, "symprec": cfg.symprec,
+                 "scale": cfg.variant_scale, "space_group_checked": cfg.variant_check},
     "seconds": round(variants_all.seconds, 2),
     "ms_per_variant": round(1e3 * variants_all.seconds / max(1, len(variants_all)), 2)}
 print({k: v for k, v in variant_summary.items() if k not in ("failures", "settings")})

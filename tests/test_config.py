@@ -56,6 +56,7 @@ def test_runner_rejects_unknown_parameter(capsys):
     ("06_xrd_classification", "sigma", -5.0, "σ"),
     ("06_xrd_classification", "symprec", 0.0, "tolerance"),
     ("06_xrd_classification", "two_theta_max", 200.0, "2θ"),
+    ("06_xrd_classification", "variant_scale", 0.5, "scale factor"),
     ("00_data", "meas_completeness", 1.5, "fraction of reflections"),
     ("00_data", "min_distance", -1.2, "distance"),
     ("00_data", "u_iso_min", -0.01, "displacement"),

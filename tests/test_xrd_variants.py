@@ -166,6 +166,23 @@ def test_strain_stays_within_the_crystal_system(make, same):
         assert np.abs(np.asarray(lat.abc) / parent.lattice.abc - 1).max() < 0.06
 
 
+@pytest.mark.parametrize("make", [nacl, wurtzite, diopside_like], ids=lambda f: f.__name__)
+def test_scale_changes_the_cell_size_only(make):
+    """``scale``: every variant's cell is the parent's times one factor in [1/s, s] (no
+    strain, so angles and axial ratios are kept), the space group stays, and the peak list
+    still equals XRDCalculator's (more reflections enter the 2θ range in larger cells)."""
+    settings = variants.VariantSettings(strain=0.0, substitution=0.0, jitter=0.0, scale=1.5)
+    batch = variants.make_variants(make(), 8, seed=2, settings=settings)
+    base = np.asarray(batch.lattices[0])
+    factors = [np.linalg.norm(batch.lattices[k]) / np.linalg.norm(base) for k in range(1, 8)]
+    for k, f in enumerate(factors, start=1):
+        assert np.allclose(batch.lattices[k], f * base)
+    assert 1 / 1.5 <= min(factors) and max(factors) <= 1.5
+    assert max(factors) / min(factors) > 1.2                           # spread, not one value
+    assert [space_group(batch.structure(k)) for k in range(8)] == [batch.space_group] * 8
+    _assert_equal_to_pymatgen(batch)
+
+
 def test_jitter_moves_only_free_coordinates():
     """Na, Cl (4a, 4b) and Si (8a) have no free coordinate; rutile's O (4f) moves along
     (x, x, 0)."""
@@ -208,6 +225,8 @@ def test_variants_are_seeded():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="strain"):
         variants.VariantSettings(strain=0.7)
+    with pytest.raises(ValueError, match="scale"):
+        variants.VariantSettings(scale=0.5)
     with pytest.raises(ValueError, match="at least one"):
         variants.make_variants(nacl(), 0)
 

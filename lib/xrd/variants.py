@@ -7,7 +7,10 @@ A *variant* of a crystal structure keeps its space group (so its crystal system)
    Cartesian rotations of the space group's operations), so that I + ε commutes with every
    operation: cubic cells change a only, tetragonal/hexagonal/trigonal a and c, orthorhombic
    a, b, c, monoclinic a, b, c and β, triclinic all six parameters.  Fractional coordinates
-   are kept;
+   are kept.  With ``scale`` > 1 the cell is also scaled isotropically by a factor drawn
+   log-uniformly from [1/scale, scale] (every d-spacing × the factor; the number of
+   reflections inside the 2θ range changes with the volume, so a model cannot read the crystal
+   system from how crowded a pattern is: pyxtal's high-symmetry cells are small);
 2. **the elements** — each element is replaced, with probability ``substitution``, by a
    chemically similar one from :data:`SUBSTITUTES` (same group of the periodic table or a
    neighbour with the same usual oxidation state and a similar radius, so charge balance is
@@ -96,7 +99,9 @@ class VariantSettings:
     from the parent idealised to its space group (spglib's refinement, primitive standard
     cell), so that the variants are exactly symmetric; ``check``: search each variant's space
     group and redraw it (up to ``max_tries`` times) where it differs — jitter can bring a
-    pseudo-symmetric structure within ``symprec`` of a higher space group.
+    pseudo-symmetric structure within ``symprec`` of a higher space group; ``scale``: bound
+    (1–3, dimensionless) of the cell's isotropic scale factor, drawn log-uniformly from
+    [1/scale, scale] (1 = off).
     """
 
     strain: float = 0.03
@@ -108,6 +113,7 @@ class VariantSettings:
     symmetrize: bool = True
     check: bool = True
     max_tries: int = 10
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.strain < 0.5:
@@ -118,6 +124,9 @@ class VariantSettings:
             raise ValueError(f"jitter is a displacement in Å below 1, got {self.jitter}")
         if self.max_tries < 1:
             raise ValueError(f"max_tries must be at least 1, got {self.max_tries}")
+        if not 1 <= self.scale <= 3:
+            raise ValueError(f"scale bounds the cell's isotropic scale factor: 1..3, "
+                             f"got {self.scale}")
 
 
 @dataclass
@@ -303,6 +312,8 @@ def make_variants(structure: Any, k: int, seed: int = 0,
             ratio = (sum(o * _radius(s) ** 3 for s, o in zip(new_symbols, occus))
                      / sum(o * _radius(s) ** 3 for s, o in zip(symbols, occus)))
             lat = lat * ratio ** (1 / 3)
+        if settings.scale > 1:
+            lat = lat * math.exp(rng.uniform(-math.log(settings.scale), math.log(settings.scale)))
         new_sites = site_coords.copy()
         if settings.jitter > 0:
             inv = np.linalg.inv(lat)
