@@ -12,6 +12,8 @@ scored afterwards without retraining.
 
     nice -n 5 python benchmarks/bench_xrd_rruff.py --tag base
     nice -n 5 python benchmarks/bench_xrd_rruff.py --tag start5 --scan-start 5,15
+    nice -n 5 python benchmarks/bench_xrd_rruff.py --tag wide --simulation fixed --smooth \
+        --scan-start 5,15 --variants 0.2,0.8,0.3 --no-variant-check
 
 Measured 2026-11-21 on the shared 2-core machine (700 pyxtal structures, 490 training parents
 × (1 + 15) ≈ 7,600–8,100 patterns, 1D CNN 2300/1150, 2 epochs, seed 20240611; rruff_dev n =
@@ -28,6 +30,10 @@ crystal-system frequencies, computed afterwards from the saved probabilities):
     measured stream, smoothed as classify 35.2 ± 2.8 %    27.1   31.1   41.9 %
     measured once (fixed), smoothed       29.6 ± 2.6 %    30.0   34.1   40.9 %
       same, 4 epochs                      26.6 ± 2.5 %    32.9   34.5   34.2 %
+    measured once, "wide" variants        27.9 ± 2.6 %    25.0   28.1   —
+      (--variants 0.2,0.8,0.3 --no-variant-check: lattice ratios, elements and coordinates
+      far from the parent, 10× cheaper)
+      same + --variant-scale 1.6          19.6 ± 2.3 %    21.4   26.4   —
 
 The simulated measurements without the σ smoothing that classify gives a measured file had a
 median of 138 local maxima (prominence 0.02, 5–90°) against 34 for rruff_dev and 28 when
