@@ -8,7 +8,15 @@ the ``run_notebook`` fixture, reused here, never executed twice) with them:
 - floats: ``pytest.approx`` with ``rel=1e-3`` and ``abs=1e-4``: 3 significant digits (an
   accuracy of 0.5 to ±0.0005, i.e. 3 decimals; a mean squared error of 0.0015 to ±0.0001);
   integers, booleans and strings exactly;
-- a pinned key that disappeared, or a new key that is not recorded, fails too.
+- a pinned key that disappeared, or a new key that is not recorded, fails too;
+- accuracies over a test split of a few items (:data:`ONE_ITEM`: notebook 06's smoke test split
+  holds 14 patterns) to within one item.  Its smoke networks, trained for an epoch or two, sit at
+  chance with near-tied class probabilities; the float sums of training differ between CPUs
+  (oneDNN's AVX2 and AVX-512 kernels give different weights, measured) and one tie then flips one
+  pattern (CI once read MobileNetV2 3/14 where 2/14 was recorded).  A real change moves more.
+
+The notebook kernels run with TensorFlow's thread pools fixed (``conftest.KERNEL_THREADS``): the
+thread count changes the float sums too.
 
 A change that moves a result fails loudly here; when the move is intended, re-record on purpose
 and commit the JSON with the change:
@@ -91,6 +99,12 @@ PINNED_RUNS: list[tuple[str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] 
     )),
 ]
 
+#: Per smoke run: (key patterns of accuracies over its test split, key of the split's size).
+#: These are compared to within one test item (see the module docstring).
+ONE_ITEM: dict[str, tuple[tuple[str, ...], str]] = {
+    "06_xrd_classification": (("*.test.accuracy", "*.test.space_group_accuracy"), "split.test"),
+}
+
 #: Never pinned, whatever the patterns say: timing, places, dates, ../shared.
 NEVER = ("_run.*", "*seconds*", "*_s", "*.time*", "*minutes*", "*hour*", "*path*", "*dir*",
          "*reused*", "*written*", "mp.*", "*.MP.*", "*mp_*")
@@ -128,15 +142,33 @@ def same_value(recorded: Any, measured: Any) -> bool:
     return recorded == measured and type(recorded) is type(measured)
 
 
-def differences(recorded: dict[str, Any], measured: dict[str, Any]) -> list[str]:
-    """Readable lines for each key that moved, disappeared or is new."""
+def within_one_item(recorded: Any, measured: Any, n_items: int) -> bool:
+    """An accuracy over ``n_items`` test items, equal to within one item (a fraction 1/n)."""
+    if isinstance(recorded, bool) or isinstance(measured, bool) or not n_items:
+        return same_value(recorded, measured)
+    if not isinstance(recorded, (int, float)) or not isinstance(measured, (int, float)):
+        return False
+    return abs(measured - recorded) <= 1.0 / n_items + ABS_TOL
+
+
+def differences(recorded: dict[str, Any], measured: dict[str, Any],
+                one_item: tuple[tuple[str, ...], str] | None = None) -> list[str]:
+    """Readable lines for each key that moved, disappeared or is new.  ``one_item``: (patterns,
+    size key) of the accuracies compared to within one test item (:data:`ONE_ITEM`); the size is
+    the recorded one."""
     lines = []
+    patterns, size_key = one_item if one_item else ((), "")
+    n_items = recorded.get(size_key, 0) if one_item else 0
     for key in sorted(set(recorded) | set(measured)):
+        coarse = any(fnmatchcase(key, p) for p in patterns)
         if key not in measured:
             lines.append(f"  {key}: recorded {recorded[key]!r}, no longer in the metrics")
         elif key not in recorded:
             lines.append(f"  {key}: {measured[key]!r} is new (not recorded)")
-        elif not same_value(recorded[key], measured[key]):
+        elif coarse and not within_one_item(recorded[key], measured[key], n_items):
+            lines.append(f"  {key}: recorded {recorded[key]!r}, now {measured[key]!r} "
+                         f"(more than one of {n_items} test items)")
+        elif not coarse and not same_value(recorded[key], measured[key]):
             lines.append(f"  {key}: recorded {recorded[key]!r}, now {measured[key]!r}")
     return lines
 
@@ -177,7 +209,7 @@ def test_smoke_metrics_match_the_pinned_values(name, parameters, needs, patterns
     assert recorded is not None, (
         f"{key} has no pinned values in {PINNED_FILE.name}: record them with "
         "./run_tests.sh tests/test_pinned_metrics.py --record-pinned")
-    moved = differences(recorded, measured)
+    moved = differences(recorded, measured, ONE_ITEM.get(key))
     assert not moved, (
         f"{key}: the smoke run's key numbers moved ({len(moved)} of {len(recorded)}):\n"
         + "\n".join(moved)
@@ -194,6 +226,17 @@ def test_comparison_rules():
         "  a: recorded 1, no longer in the metrics",
         "  b: recorded 0.5, now 0.6",
         "  c: 2 is new (not recorded)"]
+    # accuracies over 14 test items: one item (1/14) is tolerated, two are not; others exact
+    one_item = (("*.accuracy",), "split.test")
+    recorded = {"split.test": 14, "m.accuracy": 2 / 14, "m.loss": 1.0}
+    assert differences(recorded, {"split.test": 14, "m.accuracy": 3 / 14, "m.loss": 1.0},
+                       one_item) == []
+    assert differences(recorded, {"split.test": 14, "m.accuracy": 4 / 14, "m.loss": 1.0},
+                       one_item) == [f"  m.accuracy: recorded {2 / 14!r}, now {4 / 14!r} "
+                                     "(more than one of 14 test items)"]
+    assert differences(recorded, {"split.test": 15, "m.accuracy": 2 / 14, "m.loss": 1.0},
+                       one_item) == ["  split.test: recorded 14, now 15"]
+    assert set(ONE_ITEM) <= {run_key(n, p) for n, p, _, _ in PINNED_RUNS}
     metrics = {"runs": {"x": {"metrics": {"test": {"accuracy": 0.5}}, "seconds": 3.0}},
                "mp": {"n": 3}, "_run": {"seed": 1}}
     assert pinned_values(metrics, ("runs.*", "mp.*", "_run.*")) == {
