@@ -263,7 +263,13 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         # notebook, 761–781 s with the runner (≈ 13 min); 580 s with keep_epoch "last" at a
         # lighter load.
         "n_per_system": 100,           # synthetic pyxtal structures per crystal system (the
-                                       # slow part: 700 structures ≈ 115–245 s)
+                                       # slow part: 700 structures ≈ 115–245 s).  400 with
+                                       # n_variants 15 (same ≈ 31,000 patterns from 1,959
+                                       # parents instead of 490) measured at default
+                                       # 2026-11-22: 1D CNN MP 37.6 % (32.8 with these
+                                       # values), synthetic 32.1 % (33.6), rruff_dev 18.9 %
+                                       # (26.6), ConvNeXt rruff_dev 0 %; 930 s (574) — not
+                                       # adopted (bench_xrd_rruff.py: learning curve)
         "n_variants": 63,              # variants per training structure (>= 1; strained,
                                        # substituted, jittered, same space group): ≈ 490 training
                                        # structures × (1 + 63) ≈ 31,000 patterns, ≈ 250 s
