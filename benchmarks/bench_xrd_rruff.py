@@ -90,42 +90,27 @@ from lib.xrd.simulate import MeasurementModel, PeakSet, simulate
 from lib.xrd.variants import VariantSettings
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tag", required=True)
+def add_parent_arguments(p: argparse.ArgumentParser) -> None:
+    """The options :func:`parent_sets` reads (data folder, seed, pyxtal set size, extra sets,
+    parent subset, COD parents)."""
     p.add_argument("--data-dir", default="/tmp/xrd11-data")
-    p.add_argument("--out", default="/tmp/xrd11-results.jsonl")
     p.add_argument("--seed", type=int, default=20240611)
-    p.add_argument("--train-seed", type=int, default=None)
     p.add_argument("--n-per-system", type=int, default=100)
     p.add_argument("--max-atoms", type=int, default=24)
-    p.add_argument("--n-variants", type=int, default=15)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--simulation", choices=("report", "measured", "fixed"), default="report")
-    p.add_argument("--scan-start", default="", help="a,b: training scans start at U(a, b)°")
     p.add_argument("--cod", action="store_true", help="COD structures as extra parents")
-    p.add_argument("--two-theta-min", type=float, default=0.0)
-    p.add_argument("--background", default="snip")
-    p.add_argument("--dense", default="2300,1150")
-    p.add_argument("--variants", default="0.03,0.3,0.05",
-                   help="strain,substitution,jitter(Å) of the variants (notebook 06's default)")
-    p.add_argument("--variant-scale", type=float, default=1.0,
-                   help="bound s of the cell's isotropic scale factor, in [1/s, s]")
-    p.add_argument("--no-variant-check", action="store_true",
-                   help="do not search each variant's space group (≈ 10× faster)")
     p.add_argument("--extra-sets", default="",
                    help="seeds of further pyxtal sets (same size) whose structures join the "
                         "training parents (compositions of the test sets removed)")
     p.add_argument("--parents", type=int, default=0,
                    help="seeded subset of this many training parents (0 = all)")
-    p.add_argument("--smooth", action="store_true",
-                   help="measured: smooth the simulated scans with σ as classify smooths files")
-    args = p.parse_args()
-    train_seed = args.seed if args.train_seed is None else args.train_seed
-    t_start = time.perf_counter()
-    grid = Grid(args.two_theta_min, 90.0, int(round((90.0 - args.two_theta_min) / 0.02)))
-    sigma = 5.0
-    preprocess = partial(classify.preprocess, grid=grid, background=args.background)
+
+
+def parent_sets(args: argparse.Namespace, grid: Grid, sigma: float,
+                ) -> tuple["dataset.XRDData", "dataset.XRDData", "dataset.XRDData",
+                           "dataset.XRDData"]:
+    """The training parents, validation and test splits of the cached pyxtal set (notebook
+    06's composition split), with ``--extra-sets``, ``--parents`` and ``--cod`` applied to
+    the training parents, and the MP-20 structures (a test set): (train, val, test, mp)."""
     synth = dataset.synthetic_dataset(args.data_dir, args.n_per_system, args.seed, grid, sigma,
                                       symprec=0.1, max_atoms=args.max_atoms, max_attempts=10,
                                       engine="fast", n_workers=2)
@@ -154,6 +139,37 @@ def main() -> None:
         keep = np.flatnonzero([f not in held for f in cod.formula])
         print(f"COD: {len(cod)} structures, {len(keep)} kept (composition not in a test set)")
         train = dataset.concatenate([train, cod.subset(keep)])
+    return train, val, test, mp
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tag", required=True)
+    add_parent_arguments(p)
+    p.add_argument("--out", default="/tmp/xrd11-results.jsonl")
+    p.add_argument("--train-seed", type=int, default=None)
+    p.add_argument("--n-variants", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--simulation", choices=("report", "measured", "fixed"), default="report")
+    p.add_argument("--scan-start", default="", help="a,b: training scans start at U(a, b)°")
+    p.add_argument("--two-theta-min", type=float, default=0.0)
+    p.add_argument("--background", default="snip")
+    p.add_argument("--dense", default="2300,1150")
+    p.add_argument("--variants", default="0.03,0.3,0.05",
+                   help="strain,substitution,jitter(Å) of the variants (notebook 06's default)")
+    p.add_argument("--variant-scale", type=float, default=1.0,
+                   help="bound s of the cell's isotropic scale factor, in [1/s, s]")
+    p.add_argument("--no-variant-check", action="store_true",
+                   help="do not search each variant's space group (≈ 10× faster)")
+    p.add_argument("--smooth", action="store_true",
+                   help="measured: smooth the simulated scans with σ as classify smooths files")
+    args = p.parse_args()
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    t_start = time.perf_counter()
+    grid = Grid(args.two_theta_min, 90.0, int(round((90.0 - args.two_theta_min) / 0.02)))
+    sigma = 5.0
+    preprocess = partial(classify.preprocess, grid=grid, background=args.background)
+    train, val, test, mp = parent_sets(args, grid, sigma)
     strain, substitution, jitter = (float(v) for v in args.variants.split(","))
     variants = dataset.variant_set(train, args.n_variants, args.seed, grid, sigma,
                                    VariantSettings(strain, substitution, jitter, 0.1,
