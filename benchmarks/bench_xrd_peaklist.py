@@ -216,10 +216,9 @@ def main() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     grid = Grid(0.0, 90.0, 4500)
-    model = MeasurementModel(scan_start=(5.0, 15.0))
-    if args.single_phase:
-        model = MeasurementModel(scan_start=(5.0, 15.0), ka2_probability=0.0,
-                                 impurity_probability=0.0, texture_probability=0.0)
+    single_phase = {"ka2_probability": 0.0, "impurity_probability": 0.0,
+                    "texture_probability": 0.0}
+    model = MeasurementModel(scan_start=(5.0, 15.0), **(single_phase if args.single_phase else {}))
     train_all, _, test, mp = parent_sets(args, grid, 5.0)
     rruff = measured.read_rruff_dev(config.resolve_shared("shared", "rruff_dev"), grid,
                                     args.pick_sigma, "snip")

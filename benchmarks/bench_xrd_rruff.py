@@ -195,7 +195,7 @@ def main() -> None:
     def measured_inputs(scans: np.ndarray) -> np.ndarray:
         """Simulated measurements as the model sees them: smoothed as classify smooths a file
         (``--smooth``), then preprocessed."""
-        return preprocess(classify.smooth_scans(scans, sigma if args.smooth else 0.0))
+        return classify.scan_inputs(scans, grid, sigma if args.smooth else 0.0, args.background)
 
     if args.simulation == "report":
         aug = xrd_augment.Augmentation()
