@@ -338,6 +338,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # ../shared/data/cod_structures when present; "" = none
         "keep_epoch": "last",          # weights kept: "last" epoch or "best" on the validation
                                        # split (70 structures at default: too few to choose)
+        "index_patterns": 1000,        # rruff_dev patterns (the first ones) that the classical
+                                       # method, powder indexing (lib.xrd.indexing), answers:
+                                       # ≈ 2 s each per worker (301 in ≈ 305 s with 2 workers,
+                                       # 2026-11-22); 0 = none
         "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
                                        # COD structures' frequencies (label shift; ≈ 30 s once,
                                        # cached); "none": balanced probabilities
@@ -406,7 +410,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "image_size": 32, "simulation": "measured",
                                   "epochs_convnext": 2,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
-                                  "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1},
+                                  "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1,
+                                  "index_patterns": 6},
         "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
                                  "n_sigma2_structures": 2, "cod_limit": 2,
                                  "n_triplet_structures": 4, "n_workers": 1},

@@ -112,6 +112,10 @@ def test_rruff_dev_validation(m06):
     assert base["majority_class"] == "monoclinic"
     assert round(base["majority_class_accuracy"], 3) == 0.316
     assert base["chance_uniform"] == pytest.approx(1 / 7)
+    classical = base["classical_indexing"]       # the classical method on the first patterns
+    assert classical["n"] == 6 and classical["n_unread"] == 0
+    assert 0 <= classical["n_indexed"] <= 6 and 0 <= classical["accuracy"] <= 1
+    assert np.asarray(classical["confusion"]).sum() == 6
     names = {"MobileNetV2", "1D CNN", "ConvNeXt"}
     prior = rr["class_prior"]
     if config.resolve_shared("shared", "cod_structures") is None:
@@ -128,6 +132,7 @@ def test_rruff_dev_validation(m06):
         assert np.asarray(block["confusion"]).shape == (7, 7)
         assert np.asarray(block["confusion"]).sum() == 301
         assert isinstance(block["beats_majority_class"], bool)
+        assert isinstance(block["beats_classical_indexing"], bool)
     assert 0 <= rr["models"]["1D CNN"]["space_group_accuracy"] <= 1
     assert "space_group_accuracy" not in rr["models"]["MobileNetV2"]
     for name, c in rr["calibration"].items():       # calibrated on validation, ECE on rruff_dev

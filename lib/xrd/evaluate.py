@@ -305,10 +305,21 @@ def _line_measured(measured: Mapping[str, dict[str, Any]], base: dict[str, Any])
                    f"{percent(p_best['accuracy'])} (macro F1 {f1_plain:.2f} against "
                    f"{f1_best:.2f} with it: the prior buys accuracy by answering the common "
                    "systems more often)")
+    classical = base.get("classical_indexing")
+    bar = ""
+    if classical:
+        c_acc, c_n = classical["accuracy"], classical["n"]
+        gap = acc - c_acc
+        spread_c = 2 * np.hypot(standard_error(acc, n), standard_error(c_acc, c_n))
+        how = ("above" if gap > spread_c else "below" if -gap > spread_c
+               else "within two standard errors of")
+        bar = (f"; the classical method (indexing, no training) scores {percent(c_acc)} ± "
+               f"{percent(standard_error(c_acc, c_n))} on {c_n} of them, so the best model is "
+               f"{how} it")
     return (f"- **Measured patterns (rruff_dev, never trained on):** {text}. Best: {name} "
             f"{percent(acc)} ± {percent(standard_error(acc, n))} on {n} patterns{on_sg}; always "
             f"{base['majority_class']}: {percent(major)}; chance: {percent(base['chance_uniform'])}"
-            f"{without}; reported on RRUFF: ~{percent(RRUFF_CRYSTAL_SYSTEM)}.")
+            f"{without}{bar}; reported on RRUFF: ~{percent(RRUFF_CRYSTAL_SYSTEM)}.")
 
 
 def verdict(evals: Mapping[tuple[str, str], dict[str, Any] | None], epochs: tuple[int, ...],
@@ -445,6 +456,26 @@ def baselines(crystal_system: np.ndarray, space_group: np.ndarray | None = None,
     return out
 
 
+def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]]
+                      ) -> dict[str, Any]:
+    """The classical method's numbers on a measured set: ``records`` from
+    :func:`lib.xrd.indexing.index_files` for the first ``len(records)`` patterns, whose true
+    crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
+    Files it could not read count as wrong.  Returns ``n``, ``accuracy``, ``n_indexed`` (a
+    cell of orthorhombic or higher symmetry found), the report's ``table`` and ``confusion``."""
+    truth = np.asarray(crystal_system, int)[:len(records)]
+    answer = np.array([CRYSTAL_SYSTEMS.index(r["crystal_system"]) if "crystal_system" in r
+                       else -1 for r in records], int)
+    shown = np.where(answer < 0, (truth + 1) % len(CRYSTAL_SYSTEMS), answer)   # always wrong
+    return {"method": "classical indexing (lib.xrd.indexing: trial cells from the first lines, "
+                      "de Wolff M ≥ 10, cubic to orthorhombic, else monoclinic; no training)",
+            "n": int(len(truth)), "accuracy": float(np.mean(answer == truth)) if len(truth)
+            else float("nan"),
+            "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
+            "n_unread": int(np.sum(answer < 0)),
+            "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
+
+
 def baseline_rows(base: dict[str, Any]) -> list[dict[str, Any]]:
     """The baselines as rows of the accuracy table (model, n, crystal-system accuracy, space
     group accuracy)."""
@@ -459,6 +490,13 @@ def baseline_rows(base: dict[str, Any]) -> list[dict[str, Any]]:
             {"model": "chance (the set's class frequencies)", "n": base["n"],
              "crystal system accuracy": round(base["chance_prior"], 3),
              "space group accuracy": float("nan")}]
+    classical = base.get("classical_indexing")
+    if classical:
+        rows.append({"model": "classical indexing (no training)", "n": classical["n"],
+                     "crystal system accuracy": round(classical["accuracy"], 3),
+                     "± s.e.": round(standard_error(classical["accuracy"], classical["n"]), 3),
+                     "macro F1": round(classical["table"]["macro_avg"]["f1"], 3),
+                     "space group accuracy": float("nan")})
     return rows
 
 
@@ -493,6 +531,9 @@ def measured_summary(evals: Mapping[str, dict[str, Any]], base: dict[str, Any],
     for model, ev in evals.items():
         block = without_probs(ev) or {}
         block["beats_majority_class"] = bool(ev["accuracy"] > base["majority_class_accuracy"])
+        if base.get("classical_indexing"):
+            block["beats_classical_indexing"] = bool(
+                ev["accuracy"] > base["classical_indexing"]["accuracy"])
         models[model] = block
     return {"set": data, "baselines": base, **facts, "models": models}
 

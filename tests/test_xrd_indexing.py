@@ -1,0 +1,164 @@
+"""Classical powder indexing (lib.xrd.indexing), the bar on measured patterns: cells found from
+exact pymatgen peak lists, the metric-symmetry step, line picking on a measured-like scan, and
+the baseline's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.xrd import evaluate, indexing
+from lib.xrd.patterns import CRYSTAL_SYSTEMS
+
+from test_xrd_measured import profile
+from test_xrd_patterns import nacl
+
+
+def _structure(group: str, lattice: "object", species: list[str], coords: list[list[float]]):
+    from pymatgen.core import Structure
+
+    return Structure.from_spacegroup(group, lattice, species, coords)
+
+
+def rutile():
+    from pymatgen.core import Lattice
+
+    return _structure("P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"],
+                      [[0, 0, 0], [0.305, 0.305, 0]])
+
+
+def zincite():
+    from pymatgen.core import Lattice
+
+    return _structure("P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"],
+                      [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]])
+
+
+def orthorhombic():
+    from pymatgen.core import Lattice
+
+    return _structure("Pmmm", Lattice.orthorhombic(3.1, 4.3, 5.2), ["Cu", "O"],
+                      [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def monoclinic():
+    from pymatgen.core import Lattice
+
+    return _structure("P2_1/c", Lattice.monoclinic(5.1, 6.3, 7.7, 103.0), ["Mg", "O"],
+                      [[0.12, 0.23, 0.31], [0.41, 0.07, 0.19]])
+
+
+def lines(structure, lo: float = 5.0, hi: float = 90.0) -> np.ndarray:
+    """2θ (degrees, Cu Kα1) of the computed lines of ``structure`` stronger than 1 %."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    pat = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(lo, hi))
+    return np.asarray(pat.x)[np.asarray(pat.y) > 1.0]
+
+
+@pytest.mark.parametrize("make, system, cell", [
+    (nacl, "cubic", (5.6402,)),
+    (rutile, "tetragonal", (4.594, 2.959)),
+    (zincite, "hexagonal", (3.25, 5.207)),
+    (orthorhombic, "orthorhombic", (3.1, 4.3, 5.2)),
+])
+def test_exact_lines_index_to_the_right_cell(make, system, cell):
+    got = indexing.index_lines(lines(make()))
+    assert got["indexed"] and got["crystal_system"] == system
+    sol = got["solution"]
+    assert sol["n_indexed"] == sol["n_lines"] and sol["M"] >= 10
+    assert sorted(sol["cell_angstrom"]) == pytest.approx(sorted(cell), abs=2e-3)
+
+
+def test_a_monoclinic_pattern_finds_no_higher_cell():
+    got = indexing.index_lines(lines(monoclinic()))
+    assert got["crystal_system"] == "monoclinic" and not got["indexed"]
+
+
+def test_too_few_lines_are_not_indexed():
+    got = indexing.index_lines(np.array([20.0, 30.0, 40.0]))
+    assert got == {"crystal_system": "monoclinic", "indexed": False, "solution": None,
+                   "tried": {}}
+
+
+def test_lattice_symmetry_of_a_found_cell_comes_from_cctbx():
+    # an orthorhombic I cell with b = c and a = b√2 is the cubic F lattice
+    assert indexing.lattice_crystal_system("orthorhombic", "I", (5.4675, 3.8717, 3.8695)) \
+        == "cubic"
+    assert indexing.lattice_crystal_system("tetragonal", "P", (4.0, 4.0)) == "cubic"
+    assert indexing.lattice_crystal_system("tetragonal", "P", (4.594, 2.959)) == "tetragonal"
+    assert indexing.lattice_crystal_system("trigonal", "R", (3.9882, 9.769)) == "cubic"
+    assert indexing.lattice_crystal_system("hexagonal", "P", (3.25, 5.207)) == "hexagonal"
+
+
+def test_q_and_its_slope_against_bragg():
+    tt = np.array([20.0, 45.0, 80.0])
+    d = indexing.CU_KA1 / (2 * np.sin(np.radians(tt / 2)))
+    assert indexing.q_of_two_theta(tt) == pytest.approx(1 / d ** 2)
+    step = 1e-4
+    slope = (indexing.q_of_two_theta(tt + step) - indexing.q_of_two_theta(tt - step)) / (2 * step)
+    assert indexing.dq_per_degree(tt) == pytest.approx(slope, rel=1e-6)
+
+
+def test_lines_picked_from_a_doublet_scan_are_the_ka1_lines():
+    """A scan with Kα1 + Kα2 (pymatgen "CuKa" gives the weighted line; here both lines are drawn
+    at half the width of a RRUFF peak): the picked lines are the Kα1 positions, twins dropped."""
+    tt = np.arange(10.0, 90.0, 0.01)
+    ka1 = lines(nacl(), 10.0, 88.0)
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+
+    pat = XRDCalculator("CuKa1").get_pattern(nacl(), two_theta_range=(10.0, 88.0))
+    keep = np.asarray(pat.y) > 1.0
+    heights = np.asarray(pat.y)[keep]
+    ka2 = indexing._alpha2_position(ka1)
+    sig = 0.03 / 2.355
+    scan = 5 + sum(h * (np.exp(-0.5 * ((tt - p1) / sig) ** 2)
+                        + 0.5 * np.exp(-0.5 * ((tt - p2) / sig) ** 2))
+                   for p1, p2, h in zip(ka1, ka2, heights))
+    picked, _ = indexing.pick_lines(tt, scan)
+    strong = ka1[heights >= 0.05 * heights.max()]
+    assert len(picked) == len(strong)
+    assert picked == pytest.approx(strong, abs=0.01)
+    assert indexing.index_lines(picked, min_lines=5)["crystal_system"] == "cubic"
+
+
+def test_a_measured_like_rutile_profile_is_indexed_tetragonal():
+    tt, scan = profile(rutile(), background=lambda x: 30 + 0.2 * x)
+    got = indexing.index_scan(tt, scan)
+    assert got["n_picked"] >= 8 and got["crystal_system"] == "tetragonal"
+
+
+def test_index_files_names_unreadable_files(tmp_path):
+    tt, scan = profile(rutile())
+    good = tmp_path / "rutile.xy"
+    np.savetxt(good, np.column_stack([tt, scan]))
+    bad = tmp_path / "empty.xy"
+    bad.write_text("# nothing here\n", encoding="utf-8")
+    got = indexing.index_files([str(good), str(bad)])
+    assert got[0]["crystal_system"] == "tetragonal" and got[0]["file"] == str(good)
+    assert got[1]["file"] == str(bad) and got[1]["error"]
+
+
+def test_indexing_baseline_counts_unread_files_as_wrong():
+    truth = np.array([CRYSTAL_SYSTEMS.index(s) for s in
+                      ("cubic", "monoclinic", "tetragonal", "orthorhombic", "cubic")])
+    records = [{"crystal_system": "cubic", "indexed": True},
+               {"crystal_system": "monoclinic", "indexed": False},
+               {"crystal_system": "monoclinic", "indexed": False},
+               {"file": "x.xy", "error": "no data"}]
+    got = evaluate.indexing_baseline(truth, records)
+    assert got["n"] == 4 and got["accuracy"] == pytest.approx(0.5)
+    assert got["n_indexed"] == 1 and got["n_unread"] == 1
+    assert got["confusion"].sum() == 4 and np.trace(got["confusion"]) == 2
+
+    base = evaluate.baselines(truth[:4])
+    base["classical_indexing"] = got
+    rows = evaluate.baseline_rows(base)
+    assert rows[-1]["model"] == "classical indexing (no training)"
+    assert rows[-1]["crystal system accuracy"] == 0.5
+    probs = np.eye(len(CRYSTAL_SYSTEMS))[truth[:4]]
+    model = evaluate.evaluation(truth[:4], {"crystal_system": probs})
+    line = evaluate._line_measured({"perfect": model}, base)
+    assert "classical method (indexing, no training) scores 50.0 %" in line
+    summary = evaluate.measured_summary({"perfect": model}, base)
+    assert summary["models"]["perfect"]["beats_classical_indexing"] is True
