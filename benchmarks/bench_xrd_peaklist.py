@@ -79,7 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from lib import config  # noqa: E402  (lib first: it loads cctbx's boost before scipy)
-from lib.xrd import classify, measured  # noqa: E402
+from lib.xrd import classify, indexing, measured  # noqa: E402
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid  # noqa: E402
 from lib.xrd.simulate import CU_KA, MeasurementModel, PeakSet, simulate  # noqa: E402
 from scipy.signal import find_peaks  # noqa: E402
@@ -90,11 +90,6 @@ N_LINES = 20                      # first lines whose Q² ratios are features
 N_PAIR_LINES = 30                 # first lines whose pairwise Q² ratios are histogrammed
 DENSITY_LIMITS = (1.5, 2, 3, 4, 6, 8, 10, 15, 20, 30, 50, 100)   # × Q²₁
 PAIR_BINS = np.linspace(0.0, np.log(12.0), 97)                     # log(Q²ⱼ / Q²ᵢ)
-
-
-def q_squared(two_theta: np.ndarray, wavelength: float = CU_KA) -> np.ndarray:
-    """Q² = (2 sin θ / λ)² = 1/d² in Å⁻² of lines at ``two_theta`` degrees."""
-    return (2 * np.sin(np.radians(np.asarray(two_theta, float)) / 2) / wavelength) ** 2
 
 
 def merged_lines(two_theta: np.ndarray, intensity: np.ndarray, resolution: float = 0.05,
@@ -123,7 +118,7 @@ def line_features(two_theta: np.ndarray, intensity: np.ndarray, scan_start: floa
     first = np.zeros(3 * N_LINES + 1 + len(DENSITY_LIMITS), np.float32)
     hist = np.zeros(len(PAIR_BINS) - 1 if pairs else 0, np.float32)
     if len(tt):
-        q2 = q_squared(tt)
+        q2 = indexing.q_of_two_theta(tt, CU_KA)
         n = min(N_LINES, len(q2))
         first[:n] = q2[:n] / q2[0]
         first[N_LINES:N_LINES + n] = np.log10(np.maximum(inten[:n], 1e-3))
@@ -144,14 +139,10 @@ def picked_lines(vector: np.ndarray, grid: Grid, prominence: float,
     2θ (degrees, refined on a parabola through the top three points), height, and the scan's
     first 2θ."""
     top, _ = find_peaks(vector, prominence=prominence)
-    left = vector[np.clip(top - 1, 0, None)]
-    mid = vector[top]
-    right = vector[np.clip(top + 1, None, len(vector) - 1)]
-    curve = left - 2 * mid + right
-    shift = np.divide(0.5 * (left - right), curve, out=np.zeros_like(curve), where=curve < 0)
     scanned = np.flatnonzero(vector > 0)
     start = float(grid.two_theta[scanned[0]]) if len(scanned) else 0.0
-    return grid.two_theta[top] + np.clip(shift, -1, 1) * grid.step, mid, start
+    return (grid.two_theta[top] + indexing.parabola_offsets(vector, top) * grid.step,
+            vector[top], start)
 
 
 def picked_features(vectors: np.ndarray, grid: Grid, prominence: float, pairs: bool,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.xrd import evaluate, indexing
+from lib.xrd import evaluate, indexing, simulate
 from lib.xrd.patterns import CRYSTAL_SYSTEMS
 
 from test_xrd_measured import profile
@@ -110,7 +110,7 @@ def test_lines_picked_from_a_doublet_scan_are_the_ka1_lines():
     pat = XRDCalculator("CuKa1").get_pattern(nacl(), two_theta_range=(10.0, 88.0))
     keep = np.asarray(pat.y) > 1.0
     heights = np.asarray(pat.y)[keep]
-    ka2 = indexing._alpha2_position(ka1)
+    ka2 = simulate.bragg_two_theta(ka1, simulate.CU_KA1, simulate.CU_KA2)
     sig = 0.03 / 2.355
     scan = 5 + sum(h * (np.exp(-0.5 * ((tt - p1) / sig) ** 2)
                         + 0.5 * np.exp(-0.5 * ((tt - p2) / sig) ** 2))

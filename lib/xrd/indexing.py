@@ -32,8 +32,8 @@ metric-symmetry step), so the score there is slightly optimistic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from itertools import combinations, product
+from dataclasses import dataclass
+from itertools import combinations, permutations
 from typing import Any
 
 import numpy as np
@@ -42,15 +42,14 @@ from scipy.signal import find_peaks
 
 from ..parallel import map_chunks
 from .classify import PatternError, load_scan, snip_baseline
-
-CU_KA1 = 1.540593                  # Å
-CU_KA2 = 1.544414                  # Å
+from .patterns import CU_KA
+from .simulate import CU_KA1, CU_KA2, bragg_two_theta
 SYSTEMS_SEARCHED: tuple[str, ...] = ("cubic", "hexagonal", "trigonal", "tetragonal",
                                      "orthorhombic")
 FALLBACK = "monoclinic"
 PRECISION_DEG = 0.001              # 2θ: no line counts as placed better than this
 MAX_ZERO_DEG = 0.05                # 2θ zero shift refined with a cell, at most
-TRIAL_WIDENING = 2.5              # trial cells match lines within 2.5 × the tolerance
+TRIAL_WIDENING = 2.5               # trial cells match lines within 2.5 × the tolerance
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
 
 # lattice centrings: reflection conditions on (h, k, l)
@@ -70,8 +69,8 @@ _LATTICES = {"cubic": ("P", "I", "F"), "hexagonal": ("P",), "trigonal": ("R",),
 @dataclass
 class Solution:
     """The best cell found for one crystal system: ``params`` (A, [B,] C in Å⁻², see the
-    module), ``lattice`` (centring letter), ``m`` (de Wolff's M_N), ``n_lines`` (N),
-    ``n_indexed`` and ``cell`` (a, [b,] c in Å)."""
+    module), ``lattice`` (centring letter), ``m`` (de Wolff's M_N), ``n_lines`` (N) and
+    ``n_indexed``."""
 
     system: str
     params: np.ndarray
@@ -79,7 +78,15 @@ class Solution:
     m: float
     n_lines: int
     n_indexed: int
-    cell: tuple[float, ...] = field(default_factory=tuple)
+
+    @property
+    def cell(self) -> tuple[float, ...]:
+        """Cell edges (a, [b,] c) in Å."""
+        return _cell(self.system, self.params)
+
+    def indexes(self, max_unindexed: int) -> bool:
+        """Whether the cell leaves at most ``max_unindexed`` of its lines unindexed."""
+        return self.n_indexed >= self.n_lines - max_unindexed
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -127,10 +134,15 @@ def dq_per_degree(two_theta: np.ndarray, wavelength: float = CU_KA1) -> np.ndarr
     return 2 * np.sin(np.radians(np.asarray(two_theta, float))) / wavelength ** 2 * np.pi / 180
 
 
-def _alpha2_position(two_theta: np.ndarray) -> np.ndarray:
-    """2θ (degrees) of the Cu Kα2 line of a Kα1 line at ``two_theta``."""
-    s = np.clip(np.sin(np.radians(two_theta) / 2) * CU_KA2 / CU_KA1, -1, 1)
-    return 2 * np.degrees(np.arcsin(s))
+def parabola_offsets(y: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Offsets (grid points, within ±1) of the vertices of the parabolas through the three
+    points around each maximum ``top`` of ``y``: the sub-step position of a line."""
+    left = y[np.clip(top - 1, 0, None)]
+    mid = y[top]
+    right = y[np.clip(top + 1, None, len(y) - 1)]
+    curve = left - 2 * mid + right
+    shift = np.divide(0.5 * (left - right), curve, out=np.zeros_like(curve), where=curve < 0)
+    return np.clip(shift, -1, 1)
 
 
 def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0.05,
@@ -155,13 +167,10 @@ def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0
     if y.max() <= 0:
         return np.zeros(0), np.zeros(0)
     top, _ = find_peaks(y, prominence=max(relative * y.max(), noise_sigmas * noise))
-    top = top[(top > 0) & (top < len(y) - 1)]
-    left, mid, right = y[top - 1], y[top], y[top + 1]
-    curve = left - 2 * mid + right
-    shift = np.divide(0.5 * (left - right), curve, out=np.zeros_like(curve), where=curve < 0)
-    pos = tt[top] + np.clip(shift, -1, 1) * step
+    mid = y[top]
+    pos = tt[top] + parabola_offsets(y, top) * step
     keep = np.ones(len(pos), bool)
-    a2 = _alpha2_position(pos)
+    a2 = bragg_two_theta(pos, CU_KA1, CU_KA2)
     for i in np.argsort(-mid):
         if not keep[i]:
             continue
@@ -220,18 +229,12 @@ def _trial_params(q: np.ndarray, system: str, n_first: int, max_trial_index: int
     f = np.unique(forms(_hkl(max_trial_index, system), system), axis=0)
     n_par = f.shape[1]
     first = q[:n_first]
-    rows = []
-    for lines in combinations(range(len(first)), n_par):
-        for combo in product(range(len(f)), repeat=n_par):
-            if len(set(combo)) < n_par:
-                continue
-            rows.append((lines, combo))
-    if not rows:
+    lines = np.array(list(combinations(range(len(first)), n_par)), int).reshape(-1, n_par)
+    combos = np.array(list(permutations(range(len(f)), n_par)), int).reshape(-1, n_par)
+    if not len(lines) or not len(combos):
         return np.zeros((0, n_par))
-    lines = np.array([r[0] for r in rows])
-    combos = np.array([r[1] for r in rows])
-    mats = f[combos]                                   # (n, n_par, n_par)
-    rhs = first[lines]                                 # (n, n_par)
+    mats = np.tile(f[combos], (len(lines), 1, 1))      # (n, n_par, n_par): every pairing
+    rhs = np.repeat(first[lines], len(combos), axis=0)  # (n, n_par)
     det = np.linalg.det(mats)
     ok = np.abs(det) > 1e-9
     sol = np.linalg.solve(mats[ok], rhs[ok][..., None])[..., 0]
@@ -284,8 +287,8 @@ def _calc_lines(params: np.ndarray, system: str, lattice: str, q_max: float,
 
 def _judge(params: np.ndarray, q: np.ndarray, grad: np.ndarray, tol_deg: float, system: str,
            lattice: str, refine: int = 3) -> tuple[float, int, np.ndarray]:
-    """Refine a trial cell (and the 2θ zero shift, ≤ ``MAX_ZERO_DEG``) by least squares on the lines it
-    indexes within ``tol_deg`` and return (M_N, number indexed, refined parameters)."""
+    """Refine a trial cell (and the 2θ zero shift, ≤ ``MAX_ZERO_DEG``) by least squares on the
+    lines it indexes within ``tol_deg``; returns (M_N, number indexed, refined parameters)."""
     n = len(q)
     p = np.asarray(params, float)
     zero = 0.0
@@ -333,14 +336,14 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
     trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep)
 
     def rank(sol: Solution) -> tuple[bool, float]:
-        ok = sol.n_indexed >= sol.n_lines - max_unindexed
+        ok = sol.indexes(max_unindexed)
         return ok, sol.m if ok else float(sol.n_indexed)
 
     best: Solution | None = None
     for p in trials:
         for lattice in _LATTICES[system]:
             m, n_hit, refined = _judge(p, q, grad, tol_deg, system, lattice)
-            cand = Solution(system, refined, lattice, m, len(q), n_hit, _cell(system, refined))
+            cand = Solution(system, refined, lattice, m, len(q), n_hit)
             if best is None or rank(cand) > rank(best):
                 best = cand
     return best
@@ -368,7 +371,7 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         if sol is None:
             continue
         out["tried"][system] = sol.as_dict()
-        if sol.n_indexed >= len(q) - max_unindexed and sol.m >= min_m and (
+        if sol.indexes(max_unindexed) and sol.m >= min_m and (
                 best is None or sol.m > SYMMETRY_MARGIN * best.m):
             best = sol
     if best is not None:
@@ -403,7 +406,7 @@ def _index_chunk(paths: list[str], wavelength: float) -> list[dict[str, Any]]:
     return out
 
 
-def index_files(paths: list[str], wavelength: float = 1.54184, n_workers: int = 1,
+def index_files(paths: list[str], wavelength: float = CU_KA, n_workers: int = 1,
                 address: str = "", chunk: int = 8) -> list[dict[str, Any]]:
     """Index measured Cu Kα scans (files ``classify`` reads) in ``n_workers`` processes
     (:func:`lib.parallel.map_chunks`): one record per file in order, ``{"file",
