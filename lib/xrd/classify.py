@@ -66,7 +66,7 @@ from scipy.ndimage import gaussian_filter1d
 from .. import atomic
 from .calibration import prior_corrected
 from .models import Bundle, load_bundle, predict_patterns
-from .patterns import Grid, render, smooth_normalise
+from .patterns import CU_KA, Grid, render, smooth_normalise
 
 INPUT_KINDS = ("auto", "profile", "peaks")
 #: The first column of a file: 2θ (degrees), d-spacing (Å) or q = 4π sin θ / λ (Å⁻¹).
@@ -512,7 +512,7 @@ def read_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[int] | 
 
 
 def load_scan(path: str | Path, axis: str = "2theta", wavelength: str | float | None = None,
-              model_wavelength: float = 1.54184) -> Scan:
+              model_wavelength: float = CU_KA) -> Scan:
     """Read a pattern file and put it on the model's 2θ scale (see :class:`Scan`).
 
     ``wavelength``: of the measurement (name or Å); None = the file's own (``.xrdml``) or else

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .classify import PatternError, load_scan, to_model_input
-from .patterns import CRYSTAL_SYSTEMS, Grid, crystal_system_of
+from .patterns import CRYSTAL_SYSTEMS, CU_KA, Grid, crystal_system_of
 
 
 @dataclass
@@ -81,7 +81,7 @@ def read_labels(folder: Path) -> list[dict[str, Any]]:
 
 
 def read_rruff_dev(folder: str | Path, grid: Grid, sigma: float, background: str = "none",
-                   wavelength: float = 1.54184) -> MeasuredSet:
+                   wavelength: float = CU_KA) -> MeasuredSet:
     """The measured patterns of ``folder`` (``labels.csv`` + one two-column file each) as model
     inputs on ``grid`` (σ in grid points, ``background`` as the model's bundle), with their
     labels.  Files that cannot be read, or that ``classify`` would refuse as suspicious, are

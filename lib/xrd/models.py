@@ -26,14 +26,12 @@ import numpy as np
 
 from .. import atomic
 from .networks import custom_layers
-from .patterns import CRYSTAL_SYSTEMS, SPACE_GROUPS, Grid, pattern_to_image
+from .patterns import CRYSTAL_SYSTEMS, CU_KA, SPACE_GROUPS, Grid, pattern_to_image
 
 MODEL_KINDS = ("cnn1d", "mobilenetv2", "convnext1d")
 BUNDLE_FORMAT = "phases-and-patterns/xrd-model/1"
 #: Image sizes for which Keras publishes ImageNet weights of MobileNetV2.
 IMAGENET_SIZES = (96, 128, 160, 192, 224)
-#: Cu Kα wavelength (Å; pymatgen's weighted Kα1/Kα2 mean), the training patterns' radiation.
-CU_KA = 1.54184
 
 
 def head_labels(head: str) -> list[str]:
