@@ -70,6 +70,30 @@ def test_exact_lines_index_to_the_right_cell(make, system, cell):
     assert sorted(sol["cell_angstrom"]) == pytest.approx(sorted(cell), abs=2e-3)
 
 
+def garnet_lines(a: float = 11.85, zero_deg: float = 0.0) -> np.ndarray:
+    """2θ (Cu Kα1) of the strong lines of a garnet (Ia-3d): (400) first, then 420, 332, 422,
+    431, 521, 611, 444, 640, 642, 800, 840, 842, 664 — each allowed by cctbx's systematic
+    absences — shifted by a 2θ zero error."""
+    from cctbx import sgtbx
+    group = sgtbx.space_group_info("Ia-3d").group()
+    hkl = [(4, 0, 0), (4, 2, 0), (3, 3, 2), (4, 2, 2), (4, 3, 1), (5, 2, 1), (6, 1, 1),
+           (4, 4, 4), (6, 4, 0), (6, 4, 2), (8, 0, 0), (8, 4, 0), (8, 4, 2), (6, 6, 4)]
+    assert not any(group.is_sys_absent(i) for i in hkl)
+    d = a / np.sqrt(np.sum(np.square(hkl), axis=1))
+    return np.degrees(2 * np.arcsin(simulate.CU_KA1 / (2 * d))) + zero_deg
+
+
+@pytest.mark.parametrize("zero_deg", [0.0, 0.08])
+def test_a_garnet_whose_first_line_is_400_indexes_cubic(zero_deg):
+    # trial indices on the first lines must reach (521) and (611); a zero error beyond the
+    # refined bound (0.05°) is then absorbed by the cell refined alone
+    got = indexing.index_lines(garnet_lines(zero_deg=zero_deg))
+    assert got["crystal_system"] == "cubic", got["tried"]
+    sol = got["solution"]
+    assert sol["n_indexed"] == sol["n_lines"] and sol["M"] >= 10
+    assert sol["cell_angstrom"][0] == pytest.approx(11.85, abs=0.01)
+
+
 def test_a_monoclinic_pattern_finds_no_higher_cell():
     got = indexing.index_lines(lines(monoclinic()))
     assert got["crystal_system"] == "monoclinic" and not got["indexed"]
