@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lib import config
-from lib.xrd import augment, classify, models, patterns
+from lib.xrd import augment, classify, cli, models, patterns
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 
 from test_xrd_patterns import magnesium_hcp, nacl, rutile, silicon
@@ -170,7 +170,7 @@ def test_cli_json_exit_status_and_messages(tiny_bundle, tmp_path, capsys):
     write_profile(good, silicon())
     bad = tmp_path / "bad.xy"
     bad.write_text("10\n11\n", encoding="utf-8")
-    code = classify.main(["classify", str(good), str(bad), "--model", str(tiny_bundle),
+    code = cli.main(["classify", str(good), str(bad), "--model", str(tiny_bundle),
                           "--top", "2", "--json"])
     out, err = capsys.readouterr()
     assert code == 1
@@ -179,7 +179,7 @@ def test_cli_json_exit_status_and_messages(tiny_bundle, tmp_path, capsys):
     assert len(records[0]["crystal_system"]) == 2
     assert set(records[0]["crystal_system"][0]) == {"label", "p"}
     assert f"{bad}: one column" in err and "1 of 2 file(s) failed" in err
-    code = classify.main(["classify", str(good), "--model", str(tiny_bundle)])
+    code = cli.main(["classify", str(good), "--model", str(tiny_bundle)])
     out, err = capsys.readouterr()
     assert code == 0 and "crystal system:" in out and "space group:" in out
 
@@ -226,7 +226,7 @@ def test_wrong_model_files(tiny_bundle, tmp_path, capsys):
         (folder / "model.keras").write_bytes(keras_bytes)
         cases[folder] = reason
     for model, reason in cases.items():
-        code = classify.main(["classify", str(good), "--model", str(model)])
+        code = cli.main(["classify", str(good), "--model", str(model)])
         _, err = capsys.readouterr()
         assert code == 2, model
         assert reason in err and "model" in err, (model, err)
@@ -268,7 +268,7 @@ def test_suspicious_files_are_flagged_not_classified(tiny_bundle, tmp_path, caps
     forced = classify.classify_files(paths, tiny_bundle, force=True)
     for rec in forced:
         assert "crystal_system" in rec and rec["confident"] is False and rec["warnings"]
-    code = classify.main(["classify", str(paths[0]), "--model", str(tiny_bundle)])
+    code = cli.main(["classify", str(paths[0]), "--model", str(tiny_bundle)])
     _, err = capsys.readouterr()
     assert code == 1 and "suspicious input" in err and "radians" in err
     # the d column read as d is fine and gives the answer of the 2θ file
@@ -287,7 +287,7 @@ def test_other_wavelengths_and_xrdml(tiny_bundle, tmp_path, capsys):
     mo = XRDCalculator(wavelength="MoKa").get_pattern(nacl(), two_theta_range=(5, 45))
     prof = 5 + sum(h * np.exp(-0.5 * ((tt - p) / 0.03) ** 2) for p, h in zip(mo.x, mo.y))
     np.savetxt(tmp_path / "nacl_mo.xy", np.column_stack([tt, prof]))
-    code = classify.main(["classify", str(tmp_path / "nacl_mo.xy"), "--model", str(tiny_bundle),
+    code = cli.main(["classify", str(tmp_path / "nacl_mo.xy"), "--model", str(tiny_bundle),
                           "--wavelength", "MoKa", "--json"])
     out, _ = capsys.readouterr()
     rec = json.loads(out)[0]
@@ -314,7 +314,7 @@ def test_other_wavelengths_and_xrdml(tiny_bundle, tmp_path, capsys):
     for c in b["crystal_system"]:
         assert pa[c["label"]] == pytest.approx(c["p"], abs=0.02)
     with pytest.raises(SystemExit) as stop:
-        classify.main(["classify", str(tmp_path / "si.xy"), "--model", str(tiny_bundle),
+        cli.main(["classify", str(tmp_path / "si.xy"), "--model", str(tiny_bundle),
                        "--wavelength", "XyKa"])
     assert stop.value.code == 2 and "--wavelength must be one of" in capsys.readouterr().err
 
@@ -383,3 +383,35 @@ def test_bundle_class_prior_corrects_the_crystal_system_probabilities(tiny_bundl
                                atol=2e-3)
     assert probs(shifted)[CRYSTAL_SYSTEMS.index("cubic")] > probs(plain)[
         CRYSTAL_SYSTEMS.index("cubic")]
+
+
+def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
+    path = tmp_path / "rutile.xy"
+    write_profile(path, rutile())
+    code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index", "--json"])
+    out, _ = capsys.readouterr()
+    entry = json.loads(out)[0]["indexing"]
+    assert code == 0 and entry["indexed"] and entry["crystal_system"] == "tetragonal"
+    assert entry["M"] >= 10 and entry["n_indexed"] >= entry["n_lines"] - 2
+    # the profile is simulated at the weighted Cu Kα, the cell computed with Cu Kα1
+    assert entry["cell_angstrom"] == pytest.approx([4.594, 2.959], rel=3e-3)
+    code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "indexing:       tetragonal (P cell 4.5" in out
+    code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--json"])
+    assert "indexing" not in json.loads(capsys.readouterr()[0])[0]
+
+
+def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_path):
+    none = cli.indexing_summary({"file": "a.xy", "crystal_system": "monoclinic",
+                                 "indexed": False, "n_picked": 19, "solution": None})
+    assert none["indexed"] is False and none["crystal_system"] is None
+    assert "monoclinic or triclinic" in none["note"]
+    path = tmp_path / "rutile_mo.xy"
+    write_profile(path, rutile())
+    recs = cli.add_indexing(classify.classify_files(path, tiny_bundle, wavelength="MoKa",
+                                                    force=True), wavelength="MoKa")
+    assert "Cu Kα scans in 2θ only" in recs[0]["indexing"]["error"]
+    recs[0]["indexing"] = none
+    text = classify.format_text(recs)
+    assert "no cell of orthorhombic or higher symmetry indexes the 19 lines" in text

@@ -4,6 +4,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from .classify import main  # noqa: E402
+from .cli import main  # noqa: E402
 
 raise SystemExit(main())

@@ -4,6 +4,9 @@ Command line (many files in one process)::
 
     python -m lib.xrd classify PATTERN [PATTERN ...] --model MODEL [--top 3] [--json]
         [--wavelength CuKa|CuKa1|MoKa|CoKa|CrKa|FeKa|AgKa|<Å>] [--axis 2theta|d|q] [--force]
+        [--index]
+
+(parsed in :mod:`lib.xrd.cli`; ``--index`` adds classical indexing, :mod:`lib.xrd.indexing`.)
 
 From Python::
 
@@ -51,11 +54,8 @@ message names the file and what is missing or damaged).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -912,6 +912,18 @@ def write_scans(peak_lists: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequ
     return paths
 
 
+def _indexing_text(entry: dict[str, Any]) -> str:
+    """One line for a record's ``"indexing"`` entry (see :mod:`lib.xrd.cli`)."""
+    if "error" in entry:
+        return f"not done: {entry['error']}"
+    if not entry["indexed"]:
+        return (f"no cell of orthorhombic or higher symmetry indexes the {entry['n_picked']} "
+                "lines (monoclinic or triclinic?)")
+    cell = ", ".join(f"{c:.4f}" for c in entry["cell_angstrom"])
+    return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell} Å, M = {entry['M']:.1f},"
+            f" {entry['n_indexed']} of {entry['n_lines']} lines)")
+
+
 def format_text(records: list[dict[str, Any]]) -> str:
     """Human-readable lines for the records of :func:`classify_files`."""
     lines = []
@@ -928,56 +940,6 @@ def format_text(records: list[dict[str, Any]]) -> str:
         if "space_group" in rec:
             sg = ", ".join(f"{c['label']} ({c['symbol']}) {c['p']:.3f}" for c in rec["space_group"])
             lines.append(f"  space group:    {sg}")
+        if "indexing" in rec:
+            lines.append(f"  indexing:       {_indexing_text(rec['indexing'])}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lib.xrd",
-        description="Powder-XRD crystal-system classification (report 2).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("classify", help="classify pattern files with a trained model",
-                       description="Classify powder patterns (Cu Kα, any 2θ range and step): "
-                                   "two-column text (2θ, intensity) or .npy (n, 2).")
-    p.add_argument("patterns", nargs="+", metavar="PATTERN")
-    p.add_argument("--model", required=True,
-                   help="model bundle folder (or its bundle.json / model.keras), e.g. "
-                        "runs/default/models/06_xrd_classification/cnn1d")
-    p.add_argument("--top", type=int, default=3, help="how many classes to print (default 3)")
-    p.add_argument("--json", action="store_true", help="print one JSON list, a record per file")
-    p.add_argument("--input", choices=INPUT_KINDS, default="auto",
-                   help="profile (a scan), peaks (a peak list) or auto (default)")
-    p.add_argument("--axis", choices=AXES, default="2theta",
-                   help="first column: 2theta (degrees, default), d (d-spacing, Å) or q "
-                        "(4π sin θ / λ, Å⁻¹)")
-    p.add_argument("--wavelength", default=None,
-                   help=f"wavelength of the measurement: {'|'.join(WAVELENGTH_NAMES)} or a "
-                        "number in Å (default: the file's own for .xrdml, else the model's, "
-                        "Cu Kα); the scan is mapped onto the model's Cu Kα 2θ through "
-                        "d-spacings")
-    p.add_argument("--force", action="store_true",
-                   help="classify suspicious files too (flagged with warnings, not confident)")
-    args = parser.parse_args(argv)
-    if args.top < 1:
-        parser.error("--top must be at least 1")
-    if args.wavelength is not None:
-        try:
-            wavelength_angstrom(args.wavelength)
-        except ValueError as exc:
-            parser.error(str(exc))
-    try:
-        records = classify_files(args.patterns, args.model, top=args.top, input_kind=args.input,
-                                 axis=args.axis, wavelength=args.wavelength, force=args.force)
-    except ValueError as exc:
-        print(f"classify: error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(records, indent=2, ensure_ascii=False))
-    else:
-        print(format_text(records))
-    failed = [r for r in records if "error" in r]
-    for rec in failed:
-        print(f"classify: error: {rec['file']}: {rec['error']}", file=sys.stderr)
-    if failed:
-        print(f"classify: {len(failed)} of {len(records)} file(s) failed", file=sys.stderr)
-    return 1 if failed else 0

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations, permutations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -398,21 +399,29 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, **kwargs: Any) -> d
     return out
 
 
+def index_file(path: str | Path, axis: str = "2theta",
+               wavelength: str | float | None = None) -> dict[str, Any]:
+    """Index one measured scan file (read as ``classify`` reads it): ``{"file",
+    "crystal_system", "indexed", "n_picked", "solution"}``, or ``{"file", "error"}`` when the
+    file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops Cu Kα2 twins and
+    the cell is computed with Cu Kα1; ``wavelength``: of the measurement, None = the file's
+    own or Cu Kα)."""
+    try:
+        scan = load_scan(path, axis, wavelength, CU_KA)
+    except PatternError as exc:
+        return {"file": str(path), "error": exc.reason}
+    if axis != "2theta" or abs(scan.wavelength - CU_KA) > 0.005:
+        return {"file": str(path), "error": "indexing reads Cu Kα scans in 2θ only (this one: "
+                f"{axis}, {scan.wavelength:g} Å)"}
+    res = index_scan(scan.two_theta, scan.intensity)
+    return {"file": str(path), "crystal_system": res["crystal_system"],
+            "indexed": res["indexed"], "n_picked": res["n_picked"],
+            "solution": res["solution"]}
+
+
 def _index_chunk(paths: list[str], wavelength: float) -> list[dict[str, Any]]:
-    """Index each file of ``paths`` (read as ``classify`` reads it); a file that cannot be
-    read gives ``{"file", "error"}``."""
-    out = []
-    for path in paths:
-        try:
-            scan = load_scan(path, "2theta", wavelength, wavelength)
-        except PatternError as exc:
-            out.append({"file": str(path), "error": exc.reason})
-            continue
-        res = index_scan(scan.two_theta, scan.intensity)
-        out.append({"file": str(path), "crystal_system": res["crystal_system"],
-                    "indexed": res["indexed"], "n_picked": res["n_picked"],
-                    "solution": res["solution"]})
-    return out
+    """:func:`index_file` of each file of ``paths`` (2θ scans at ``wavelength``)."""
+    return [index_file(path, "2theta", wavelength) for path in paths]
 
 
 def index_files(paths: list[str], wavelength: float = CU_KA, n_workers: int = 1,
