@@ -54,7 +54,9 @@ FALLBACK = "monoclinic"
 PRECISION_DEG = 0.001              # 2θ: no line counts as placed better than this
 MAX_ZERO_DEG = 0.05                # 2θ zero shift refined with a cell, at most
 TRIAL_WIDENING = 2.5               # trial cells match lines within 2.5 × the tolerance
+TRIAL_MAX_INDEX = {"cubic": 6, "orthorhombic": 2}   # trial-cell indices (others: 3)
 QUICK_MAX_INDEX = {"cubic": 8}     # indices tried on the first lines by the quick filter
+CU_KA_SPREAD = 0.005               # Å: a scan within this of Cu Kα (Kα1, Kα2 or their mean)
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
 
 # lattice centrings: reflection conditions on (h, k, l)
@@ -339,7 +341,7 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
     trial with the highest M_N, among those leaving ≤ ``max_unindexed`` lines unindexed if
     any do."""
     if max_trial_index is None:
-        max_trial_index = {"cubic": 6, "orthorhombic": 2}.get(system, 3)
+        max_trial_index = TRIAL_MAX_INDEX.get(system, 3)
     trials = _trial_params(q, system, n_first, max_trial_index)
     tol_q = TRIAL_WIDENING * tol_deg * grad
     trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep,
@@ -406,13 +408,16 @@ def index_file(path: str | Path, axis: str = "2theta",
     file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops Cu Kα2 twins and
     the cell is computed with Cu Kα1; ``wavelength``: of the measurement, None = the file's
     own or Cu Kα)."""
+    if axis != "2theta":
+        return {"file": str(path), "error": f"indexing reads Cu Kα scans in 2θ only (this one: "
+                                            f"{axis})"}
     try:
         scan = load_scan(path, axis, wavelength, CU_KA)
     except PatternError as exc:
         return {"file": str(path), "error": exc.reason}
-    if axis != "2theta" or abs(scan.wavelength - CU_KA) > 0.005:
+    if abs(scan.wavelength - CU_KA) > CU_KA_SPREAD:
         return {"file": str(path), "error": "indexing reads Cu Kα scans in 2θ only (this one: "
-                f"{axis}, {scan.wavelength:g} Å)"}
+                f"{scan.wavelength:g} Å)"}
     res = index_scan(scan.two_theta, scan.intensity)
     return {"file": str(path), "crystal_system": res["crystal_system"],
             "indexed": res["indexed"], "n_picked": res["n_picked"],
