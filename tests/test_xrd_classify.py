@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lib import config
-from lib.xrd import augment, classify, cli, models, patterns
+from lib.xrd import augment, classify, cli, indexing, models, patterns
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 
 from test_xrd_patterns import magnesium_hcp, nacl, rutile, silicon
@@ -395,6 +395,7 @@ def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
     assert entry["M"] >= 10 and entry["n_indexed"] >= entry["n_lines"] - 2
     # the profile is simulated at the weighted Cu Kα, the cell computed with Cu Kα1
     assert entry["cell_angstrom"] == pytest.approx([4.594, 2.959], rel=3e-3)
+    assert entry["absences"] is None and abs(entry["zero_deg"]) < 0.02
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index"])
     out, _ = capsys.readouterr()
     assert code == 0 and "indexing:       tetragonal (P cell 4.5" in out
@@ -415,3 +416,12 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     recs[0]["indexing"] = none
     text = classify.format_text(recs)
     assert "no cell of orthorhombic or higher symmetry indexes the 19 lines" in text
+
+
+def test_an_orthorhombic_entry_names_the_space_groups_its_absences_fit():
+    from test_xrd_indexing import olivine_lines
+    res = indexing.index_lines(olivine_lines(zero_deg=0.03))
+    entry = cli.indexing_summary({"file": "fo.xy", "n_picked": 20, **res})
+    assert entry["crystal_system"] == "orthorhombic" and "P n m a" in entry["absences"]
+    assert entry["zero_deg"] == pytest.approx(0.03, abs=0.005)
+    assert "; reflection conditions of P n 21 a, P n m a)" in classify._indexing_text(entry)

@@ -94,6 +94,54 @@ def test_a_garnet_whose_first_line_is_400_indexes_cubic(zero_deg):
     assert sol["cell_angstrom"][0] == pytest.approx(11.85, abs=0.01)
 
 
+def olivine_lines(zero_deg: float = 0.0, n: int = 20) -> np.ndarray:
+    """2θ (Cu Kα1) of the first ``n`` lines that forsterite's space group (Pbnm, a 4.756,
+    b 10.207, c 5.980 Å) allows, from cctbx's reflection list, shifted by a 2θ zero error."""
+    from cctbx import crystal, miller
+    sym = crystal.symmetry(unit_cell=(4.756, 10.207, 5.980, 90, 90, 90),
+                           space_group_symbol="P b n m")
+    d = np.array(miller.build_set(sym, anomalous_flag=False, d_min=1.3).d_spacings().data())
+    d = np.unique(np.round(d, 4))[::-1][:n]
+    return np.degrees(2 * np.arcsin(simulate.CU_KA1 / (2 * d))) + zero_deg
+
+
+def test_a_zero_error_of_009_degrees_is_refined_not_absorbed_by_the_cell():
+    # a measured scan is often off by 0.1°: held at 0.05° the cell shrank and lost a line
+    got = indexing.index_lines(olivine_lines(zero_deg=0.09))
+    sol = got["solution"]
+    assert got["crystal_system"] == "orthorhombic" and sol["n_indexed"] == sol["n_lines"] == 20
+    assert sol["zero_deg"] == pytest.approx(0.09, abs=0.005)
+    assert sol["cell_angstrom"] == pytest.approx([10.207, 5.980, 4.756], abs=0.002)
+
+
+def test_olivine_lines_are_counted_with_the_pnma_reflection_conditions():
+    # N_calc of de Wolff's M counts the lines the space group allows: Pbnm (Pnma with the
+    # cell's axes sorted a > b > c) leaves out h00, 0k0, 00l odd, 0kl with k + l odd, hk0
+    # with h odd, and its M is higher than the primitive lattice's
+    got = indexing.index_lines(olivine_lines())
+    sol = got["solution"]
+    assert "P n m a" in sol["absences"].split(", ")
+    q = indexing.q_of_two_theta(olivine_lines())
+    grad = indexing.dq_per_degree(olivine_lines())
+    m_p, n_p, *_ = indexing._judge(np.array([1 / 10.207 ** 2, 1 / 5.98 ** 2, 1 / 4.756 ** 2]),
+                                   q, grad, 0.02, "orthorhombic", "P")
+    assert n_p == 20 and sol["M"] > 1.3 * m_p
+
+
+def test_orthorhombic_extinctions_agree_with_cctbx_on_every_reflection():
+    # the parity classes (each index 0 or its value mod 4) decide every condition
+    from cctbx import sgtbx
+    r = np.arange(0, 9)
+    hkl = np.array([(h, k, l) for h in r for k in r for l in r if h or k or l])
+    table = indexing.orthorhombic_extinctions()
+    assert len(table) == 105              # 111 extinction symbols, six of them centrings only
+    for key, allowed in table.items():
+        group = sgtbx.space_group_info(key.split(", ")[0]).group()
+        want = np.array([not group.is_sys_absent(tuple(int(i) for i in x)) for x in hkl])
+        assert (indexing._allowed(hkl, key) == want).all(), key
+        assert allowed.shape == (125,)
+
+
 def test_a_monoclinic_pattern_finds_no_higher_cell():
     got = indexing.index_lines(lines(monoclinic()))
     assert got["crystal_system"] == "monoclinic" and not got["indexed"]

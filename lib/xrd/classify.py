@@ -920,8 +920,9 @@ def _indexing_text(entry: dict[str, Any]) -> str:
         return (f"no cell of orthorhombic or higher symmetry indexes the {entry['n_picked']} "
                 "lines (monoclinic or triclinic?)")
     cell = ", ".join(f"{c:.4f}" for c in entry["cell_angstrom"])
+    absences = f"; reflection conditions of {entry['absences']}" if entry.get("absences") else ""
     return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell} Å, M = {entry['M']:.1f},"
-            f" {entry['n_indexed']} of {entry['n_lines']} lines)")
+            f" {entry['n_indexed']} of {entry['n_lines']} lines{absences})")
 
 
 def format_text(records: list[dict[str, Any]]) -> str:

@@ -25,7 +25,9 @@ from .indexing import index_file
 def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
     """The ``"indexing"`` entry of a record from :func:`lib.xrd.indexing.index_file`'s result:
     ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "M", "n_lines", "n_indexed",
-    "n_picked"}`` (cell edges a, [b,] c in Å; hexagonal axes for hexagonal and trigonal),
+    "zero_deg", "absences", "n_picked"}`` (cell edges a, [b,] c in Å, hexagonal axes for
+    hexagonal and trigonal; the refined 2θ zero shift in degrees; the space groups whose
+    reflection conditions fit an orthorhombic cell best, or null),
     ``{"indexed": false, "crystal_system": null, "n_picked", "note"}``, or ``{"error"}``."""
     if "error" in result:
         return {"error": result["error"]}
@@ -38,6 +40,9 @@ def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
     return {"indexed": True, "crystal_system": result["crystal_system"],
             "lattice": sol["lattice"], "cell_angstrom": sol["cell_angstrom"], "M": sol["M"],
             "n_lines": sol["n_lines"], "n_indexed": sol["n_indexed"],
+            "zero_deg": sol["zero_deg"],
+            "absences": (sol["absences"] if result["crystal_system"] == sol["system"]
+                         else None),
             "n_picked": result["n_picked"]}
 
 
