@@ -629,11 +629,14 @@ if rruff is not None and cfg.index_patterns > 0:
     index_records = indexing.index_files(
         [str(rruff.folder / f) for f in rruff.files[:cfg.index_patterns]],
         n_workers=cfg.n_workers)
-    rruff_base["classical_indexing"] = evaluate.indexing_baseline(rruff.crystal_system,
-                                                                  index_records)
+    rruff_base["classical_indexing"] = evaluate.indexing_baseline(
+        rruff.crystal_system, index_records, rruff.space_group)
     classical = rruff_base["classical_indexing"]
     print(f"classical indexing: {classical['accuracy']:.1%} of {classical['n']} patterns; "
-          f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}")
+          f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}; of the "
+          f"{classical['n_orthorhombic_right']} orthorhombic patterns it gets right, the true "
+          f"space group is among those the best extinction symbol allows for "
+          f"{classical['n_space_group_allowed']}")
 timings["indexing_s"] = time.perf_counter() - t0
 if rruff_evals:
     display(evaluate.measured_frame(rruff_evals, rruff_base))

@@ -120,7 +120,7 @@ def test_olivine_lines_are_counted_with_the_pnma_reflection_conditions():
     # with h odd, and its M is higher than the primitive lattice's
     got = indexing.index_lines(olivine_lines())
     sol = got["solution"]
-    assert "P n m a" in sol["absences"].split(", ")
+    assert "P n m a" in sol["absences"].split(", ") and 62 in sol["space_groups"]
     q = indexing.q_of_two_theta(olivine_lines())
     grad = indexing.dq_per_degree(olivine_lines())
     m_p, n_p, *_ = indexing._judge(np.array([1 / 10.207 ** 2, 1 / 5.98 ** 2, 1 / 4.756 ** 2]),
@@ -222,6 +222,18 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
     assert got["n"] == 4 and got["accuracy"] == pytest.approx(0.5)
     assert got["n_indexed"] == 1 and got["n_unread"] == 1
     assert got["confusion"].sum() == 4 and np.trace(got["confusion"]) == 2
+    assert "n_space_group_allowed" not in got
+
+    ortho = [{"crystal_system": "orthorhombic", "indexed": True,
+              "solution": {"space_groups": [33, 62]}},
+             {"crystal_system": "orthorhombic", "indexed": True,
+              "solution": {"space_groups": None}},
+             {"crystal_system": "orthorhombic", "indexed": True,
+              "solution": {"space_groups": [33, 62]}}]
+    truth_o = np.array([CRYSTAL_SYSTEMS.index(s) for s in
+                        ("orthorhombic", "orthorhombic", "monoclinic")])
+    got_o = evaluate.indexing_baseline(truth_o, ortho, np.array([62, 19, 14]))
+    assert got_o["n_orthorhombic_right"] == 2 and got_o["n_space_group_allowed"] == 1
 
     base = evaluate.baselines(truth[:4])
     base["classical_indexing"] = got

@@ -456,24 +456,35 @@ def baselines(crystal_system: np.ndarray, space_group: np.ndarray | None = None,
     return out
 
 
-def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]]
-                      ) -> dict[str, Any]:
+def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
+                      space_group: np.ndarray | None = None) -> dict[str, Any]:
     """The classical method's numbers on a measured set: ``records`` from
     :func:`lib.xrd.indexing.index_files` for the first ``len(records)`` patterns, whose true
     crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
     Files it could not read count as wrong.  Returns ``n``, ``accuracy``, ``n_indexed`` (a
-    cell of orthorhombic or higher symmetry found), the report's ``table`` and ``confusion``."""
+    cell of orthorhombic or higher symmetry found), the report's ``table`` and ``confusion``;
+    with the true ``space_group`` numbers, also ``n_orthorhombic_right`` and, of those,
+    ``n_space_group_allowed``: how often the true group is among those whose reflection
+    conditions the found cell's lines fit best (the solution's ``space_groups``)."""
     truth = np.asarray(crystal_system, int)[:len(records)]
     answer = np.array([CRYSTAL_SYSTEMS.index(r["crystal_system"]) if "crystal_system" in r
                        else -1 for r in records], int)
     shown = np.where(answer < 0, (truth + 1) % len(CRYSTAL_SYSTEMS), answer)   # always wrong
-    return {"method": "classical indexing (lib.xrd.indexing: trial cells from the first lines, "
-                      "de Wolff M ≥ 10, cubic to orthorhombic, else monoclinic; no training)",
-            "n": int(len(truth)), "accuracy": float(np.mean(answer == truth)) if len(truth)
-            else float("nan"),
-            "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
-            "n_unread": int(np.sum(answer < 0)),
-            "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
+    out = {"method": "classical indexing (lib.xrd.indexing: trial cells from the first lines, "
+                     "de Wolff M ≥ 10, cubic to orthorhombic, else monoclinic; no training)",
+           "n": int(len(truth)), "accuracy": float(np.mean(answer == truth)) if len(truth)
+           else float("nan"),
+           "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
+           "n_unread": int(np.sum(answer < 0)),
+           "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
+    if space_group is not None:
+        ortho = CRYSTAL_SYSTEMS.index("orthorhombic")
+        right = [(r, int(g)) for r, g, t, ans in zip(records, space_group, truth, answer)
+                 if t == ans == ortho]
+        out["n_orthorhombic_right"] = len(right)
+        out["n_space_group_allowed"] = sum(
+            g in ((r.get("solution") or {}).get("space_groups") or ()) for r, g in right)
+    return out
 
 
 def baseline_rows(base: dict[str, Any]) -> list[dict[str, Any]]:

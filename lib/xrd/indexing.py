@@ -113,6 +113,16 @@ def orthorhombic_extinctions() -> dict[str, np.ndarray]:
             if allowed not in centrings}
 
 
+@lru_cache(maxsize=256)
+def space_group_numbers(absences: str) -> tuple[int, ...]:
+    """The international numbers (16–74) of the space groups named in a key of
+    :func:`orthorhombic_extinctions` ("P n 21 a, P n m a" → (33, 62))."""
+    from cctbx import sgtbx
+
+    return tuple(sorted({sgtbx.space_group_info(name).type().number()
+                         for name in absences.split(", ")}))
+
+
 def _allowed(hkl: np.ndarray, lattice: str) -> np.ndarray:
     """Which (h, k, l) a lattice centring letter (P, I, F, C, A, B, R) or an orthorhombic
     extinction symbol (a key of :func:`orthorhombic_extinctions`) allows."""
@@ -151,7 +161,9 @@ class Solution:
         return {"system": self.system, "lattice": self.lattice, "M": round(float(self.m), 2),
                 "n_lines": self.n_lines, "n_indexed": self.n_indexed,
                 "cell_angstrom": [round(float(c), 4) for c in self.cell],
-                "zero_deg": round(float(self.zero), 4), "absences": self.absences}
+                "zero_deg": round(float(self.zero), 4), "absences": self.absences,
+                "space_groups": (list(space_group_numbers(self.absences)) if self.absences
+                                 else None)}
 
 
 def full_cell(system: str, cell: tuple[float, ...]) -> tuple[float, ...]:
