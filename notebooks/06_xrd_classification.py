@@ -616,10 +616,12 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # training: it picks the lines of each raw scan (SNIP background, ≥ 5 % of the strongest,
 # Kα2 twins dropped), tries cells from small indices assigned to the first lines (cubic,
 # hexagonal, rhombohedral, tetragonal, orthorhombic; lattice centrings P, I, F, C, R),
-# refines each with a zero shift and keeps the best by de Wolff's figure of merit M ≥ 10,
-# then reports the crystal system of the found lattice's own metric symmetry (cctbx).  A
-# pattern no such cell indexes is answered "monoclinic".  It runs on the first
-# `index_patterns` patterns (all at default).
+# refines each with a zero shift (≤ 0.1°) and keeps the best by de Wolff's figure of merit
+# M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
+# conditions of a set of space groups, from cctbx) that fits its lines best — then reports
+# the crystal system of the found lattice's own metric symmetry (cctbx).  A pattern no such
+# cell indexes is answered "monoclinic".  It runs on the first `index_patterns` patterns
+# (all at default).
 
 # %%
 t0 = time.perf_counter()
