@@ -15,8 +15,9 @@ squares on the lines it indexes and judged by de Wolff's figure of merit
 M_N = Q_N / (2 ⟨|ΔQ|⟩ N_calc) (de Wolff 1968, J. Appl. Cryst. 1, 108), with N_calc the number
 of distinct lines the cell (with its lattice centring: P, I, F, C, R) allows up to the N-th
 observed line; the best orthorhombic cells are counted again with each orthorhombic extinction
-symbol's reflection conditions (cctbx), the one with the highest M_N that keeps every indexed
-line is kept and reported (``absences``: the space groups it allows).  The answer is the highest system whose best cell reaches the textbook
+symbol's reflection conditions (cctbx), and the one with the highest M_N that indexes as many
+lines as the cell did without them is kept and reported (``absences``: the space groups it
+allows).  The answer is the highest system whose best cell reaches the textbook
 threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed; a pattern that no
 cell of orthorhombic or higher symmetry indexes is answered "monoclinic" (monoclinic and
 triclinic cells are not searched: with 4–6 parameters any few lines can be fitted).
@@ -99,16 +100,16 @@ def orthorhombic_extinctions() -> dict[str, np.ndarray]:
     from cctbx import sgtbx
 
     r = range(5)
-    reps = [(h, k, l) for h in r for k in r for l in r]
+    reps = [(h, k, l) for h in r for k in r for l in r]       # one (h, k, l) per parity class
     groups: dict[tuple[bool, ...], list[str]] = {}
     for symbols in sgtbx.space_group_symbol_iterator():
         if not 16 <= symbols.number() <= 74:
             continue
         group = sgtbx.space_group(symbols.hall())
-        allowed = tuple(hkl != (0, 0, 0) and not group.is_sys_absent(hkl) for hkl in reps)
+        allowed = tuple(rep != (0, 0, 0) and not group.is_sys_absent(rep) for rep in reps)
         groups.setdefault(allowed, []).append(symbols.universal_hermann_mauguin())
-    hkl = np.array(reps)
-    centrings = {tuple(hkl.any(1) & _CENTRINGS[c](*hkl.T)) for c in "PIFCAB"}
+    rep_array = np.array(reps)
+    centrings = {tuple(rep_array.any(1) & _allowed(rep_array, c)) for c in "PIFCAB"}
     return {", ".join(names): np.array(allowed) for allowed, names in groups.items()
             if allowed not in centrings}
 
@@ -135,8 +136,9 @@ def _allowed(hkl: np.ndarray, lattice: str) -> np.ndarray:
 class Solution:
     """The best cell found for one crystal system: ``params`` (A, [B,] C in Å⁻², see the
     module), ``lattice`` (centring letter), ``m`` (de Wolff's M_N), ``n_lines`` (N),
-    ``n_indexed``, ``zero`` (the refined 2θ zero shift, degrees) and ``absences`` (the space groups whose reflection conditions M_N was
-    counted with, an orthorhombic extinction symbol; None: the centring's alone)."""
+    ``n_indexed``, ``zero`` (the refined 2θ zero shift, degrees) and ``absences`` (the space
+    groups whose reflection conditions M_N was counted with, an orthorhombic extinction
+    symbol; None: the centring's alone)."""
 
     system: str
     params: np.ndarray
@@ -346,15 +348,22 @@ def _quick_filter(trials: np.ndarray, q: np.ndarray, tol_q: np.ndarray, system: 
     return p[np.argsort(-s)[:keep]]
 
 
-@lru_cache(maxsize=512)
-def _lattice_lines(max_index: int, system: str, lattice: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (h, k, l) of :func:`_hkl` that ``lattice`` allows and their :func:`forms` (cached:
-    read-only)."""
+@lru_cache(maxsize=128)
+def _reflections(max_index: int, system: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_hkl` and their :func:`forms` (cached: read-only)."""
     hkl = _hkl(max_index, system)
-    hkl = hkl[_allowed(hkl, lattice)]
     coef = forms(hkl, system)
-    hkl.flags.writeable = coef.flags.writeable = False
+    coef.flags.writeable = False
     return hkl, coef
+
+
+@lru_cache(maxsize=1024)
+def _lattice_mask(max_index: int, system: str, lattice: str) -> np.ndarray:
+    """Which reflections of :func:`_hkl` ``lattice`` allows (cached, a boolean per reflection:
+    the reflection lists themselves are cached once per maximum index, not per lattice)."""
+    mask = _allowed(_hkl(max_index, system), lattice)
+    mask.flags.writeable = False
+    return mask
 
 
 def _calc_lines(params: np.ndarray, system: str, lattice: str, q_max: float,
@@ -363,11 +372,11 @@ def _calc_lines(params: np.ndarray, system: str, lattice: str, q_max: float,
     allows, and their Q, sorted by Q."""
     smallest = float(np.min(params)) * (0.75 if system in ("hexagonal", "trigonal") else 1.0)
     top = int(min(max_index, np.ceil(np.sqrt(q_max / smallest)) + 1))
-    hkl, coef = _lattice_lines(top, system, lattice)
+    hkl, coef = _reflections(top, system)
     calc = coef @ params
-    inside = calc <= q_max
-    order = np.argsort(calc[inside])
-    return hkl[inside][order], calc[inside][order]
+    inside = np.flatnonzero(_lattice_mask(top, system, lattice) & (calc <= q_max))
+    inside = inside[np.argsort(calc[inside])]
+    return hkl[inside], calc[inside]
 
 
 def _judge(params: np.ndarray, q: np.ndarray, grad: np.ndarray, tol_deg: float, system: str,
@@ -437,8 +446,8 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
             judged.append(Solution(system, refined, lattice, m, len(q), n_hit, zero))
     if system == "orthorhombic":
         # the best cells again, counted with each extinction symbol's reflection conditions
-        # (Pnma leaves out half of the 0kl and hk0 lines); a symbol must keep every line the
-        # cell indexed without them
+        # (Pnma leaves out half of the 0kl and hk0 lines); a symbol must index as many lines
+        # as the cell did without them
         for sol in sorted(judged, key=rank, reverse=True)[:EXTINCTION_TOP]:
             for symbol in orthorhombic_extinctions():
                 m, n_hit, refined, zero = _judge(sol.params, q, grad, tol_deg, system,
@@ -496,16 +505,18 @@ def index_file(path: str | Path, axis: str = "2theta",
     file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops Cu Kα2 twins and
     the cell is computed with Cu Kα1; ``wavelength``: of the measurement, None = the file's
     own or Cu Kα)."""
-    if axis != "2theta":
+    def refused(this: str) -> dict[str, Any]:
         return {"file": str(path), "error": f"indexing reads Cu Kα scans in 2θ only (this one: "
-                                            f"{axis})"}
+                                            f"{this})"}
+
+    if axis != "2theta":
+        return refused(axis)
     try:
         scan = load_scan(path, axis, wavelength, CU_KA)
     except PatternError as exc:
         return {"file": str(path), "error": exc.reason}
     if abs(scan.wavelength - CU_KA) > CU_KA_SPREAD:
-        return {"file": str(path), "error": "indexing reads Cu Kα scans in 2θ only (this one: "
-                f"{scan.wavelength:g} Å)"}
+        return refused(f"{scan.wavelength:g} Å")
     res = index_scan(scan.two_theta, scan.intensity)
     return {"file": str(path), "crystal_system": res["crystal_system"],
             "indexed": res["indexed"], "n_picked": res["n_picked"],
