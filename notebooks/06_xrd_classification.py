@@ -620,8 +620,11 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
 # conditions of a set of space groups, from cctbx) that fits its lines best — then reports
 # the crystal system of the found lattice's own metric symmetry (cctbx).  A pattern no such
-# cell indexes is answered "monoclinic".  It runs on the first `index_patterns` patterns
-# (all at default).
+# cell indexes is answered "monoclinic".  Then, as a crystallographer would, it names a space
+# group: the found cell is counted with each extinction symbol of its system, and the answer
+# is the most symmetric group the best one allows (centrosymmetric first, then the highest
+# order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a"); an unindexed pattern gets none.
+# It runs on the first `index_patterns` patterns (all at default).
 
 # %%
 t0 = time.perf_counter()
@@ -635,10 +638,12 @@ if rruff is not None and cfg.index_patterns > 0:
         rruff.crystal_system, index_records, rruff.space_group)
     classical = rruff_base["classical_indexing"]
     print(f"classical indexing: {classical['accuracy']:.1%} of {classical['n']} patterns; "
-          f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}; of the "
-          f"{classical['n_orthorhombic_right']} orthorhombic patterns it gets right, the true "
-          f"space group is among those the best extinction symbol allows for "
-          f"{classical['n_space_group_allowed']}")
+          f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}; space "
+          f"group (the most symmetric one the best extinction symbol allows) right for "
+          f"{classical['n_space_group_right']} ({classical['space_group_accuracy']:.1%}), the "
+          f"true group among those allowed for {classical['n_space_group_allowed']}; of the "
+          f"{classical['n_orthorhombic_right']} orthorhombic patterns it gets right, "
+          f"{classical['n_orthorhombic_space_group_allowed']} have theirs among them")
 timings["indexing_s"] = time.perf_counter() - t0
 if rruff_evals:
     display(evaluate.measured_frame(rruff_evals, rruff_base))

@@ -116,7 +116,10 @@ def test_rruff_dev_validation(m06):
     assert classical["n"] == 6 and classical["n_unread"] == 0
     assert 0 <= classical["n_indexed"] <= 6 and 0 <= classical["accuracy"] <= 1
     assert np.asarray(classical["confusion"]).sum() == 6
-    assert 0 <= classical["n_space_group_allowed"] <= classical["n_orthorhombic_right"] <= 6
+    assert 0 <= classical["n_orthorhombic_space_group_allowed"] \
+        <= classical["n_orthorhombic_right"] <= 6
+    assert classical["n_space_group_right"] <= classical["n_space_group_allowed"] <= 6
+    assert classical["space_group_accuracy"] == classical["n_space_group_right"] / 6
     names = {"MobileNetV2", "1D CNN", "ConvNeXt"}
     prior = rr["class_prior"]
     if config.resolve_shared("shared", "cod_structures") is None:

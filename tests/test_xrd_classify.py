@@ -395,10 +395,14 @@ def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
     assert entry["M"] >= 10 and entry["n_indexed"] >= entry["n_lines"] - 2
     # the profile is simulated at the weighted Cu Kα, the cell computed with Cu Kα1
     assert entry["cell_angstrom"] == pytest.approx([4.594, 2.959], rel=3e-3)
-    assert entry["absences"] is None and abs(entry["zero_deg"]) < 0.02
+    assert abs(entry["zero_deg"]) < 0.02
+    # rutile's lines fit P4₂/mnm's conditions (0kl: k + l = 2n; 00l: l = 2n) best
+    assert entry["absences"] == "P 42 n m, P -4 n 2, P 42/m n m"
+    assert entry["space_group"] == 136 and entry["space_group_symbol"] == "P4_2/mnm"
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index"])
     out, _ = capsys.readouterr()
     assert code == 0 and "indexing:       tetragonal (P cell 4.5" in out
+    assert "most symmetric space group they allow: P4_2/mnm (136))" in out
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--json"])
     assert "indexing" not in json.loads(capsys.readouterr()[0])[0]
 
@@ -424,4 +428,6 @@ def test_an_orthorhombic_entry_names_the_space_groups_its_absences_fit():
     entry = cli.indexing_summary({"file": "fo.xy", "n_picked": 20, **res})
     assert entry["crystal_system"] == "orthorhombic" and "P n m a" in entry["absences"]
     assert entry["zero_deg"] == pytest.approx(0.03, abs=0.005)
-    assert "; reflection conditions of P n 21 a, P n m a)" in classify._indexing_text(entry)
+    assert entry["space_group"] == 62 and entry["space_group_symbol"] == "Pnma"
+    assert ("; reflection conditions of P n 21 a, P n m a; most symmetric space group they "
+            "allow: Pnma (62))") in classify._indexing_text(entry)

@@ -56,15 +56,16 @@ def lines(structure, lo: float = 5.0, hi: float = 90.0) -> np.ndarray:
     return np.asarray(pat.x)[np.asarray(pat.y) > 1.0]
 
 
-@pytest.mark.parametrize("make, system, cell", [
-    (nacl, "cubic", (5.6402,)),
-    (rutile, "tetragonal", (4.594, 2.959)),
-    (zincite, "hexagonal", (3.25, 5.207)),
-    (orthorhombic, "orthorhombic", (3.1, 4.3, 5.2)),
+@pytest.mark.parametrize("make, system, cell, group", [
+    (nacl, "cubic", (5.6402,), 225),                   # Fm-3m
+    (rutile, "tetragonal", (4.594, 2.959), 136),       # P4₂/mnm
+    (zincite, "hexagonal", (3.25, 5.207), 194),        # P6₃mc: its conditions are P6₃/mmc's
+    (orthorhombic, "orthorhombic", (3.1, 4.3, 5.2), None),
 ])
-def test_exact_lines_index_to_the_right_cell(make, system, cell):
+def test_exact_lines_index_to_the_right_cell(make, system, cell, group):
     got = indexing.index_lines(lines(make()))
     assert got["indexed"] and got["crystal_system"] == system
+    assert group is None or got["space_group"] == group
     sol = got["solution"]
     assert sol["n_indexed"] == sol["n_lines"] and sol["M"] >= 10
     assert sorted(sol["cell_angstrom"]) == pytest.approx(sorted(cell), abs=2e-3)
@@ -121,6 +122,7 @@ def test_olivine_lines_are_counted_with_the_pnma_reflection_conditions():
     got = indexing.index_lines(olivine_lines())
     sol = got["solution"]
     assert "P n m a" in sol["absences"].split(", ") and 62 in sol["space_groups"]
+    assert got["space_group"] == 62
     q = indexing.q_of_two_theta(olivine_lines())
     grad = indexing.dq_per_degree(olivine_lines())
     m_p, n_p, *_ = indexing._judge(np.array([1 / 10.207 ** 2, 1 / 5.98 ** 2, 1 / 4.756 ** 2]),
@@ -128,18 +130,45 @@ def test_olivine_lines_are_counted_with_the_pnma_reflection_conditions():
     assert n_p == 20 and sol["M"] > 1.3 * m_p
 
 
-def test_orthorhombic_extinctions_agree_with_cctbx_on_every_reflection():
-    # the parity classes (each index 0 or its value mod 4) decide every condition
+@pytest.mark.parametrize("system, n_symbols", [
+    ("orthorhombic", 111), ("tetragonal", 31), ("cubic", 17), ("hexagonal", 7), ("trigonal", 2)])
+def test_extinction_symbols_group_the_space_groups_as_cctbx_absences_do(system, n_symbols):
+    # every setting of the system's groups, grouped by the reflections cctbx leaves: the
+    # lattice centrings are keyed by their letter, every group falls in one symbol, and two
+    # groups share a symbol only when cctbx absents the same reflections up to index 8
     from cctbx import sgtbx
-    r = np.arange(0, 9)
-    hkl = np.array([(h, k, l) for h in r for k in r for l in r if h or k or l])
-    table = indexing.orthorhombic_extinctions()
-    assert len(table) == 105              # 111 extinction symbols, six of them centrings only
-    for key, allowed in table.items():
-        group = sgtbx.space_group_info(key.split(", ")[0]).group()
-        want = np.array([not group.is_sys_absent(tuple(int(i) for i in x)) for x in hkl])
-        assert (indexing._allowed(hkl, key) == want).all(), key
-        assert allowed.shape == (125,)
+    table = indexing.extinction_symbols(system)
+    assert len(table) == n_symbols            # orthorhombic: the 111 of the International Tables
+    numbers, letters = indexing._SEARCH_GROUPS[system]
+    assert set(letters) <= set(table)
+    hkl = indexing._hkl(8, system)
+    for key, groups in table.items():
+        if key in letters:
+            continue
+        want = indexing._allowed(hkl, key)
+        for name in key.split(", "):
+            group = sgtbx.space_group_info(name).group()
+            assert group.type().number() in groups
+            got = np.array([not group.is_sys_absent(tuple(int(i) for i in x)) for x in hkl])
+            assert (got == want).all(), name
+
+
+@pytest.mark.parametrize("groups, best", [
+    ((196, 202, 209, 216, 225), 225),          # F centring only: Fm-3m
+    ((33, 62), 62),                            # Pn2₁a, Pnma: the centrosymmetric one
+    ((173, 176, 182), 176),                    # 00l l = 2n: P6₃/m
+    ((198, 208), 208),                         # neither centrosymmetric: the higher order
+])
+def test_the_most_symmetric_group_is_centrosymmetric_then_of_highest_order(groups, best):
+    assert indexing.most_symmetric_group(groups) == best
+
+
+def test_a_garnet_is_counted_with_the_ia3d_reflection_conditions():
+    # hhl with 2h + l ≠ 4n and 0kl with k or l odd are absent in Ia-3d: with them N_calc
+    # counts fewer lines than the I lattice's, and the space group is Ia-3d (230)
+    got = indexing.index_lines(garnet_lines())
+    assert got["crystal_system"] == "cubic" and got["solution"]["absences"] == "I a -3 d"
+    assert got["space_group"] == 230 and got["solution"]["space_groups"] == [230]
 
 
 def test_a_monoclinic_pattern_finds_no_higher_cell():
@@ -150,7 +179,7 @@ def test_a_monoclinic_pattern_finds_no_higher_cell():
 def test_too_few_lines_are_not_indexed():
     got = indexing.index_lines(np.array([20.0, 30.0, 40.0]))
     assert got == {"crystal_system": "monoclinic", "indexed": False, "solution": None,
-                   "tried": {}}
+                   "space_group": None, "tried": {}}
 
 
 def test_lattice_symmetry_of_a_found_cell_comes_from_cctbx():
@@ -224,16 +253,21 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
     assert got["confusion"].sum() == 4 and np.trace(got["confusion"]) == 2
     assert "n_space_group_allowed" not in got
 
-    ortho = [{"crystal_system": "orthorhombic", "indexed": True,
+    ortho = [{"crystal_system": "orthorhombic", "indexed": True, "space_group": 62,
               "solution": {"space_groups": [33, 62]}},
-             {"crystal_system": "orthorhombic", "indexed": True,
-              "solution": {"space_groups": None}},
-             {"crystal_system": "orthorhombic", "indexed": True,
-              "solution": {"space_groups": [33, 62]}}]
+             {"crystal_system": "orthorhombic", "indexed": True, "space_group": 16,
+              "solution": {"space_groups": [16, 25, 47]}},
+             {"crystal_system": "orthorhombic", "indexed": True, "space_group": 62,
+              "solution": {"space_groups": [33, 62]}},
+             {"crystal_system": "monoclinic", "indexed": False, "space_group": None,
+              "solution": None}]
     truth_o = np.array([CRYSTAL_SYSTEMS.index(s) for s in
-                        ("orthorhombic", "orthorhombic", "monoclinic")])
-    got_o = evaluate.indexing_baseline(truth_o, ortho, np.array([62, 19, 14]))
-    assert got_o["n_orthorhombic_right"] == 2 and got_o["n_space_group_allowed"] == 1
+                        ("orthorhombic", "orthorhombic", "monoclinic", "orthorhombic")])
+    got_o = evaluate.indexing_baseline(truth_o, ortho, np.array([62, 19, 33, 62]))
+    assert got_o["space_group_accuracy"] == 0.25 and got_o["n_space_group_right"] == 1
+    assert got_o["n_space_group_allowed"] == 2      # 33 allowed by the third, not chosen
+    assert got_o["n_orthorhombic_right"] == 2
+    assert got_o["n_orthorhombic_space_group_allowed"] == 1
 
     base = evaluate.baselines(truth[:4])
     base["classical_indexing"] = got
@@ -244,5 +278,9 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
     model = evaluate.evaluation(truth[:4], {"crystal_system": probs})
     line = evaluate._line_measured({"perfect": model}, base)
     assert "classical method (indexing, no training) scores 50.0 %" in line
+    base["classical_indexing"] = got_o
+    assert evaluate.baseline_rows(base)[-1]["space group accuracy"] == 0.25
+    assert "on 4 of them (space group 25.0 %)" in evaluate._line_measured({"perfect": model},
+                                                                          base)
     summary = evaluate.measured_summary({"perfect": model}, base)
     assert summary["models"]["perfect"]["beats_classical_indexing"] is True

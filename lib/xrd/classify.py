@@ -786,12 +786,14 @@ def _top(probs: np.ndarray, labels: list[str], k: int, head: str) -> list[dict[s
     for i in order:
         item: dict[str, Any] = {"label": labels[i], "p": round(float(probs[i]), 4)}
         if head == "space_group":
-            item["symbol"] = _sg_symbol(int(labels[i]))
+            item["symbol"] = space_group_symbol(int(labels[i]))
         out.append(item)
     return out
 
 
-def _sg_symbol(number: int) -> str:
+def space_group_symbol(number: int) -> str:
+    """The Hermann–Mauguin symbol of space group ``number`` (pymatgen's, e.g. 14 → "P2_1/c"),
+    or "" where pymatgen has none."""
     try:
         from pymatgen.symmetry.groups import SpaceGroup
 
@@ -921,6 +923,9 @@ def _indexing_text(entry: dict[str, Any]) -> str:
                 "lines (monoclinic or triclinic?)")
     cell = ", ".join(f"{c:.4f}" for c in entry["cell_angstrom"])
     absences = f"; reflection conditions of {entry['absences']}" if entry.get("absences") else ""
+    if entry.get("space_group"):
+        absences += (f"; most symmetric space group they allow: {entry['space_group_symbol']} "
+                     f"({entry['space_group']})")
     return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell} Å, M = {entry['M']:.1f},"
             f" {entry['n_indexed']} of {entry['n_lines']} lines{absences})")
 

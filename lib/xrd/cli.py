@@ -18,16 +18,19 @@ import sys
 from typing import Any, Sequence
 
 from .classify import (AXES, INPUT_KINDS, WAVELENGTH_NAMES, classify_files, format_text,
-                       wavelength_angstrom)
+                       space_group_symbol, wavelength_angstrom)
 from .indexing import index_file
 
 
 def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
     """The ``"indexing"`` entry of a record from :func:`lib.xrd.indexing.index_file`'s result:
     ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "M", "n_lines", "n_indexed",
-    "zero_deg", "absences", "n_picked"}`` (cell edges a, [b,] c in Å, hexagonal axes for
-    hexagonal and trigonal; the refined 2θ zero shift in degrees; the space groups whose
-    reflection conditions fit an orthorhombic cell best, or null),
+    "zero_deg", "absences", "space_group", "space_group_symbol", "n_picked"}`` (cell edges a,
+    [b,] c in Å, hexagonal axes for hexagonal and trigonal; the refined 2θ zero shift in
+    degrees; the space groups whose extinction symbol fits the cell's lines best, or null for
+    the lattice centring's alone; the most symmetric group those reflection conditions allow,
+    :func:`lib.xrd.indexing.most_symmetric_group`, null when the lattice's metric symmetry is
+    not the cell's system),
     ``{"indexed": false, "crystal_system": null, "n_picked", "note"}``, or ``{"error"}``."""
     if "error" in result:
         return {"error": result["error"]}
@@ -43,6 +46,9 @@ def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
             "zero_deg": sol["zero_deg"],
             "absences": (sol["absences"] if result["crystal_system"] == sol["system"]
                          else None),
+            "space_group": result["space_group"],
+            "space_group_symbol": (space_group_symbol(result["space_group"])
+                                   if result["space_group"] else None),
             "n_picked": result["n_picked"]}
 
 

@@ -313,9 +313,11 @@ def _line_measured(measured: Mapping[str, dict[str, Any]], base: dict[str, Any])
         spread_c = 2 * np.hypot(standard_error(acc, n), standard_error(c_acc, c_n))
         how = ("above" if gap > spread_c else "below" if -gap > spread_c
                else "within two standard errors of")
+        c_sg = classical.get("space_group_accuracy")
+        on_c_sg = f" (space group {percent(c_sg)})" if c_sg is not None else ""
         bar = (f"; the classical method (indexing, no training) scores {percent(c_acc)} ± "
-               f"{percent(standard_error(c_acc, c_n))} on {c_n} of them, so the best model is "
-               f"{how} it")
+               f"{percent(standard_error(c_acc, c_n))} on {c_n} of them{on_c_sg}, so the best "
+               f"model is {how} it")
     return (f"- **Measured patterns (rruff_dev, never trained on):** {text}. Best: {name} "
             f"{percent(acc)} ± {percent(standard_error(acc, n))} on {n} patterns{on_sg}; always "
             f"{base['majority_class']}: {percent(major)}; chance: {percent(base['chance_uniform'])}"
@@ -463,9 +465,11 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
     crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
     Files it could not read count as wrong.  Returns ``n``, ``accuracy``, ``n_indexed`` (a
     cell of orthorhombic or higher symmetry found), the report's ``table`` and ``confusion``;
-    with the true ``space_group`` numbers, also ``n_orthorhombic_right`` and, of those,
-    ``n_space_group_allowed``: how often the true group is among those whose reflection
-    conditions the found cell's lines fit best (the solution's ``space_groups``)."""
+    with the true ``space_group`` numbers, also ``space_group_accuracy`` (the record's
+    ``space_group``: the most symmetric group the found cell's reflection conditions allow;
+    a pattern left unindexed has none and counts as wrong), ``n_space_group_allowed`` (the
+    true group among the solution's ``space_groups``) and the same two over the orthorhombic
+    patterns answered right (``n_orthorhombic_right``, ``n_orthorhombic_space_group_allowed``)."""
     truth = np.asarray(crystal_system, int)[:len(records)]
     answer = np.array([CRYSTAL_SYSTEMS.index(r["crystal_system"]) if "crystal_system" in r
                        else -1 for r in records], int)
@@ -478,12 +482,19 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
            "n_unread": int(np.sum(answer < 0)),
            "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
     if space_group is not None:
+        def allowed(rec: dict[str, Any], group: int) -> bool:
+            return group in ((rec.get("solution") or {}).get("space_groups") or ())
+
+        pairs = [(r, int(g)) for r, g in zip(records, space_group)]
+        out["space_group_accuracy"] = (float(np.mean([r.get("space_group") == g
+                                                      for r, g in pairs])) if pairs
+                                       else float("nan"))
+        out["n_space_group_right"] = int(sum(r.get("space_group") == g for r, g in pairs))
+        out["n_space_group_allowed"] = int(sum(allowed(r, g) for r, g in pairs))
         ortho = CRYSTAL_SYSTEMS.index("orthorhombic")
-        right = [(r, int(g)) for r, g, t, ans in zip(records, space_group, truth, answer)
-                 if t == ans == ortho]
+        right = [(r, g) for (r, g), t, ans in zip(pairs, truth, answer) if t == ans == ortho]
         out["n_orthorhombic_right"] = len(right)
-        out["n_space_group_allowed"] = sum(
-            g in ((r.get("solution") or {}).get("space_groups") or ()) for r, g in right)
+        out["n_orthorhombic_space_group_allowed"] = int(sum(allowed(r, g) for r, g in right))
     return out
 
 
@@ -507,7 +518,8 @@ def baseline_rows(base: dict[str, Any]) -> list[dict[str, Any]]:
                      "crystal system accuracy": round(classical["accuracy"], 3),
                      "± s.e.": round(standard_error(classical["accuracy"], classical["n"]), 3),
                      "macro F1": round(classical["table"]["macro_avg"]["f1"], 3),
-                     "space group accuracy": float("nan")})
+                     "space group accuracy": round(classical.get("space_group_accuracy",
+                                                                 float("nan")), 3)})
     return rows
 
 
