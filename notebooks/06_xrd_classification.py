@@ -635,7 +635,7 @@ if rruff is not None and cfg.index_patterns > 0:
         [str(rruff.folder / f) for f in rruff.files[:cfg.index_patterns]],
         n_workers=cfg.n_workers)
     rruff_base["classical_indexing"] = evaluate.indexing_baseline(
-        rruff.crystal_system, index_records, rruff.space_group)
+        rruff.crystal_system, index_records, rruff.space_group, cfg.confidence_target)
     classical = rruff_base["classical_indexing"]
     print(f"classical indexing: {classical['accuracy']:.1%} of {classical['n']} patterns; "
           f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}; space "
@@ -644,6 +644,11 @@ if rruff is not None and cfg.index_patterns > 0:
           f"true group among those allowed for {classical['n_space_group_allowed']}; of the "
           f"{classical['n_orthorhombic_right']} orthorhombic patterns it gets right, "
           f"{classical['n_orthorhombic_space_group_allowed']} have theirs among them")
+    if classical["m_threshold"] is not None:
+        print(f"answering only when de Wolff's M ≥ {classical['m_threshold']:.1f} (the lowest M "
+              f"reaching {classical['target_accuracy']:.0%}): "
+              f"{classical['coverage_at_threshold']:.1%} of the patterns answered, "
+              f"{classical['accuracy_at_threshold']:.1%} of them right")
 timings["indexing_s"] = time.perf_counter() - t0
 if rruff_evals:
     display(evaluate.measured_frame(rruff_evals, rruff_base))
@@ -748,22 +753,33 @@ calib_frame = pd.DataFrame(
      for name, c in calib.items()}).T
 display(calib_frame.round(3))
 if rruff_evals:
-    fig = plots.coverage_curves({n: c["coverage"] for n, c in calib.items()},
-                                {n: c["confidence_threshold"] for n, c in calib.items()},
-                                rruff_base["majority_class_accuracy"],
+    curves = {n: c["coverage"] for n, c in calib.items()}
+    thresholds = {n: c["confidence_threshold"] for n, c in calib.items()}
+    if "classical_indexing" in rruff_base:
+        c = rruff_base["classical_indexing"]
+        name = f"classical indexing ({c['n']} patterns; confidence: de Wolff's M)"
+        curves[name] = calibration.Coverage(*(np.array(c["coverage_curve"][k], float) for k in
+                                              ("threshold", "coverage", "accuracy")))
+        if c["m_threshold"] is not None:
+            thresholds[name] = c["m_threshold"]
+    fig = plots.coverage_curves(curves, thresholds, rruff_base["majority_class_accuracy"],
                                 "Accuracy vs coverage on measured patterns (rruff_dev)")
     figures.save_figure(fig, "xrd_fig07_rruff_dev_accuracy_coverage",
                         "Accuracy of the crystal system against coverage on the 301 measured "
                         "rruff_dev patterns: each model answers only when its top temperature-"
                         "scaled probability reaches a threshold (dots: the threshold stored in "
-                        "its bundle); dashed: always the majority class.", cfg)
+                        "its bundle), classical indexing only when de Wolff's M of its cell "
+                        "does; dashed: always the majority class.", cfg)
     plt.show()
 
 # %% [markdown]
 # T > 1 means the model was over-confident on the validation split.  On measured patterns the
 # ECE shows how far the probabilities are from frequencies; the curve shows how much accuracy
 # a model buys by declining to answer — a flat curve means its confidence carries no
-# information about being right.
+# information about being right.  The figure has the classical indexing's curve too, with de
+# Wolff's M as its confidence (an unindexed pattern answered only at coverage 1); its threshold,
+# chosen by the same rule, is stored in every bundle (`meta.indexing_m_threshold`) for
+# `classify --index`.
 
 # %% [markdown]
 # ## Saved models and the classify command
@@ -794,7 +810,9 @@ def calibration_meta(name: str) -> dict:
             "threshold_chosen_on": "rruff_dev" if "confidence_threshold" in c else None,
             "simulation": cfg.simulation,
             "class_prior": None if prior is None else prior.tolist(),
-            "class_prior_source": None if prior is None else "COD structures (cod_dir)"}
+            "class_prior_source": None if prior is None else "COD structures (cod_dir)",
+            "indexing_m_threshold": (rruff_base.get("classical_indexing") or {}).get(
+                "m_threshold") if rruff_base else None}
 
 
 def threshold_of(name: str) -> float:

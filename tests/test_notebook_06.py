@@ -120,6 +120,8 @@ def test_rruff_dev_validation(m06):
         <= classical["n_orthorhombic_right"] <= 6
     assert classical["n_space_group_right"] <= classical["n_space_group_allowed"] <= 6
     assert classical["space_group_accuracy"] == classical["n_space_group_right"] / 6
+    assert classical["coverage_curve"]["threshold"][0] == 0.0      # de Wolff's M as confidence
+    assert classical["coverage_curve"]["coverage"][0] == 1.0 and "m_threshold" in classical
     names = {"MobileNetV2", "1D CNN", "ConvNeXt"}
     prior = rr["class_prior"]
     if config.resolve_shared("shared", "cod_structures") is None:
@@ -157,6 +159,8 @@ def test_rruff_dev_validation(m06):
     assert bundle["wavelength_angstrom"] == pytest.approx(1.54184)
     assert bundle["confidence_threshold"] == rr["confidence_threshold"]["1D CNN"]
     assert bundle["meta"]["threshold_chosen_on"] == "rruff_dev"
+    assert bundle["meta"]["indexing_m_threshold"] == rr["baselines"]["classical_indexing"][
+        "m_threshold"]                                   # classify --index reads it
     if prior is not None:
         assert bundle["meta"]["class_prior"] == pytest.approx(
             [prior["frequencies"][c] for c in CRYSTAL_SYSTEMS], abs=1e-4)

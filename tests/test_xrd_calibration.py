@@ -91,3 +91,18 @@ def test_bad_inputs_are_named():
         cal.nll(np.zeros((3, 2)), np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="temperature"):
         cal.softmax(np.zeros((1, 2)), 0.0)
+
+
+def test_any_confidence_score_gives_a_coverage_curve_and_a_threshold():
+    # de Wolff's M as the score: 0 = unindexed (answered only at threshold 0)
+    score = np.array([0.0, 0.0, 12.0, 15.0, 40.0, 80.0])
+    correct = np.array([True, False, False, True, True, True])
+    curve = cal.score_coverage(score, correct)
+    assert curve.threshold.tolist() == [0.0, 12.0, 15.0, 40.0, 80.0]
+    assert curve.coverage.tolist() == pytest.approx([1, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert curve.accuracy.tolist() == pytest.approx([4 / 6, 3 / 4, 1, 1, 1])
+    assert cal.threshold_on_curve(curve, 6, 0.8, min_answered=2) == (15.0, 0.5, 1.0)
+    threshold, coverage, acc = cal.threshold_on_curve(curve, 6, 0.8, min_answered=4)
+    assert np.isinf(threshold) and coverage == 0 and acc != acc
+    with pytest.raises(ValueError, match="scores for"):
+        cal.score_coverage(score, correct[:3])

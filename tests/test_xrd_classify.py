@@ -398,6 +398,7 @@ def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
     assert abs(entry["zero_deg"]) < 0.02
     # rutile's lines fit P4₂/mnm's conditions (0kl: k + l = 2n; 00l: l = 2n) best
     assert entry["absences"] == "P 42 n m, P -4 n 2, P 42/m n m"
+    assert entry["confident"] is None          # the bundle has no M threshold
     assert entry["space_group"] == 136 and entry["space_group_symbol"] == "P4_2/mnm"
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index"])
     out, _ = capsys.readouterr()
@@ -405,6 +406,27 @@ def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
     assert "most symmetric space group they allow: P4_2/mnm (136))" in out
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--json"])
     assert "indexing" not in json.loads(capsys.readouterr()[0])[0]
+
+
+@pytest.mark.parametrize("m_threshold, confident", [(10.0, True), (1e6, False)])
+def test_an_indexing_is_confident_from_the_bundles_m_threshold(tiny_bundle, tmp_path, capsys,
+                                                               m_threshold, confident):
+    # notebook 06 stores the lowest M at which the indexed rruff_dev patterns were right
+    # often enough; classify --index calls a cell confident from that M on
+    import shutil
+    folder = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, folder)
+    info = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
+    info["meta"]["indexing_m_threshold"] = m_threshold
+    (folder / "bundle.json").write_text(json.dumps(info), encoding="utf-8")
+    path = tmp_path / "rutile.xy"
+    write_profile(path, rutile())
+    code = cli.main(["classify", str(path), "--model", str(folder), "--index", "--json"])
+    entry = json.loads(capsys.readouterr()[0])[0]["indexing"]
+    assert code == 0 and entry["confident"] is confident and entry["m_threshold"] == m_threshold
+    cli.main(["classify", str(path), "--model", str(folder), "--index"])
+    word = "confident: M ≥ 10.0" if confident else "NOT CONFIDENT: M < 1000000.0"
+    assert word in capsys.readouterr()[0]
 
 
 def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_path):

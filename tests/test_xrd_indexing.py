@@ -268,6 +268,14 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
     assert got_o["n_space_group_allowed"] == 2      # 33 allowed by the third, not chosen
     assert got_o["n_orthorhombic_right"] == 2
     assert got_o["n_orthorhombic_space_group_allowed"] == 1
+    # de Wolff's M as the confidence: none of these records has one, so only threshold 0;
+    # graded, M 12 answers 2 right of 3, M 30 one of 2, M 50 one of 1
+    assert got_o["coverage_curve"]["threshold"] == [0.0] and got_o["m_threshold"] is None
+    graded = [dict(r, solution={**(r["solution"] or {}), "M": m}) if r["indexed"] else r
+              for r, m in zip(ortho, (50.0, 12.0, 30.0, 0.0))]
+    got_m = evaluate.indexing_baseline(truth_o, graded, target_accuracy=0.7, min_answered=1)
+    assert got_m["m_threshold"] == 50.0 and got_m["coverage_at_threshold"] == 0.25
+    assert got_m["accuracy_at_threshold"] == 1.0
 
     base = evaluate.baselines(truth[:4])
     base["classical_indexing"] = got

@@ -10,8 +10,10 @@
   (15 by default): Σ_b (n_b / n) |accuracy_b − confidence_b|; :func:`reliability_diagram`
   gives the per-bin data for the figure.
 - :func:`coverage_curve` — answer only when the top probability ≥ a threshold: the fraction
-  answered (coverage) and the accuracy on those, per threshold; :func:`threshold_for_accuracy`
-  the lowest threshold whose answered patterns reach a target accuracy.
+  answered (coverage) and the accuracy on those, per threshold (:func:`score_coverage` for any
+  confidence score, e.g. de Wolff's M of an indexing); :func:`threshold_for_accuracy` the
+  lowest threshold whose answered patterns reach a target accuracy (:func:`threshold_on_curve`
+  on any curve).
 - :func:`class_frequencies` and :func:`prior_corrected` — label shift (Saerens et al. 2002,
   Neural Comput. 14, 21): a model trained on balanced classes estimates p(class | pattern)
   under a uniform prior; where the classes occur with frequencies π, p'(c) ∝ p(c) · π_c /
@@ -136,8 +138,18 @@ def coverage_curve(probabilities: np.ndarray, labels: np.ndarray,
     """Answer only when the top probability ≥ threshold; default thresholds: 0 and every
     distinct top probability (so each step of the curve is shown)."""
     probs, labels = _check(probabilities, labels)
-    top = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == labels).astype(float)
+    return score_coverage(probs.max(axis=1), probs.argmax(axis=1) == labels, thresholds)
+
+
+def score_coverage(score: np.ndarray, correct: np.ndarray,
+                   thresholds: np.ndarray | None = None) -> Coverage:
+    """Accuracy against coverage for any confidence ``score`` per pattern (a top probability,
+    de Wolff's M of an indexing) and whether its answer is ``correct``: answer only when the
+    score ≥ threshold; default thresholds: 0 and every distinct score."""
+    top = np.asarray(score, float)
+    correct = np.asarray(correct, bool).astype(float)
+    if top.shape != correct.shape or top.ndim != 1:
+        raise ValueError(f"score_coverage: {top.shape} scores for {correct.shape} answers")
     if thresholds is None:
         thresholds = np.unique(np.concatenate([[0.0], top]))
     thresholds = np.sort(np.asarray(thresholds, float))
@@ -158,12 +170,20 @@ def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray,
     ``target`` accuracy, counting only thresholds that still answer at least ``min_answered``
     patterns (an accuracy measured on a handful of answers says nothing): (threshold,
     coverage, accuracy).  (1.0 + tiny, 0, NaN) — answer nothing — when none reaches it."""
-    curve = coverage_curve(probabilities, labels)
-    n = len(np.asarray(labels))
+    threshold, coverage, accuracy = threshold_on_curve(
+        coverage_curve(probabilities, labels), len(np.asarray(labels)), target, min_answered)
+    return (float(np.nextafter(1.0, 2.0)) if coverage == 0 else threshold), coverage, accuracy
+
+
+def threshold_on_curve(curve: Coverage, n: int, target: float, min_answered: int = 20,
+                       ) -> tuple[float, float, float]:
+    """The lowest threshold of ``curve`` (over ``n`` patterns) whose answered patterns reach
+    ``target`` accuracy while still answering at least ``min_answered``: (threshold,
+    coverage, accuracy); (inf, 0, NaN) — answer nothing — when none does."""
     enough = np.asarray(curve.coverage) * n >= min(min_answered, n) - 1e-9
     ok = np.flatnonzero((np.nan_to_num(curve.accuracy, nan=-1.0) >= target) & enough)
     if len(ok) == 0:
-        return float(np.nextafter(1.0, 2.0)), 0.0, float("nan")
+        return float("inf"), 0.0, float("nan")
     i = int(ok[0])
     return float(curve.threshold[i]), float(curve.coverage[i]), float(curve.accuracy[i])
 

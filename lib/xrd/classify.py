@@ -926,8 +926,12 @@ def _indexing_text(entry: dict[str, Any]) -> str:
     if entry.get("space_group"):
         absences += (f"; most symmetric space group they allow: {entry['space_group_symbol']} "
                      f"({entry['space_group']})")
+    sure = ""
+    if entry.get("confident") is not None:
+        sure = (f", {'confident' if entry['confident'] else 'NOT CONFIDENT'}: M "
+                f"{'≥' if entry['confident'] else '<'} {entry['m_threshold']:.1f}")
     return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell} Å, M = {entry['M']:.1f},"
-            f" {entry['n_indexed']} of {entry['n_lines']} lines{absences})")
+            f" {entry['n_indexed']} of {entry['n_lines']} lines{absences}){sure}")
 
 
 def format_text(records: list[dict[str, Any]]) -> str:

@@ -20,9 +20,11 @@ from typing import Any, Sequence
 from .classify import (AXES, INPUT_KINDS, WAVELENGTH_NAMES, classify_files, format_text,
                        space_group_symbol, wavelength_angstrom)
 from .indexing import index_file
+from .models import load_bundle
 
 
-def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
+def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
+                     ) -> dict[str, Any]:
     """The ``"indexing"`` entry of a record from :func:`lib.xrd.indexing.index_file`'s result:
     ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "M", "n_lines", "n_indexed",
     "zero_deg", "absences", "space_group", "space_group_symbol", "n_picked"}`` (cell edges a,
@@ -30,7 +32,9 @@ def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
     degrees; the space groups whose extinction symbol fits the cell's lines best, or null for
     the lattice centring's alone; the most symmetric group those reflection conditions allow,
     :func:`lib.xrd.indexing.most_symmetric_group`, null when the lattice's metric symmetry is
-    not the cell's system),
+    not the cell's system; ``"confident"``: M ≥ ``m_threshold``, the lowest M at which
+    notebook 06 found the indexed ``rruff_dev`` patterns right often enough, stored in the
+    bundle as ``meta.indexing_m_threshold``; null without one),
     ``{"indexed": false, "crystal_system": null, "n_picked", "note"}``, or ``{"error"}``."""
     if "error" in result:
         return {"error": result["error"]}
@@ -49,16 +53,21 @@ def indexing_summary(result: dict[str, Any]) -> dict[str, Any]:
             "space_group": result["space_group"],
             "space_group_symbol": (space_group_symbol(result["space_group"])
                                    if result["space_group"] else None),
+            "confident": None if m_threshold is None else bool(sol["M"] >= m_threshold),
+            "m_threshold": m_threshold,
             "n_picked": result["n_picked"]}
 
 
 def add_indexing(records: list[dict[str, Any]], axis: str = "2theta",
-                 wavelength: str | float | None = None) -> list[dict[str, Any]]:
-    """Add ``"indexing"`` (:func:`indexing_summary`) to every record of
-    :func:`lib.xrd.classify.classify_files` that was classified; returns the records."""
+                 wavelength: str | float | None = None, m_threshold: float | None = None,
+                 ) -> list[dict[str, Any]]:
+    """Add ``"indexing"`` (:func:`indexing_summary`, confident at M ≥ ``m_threshold``) to
+    every record of :func:`lib.xrd.classify.classify_files` that was classified; returns the
+    records."""
     for rec in records:
         if "error" not in rec:
-            rec["indexing"] = indexing_summary(index_file(rec["file"], axis, wavelength))
+            rec["indexing"] = indexing_summary(index_file(rec["file"], axis, wavelength),
+                                               m_threshold)
     return records
 
 
@@ -101,13 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     try:
-        records = classify_files(args.patterns, args.model, top=args.top, input_kind=args.input,
+        bundle = load_bundle(args.model)
+        records = classify_files(args.patterns, bundle, top=args.top, input_kind=args.input,
                                  axis=args.axis, wavelength=args.wavelength, force=args.force)
     except ValueError as exc:
         print(f"classify: error: {exc}", file=sys.stderr)
         return 2
     if args.index:
-        add_indexing(records, args.axis, args.wavelength)
+        add_indexing(records, args.axis, args.wavelength,
+                     bundle.meta.get("indexing_m_threshold"))
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
     else:

@@ -459,7 +459,8 @@ def baselines(crystal_system: np.ndarray, space_group: np.ndarray | None = None,
 
 
 def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
-                      space_group: np.ndarray | None = None) -> dict[str, Any]:
+                      space_group: np.ndarray | None = None, target_accuracy: float = 0.8,
+                      min_answered: int = 20) -> dict[str, Any]:
     """The classical method's numbers on a measured set: ``records`` from
     :func:`lib.xrd.indexing.index_files` for the first ``len(records)`` patterns, whose true
     crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
@@ -469,7 +470,13 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
     ``space_group``: the most symmetric group the found cell's reflection conditions allow;
     a pattern left unindexed has none and counts as wrong), ``n_space_group_allowed`` (the
     true group among the solution's ``space_groups``) and the same two over the orthorhombic
-    patterns answered right (``n_orthorhombic_right``, ``n_orthorhombic_space_group_allowed``)."""
+    patterns answered right (``n_orthorhombic_right``, ``n_orthorhombic_space_group_allowed``).
+
+    Accuracy against coverage with de Wolff's M as the confidence (an unindexed pattern has
+    none: answered only at threshold 0): ``coverage_curve`` and ``m_threshold``, the lowest M
+    at which the answered patterns reach ``target_accuracy`` with at least ``min_answered``
+    of them (None when none does), with ``coverage_at_threshold`` and
+    ``accuracy_at_threshold`` — what ``classify --index`` calls confident."""
     truth = np.asarray(crystal_system, int)[:len(records)]
     answer = np.array([CRYSTAL_SYSTEMS.index(r["crystal_system"]) if "crystal_system" in r
                        else -1 for r in records], int)
@@ -481,6 +488,19 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
            "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
            "n_unread": int(np.sum(answer < 0)),
            "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
+    score = np.array([float((r.get("solution") or {}).get("M", 0.0)) if r.get("indexed")
+                      else 0.0 for r in records])
+    curve = calibration.score_coverage(score, answer == truth)
+    m_threshold, coverage, acc = calibration.threshold_on_curve(curve, len(truth),
+                                                                target_accuracy, min_answered)
+    out.update({"target_accuracy": target_accuracy,
+                "m_threshold": None if np.isinf(m_threshold) else m_threshold,
+                "coverage_at_threshold": coverage,
+                "accuracy_at_threshold": None if acc != acc else acc,
+                "coverage_curve": {"threshold": curve.threshold.tolist(),
+                                   "coverage": curve.coverage.tolist(),
+                                   "accuracy": [None if a != a else float(a)
+                                                for a in curve.accuracy]}})
     if space_group is not None:
         def allowed(rec: dict[str, Any], group: int) -> bool:
             return group in ((rec.get("solution") or {}).get("space_groups") or ())
