@@ -531,8 +531,12 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
     ``min_m``; otherwise "monoclinic" (lower symmetry is not searched).  Fewer than
-    ``min_lines`` lines: "monoclinic" with ``"indexed": False``.  Returns ``{"crystal_system",
-    "indexed", "solution", "tried"}``."""
+    ``min_lines`` lines: "monoclinic" with ``"indexed": False``.  The found cell of a
+    non-orthorhombic system is then counted with its system's extinction symbols
+    (:func:`with_extinctions`) to name the space group.  Returns ``{"crystal_system",
+    "indexed", "solution", "space_group", "tried"}`` (``space_group``: the most symmetric group
+    the solution's reflection conditions allow; None when unindexed or when the lattice's
+    metric symmetry is not the cell's system)."""
     tt = np.sort(np.asarray(two_theta, float))[:n_lines]
     out: dict[str, Any] = {"crystal_system": FALLBACK, "indexed": False, "solution": None,
                            "space_group": None, "tried": {}}
