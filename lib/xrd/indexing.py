@@ -575,10 +575,10 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, **kwargs: Any) -> d
 def index_file(path: str | Path, axis: str = "2theta",
                wavelength: str | float | None = None) -> dict[str, Any]:
     """Index one measured scan file (read as ``classify`` reads it): ``{"file",
-    "crystal_system", "indexed", "n_picked", "solution"}``, or ``{"file", "error"}`` when the
-    file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops Cu Kα2 twins and
-    the cell is computed with Cu Kα1; ``wavelength``: of the measurement, None = the file's
-    own or Cu Kα)."""
+    "crystal_system", "indexed", "n_picked", "solution", "space_group"}``, or ``{"file",
+    "error"}`` when the file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops
+    Cu Kα2 twins and the cell is computed with Cu Kα1; ``wavelength``: of the measurement,
+    None = the file's own or Cu Kα)."""
     def refused(this: str) -> dict[str, Any]:
         return {"file": str(path), "error": f"indexing reads Cu Kα scans in 2θ only (this one: "
                                             f"{this})"}
@@ -606,7 +606,8 @@ def index_files(paths: list[str], wavelength: float = CU_KA, n_workers: int = 1,
                 address: str = "", chunk: int = 8) -> list[dict[str, Any]]:
     """Index measured Cu Kα scans (files ``classify`` reads) in ``n_workers`` processes
     (:func:`lib.parallel.map_chunks`): one record per file in order, ``{"file",
-    "crystal_system", "indexed", "n_picked", "solution"}`` or ``{"file", "error"}``."""
+    "crystal_system", "indexed", "n_picked", "solution", "space_group"}`` or ``{"file",
+    "error"}``."""
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
     parts = map_chunks(_index_chunk, chunks, n_workers, address, desc="indexing",
                        unit="pattern", wavelength=wavelength)
