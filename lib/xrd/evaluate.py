@@ -506,10 +506,9 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
             return group in ((rec.get("solution") or {}).get("space_groups") or ())
 
         pairs = [(r, int(g)) for r, g in zip(records, space_group)]
-        out["space_group_accuracy"] = (float(np.mean([r.get("space_group") == g
-                                                      for r, g in pairs])) if pairs
-                                       else float("nan"))
         out["n_space_group_right"] = int(sum(r.get("space_group") == g for r, g in pairs))
+        out["space_group_accuracy"] = (out["n_space_group_right"] / len(pairs) if pairs
+                                       else float("nan"))
         out["n_space_group_allowed"] = int(sum(allowed(r, g) for r, g in pairs))
         ortho = CRYSTAL_SYSTEMS.index("orthorhombic")
         right = [(r, g) for (r, g), t, ans in zip(pairs, truth, answer) if t == ans == ortho]

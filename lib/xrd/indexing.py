@@ -107,34 +107,26 @@ def extinction_symbols(system: str) -> dict[str, tuple[int, ...]]:
     """The extinction symbols of a searched ``system``, from cctbx: every setting of its space
     groups (``sgtbx.space_group_symbol_iterator``; trigonal: the rhombohedral groups in
     hexagonal axes; hexagonal: the primitive trigonal and hexagonal groups) grouped by the
-    reflections they leave (``is_sys_absent`` on every (h, k, l) of :func:`_hkl` up to index
-    12).  Keyed by a lattice centring letter for the groups whose only conditions are the
-    centring's, otherwise by the names of the settings that share the conditions
-    (e.g. "P n 21 a, P n m a"); each value is the space groups' international numbers."""
+    reflections they leave (:func:`_absent`, cctbx's ``is_sys_absent``, on every (h, k, l) of
+    :func:`_hkl` up to index 12).  Keyed by a lattice centring letter for the groups whose
+    only conditions are the centring's, otherwise by the names of the settings that share the
+    conditions (e.g. "P n 21 a, P n m a"); each value is the space groups' international
+    numbers."""
     from cctbx import sgtbx
 
     numbers, letters = _SEARCH_GROUPS[system]
     test = _hkl(12, system)
-    flex_test = _flex_indices(test)
     groups: dict[bytes, list[tuple[str, int]]] = {}
     for symbols in sgtbx.space_group_symbol_iterator():
         name = symbols.universal_hermann_mauguin()
         if symbols.number() not in numbers or name[0] not in letters or (
                 system == "trigonal" and not name.endswith(":H")):
             continue
-        group = sgtbx.space_group(symbols.hall())
-        allowed = ~np.array(group.is_sys_absent(flex_test), bool)
+        allowed = ~_absent(test, _translated_ops(name))
         groups.setdefault(np.packbits(allowed).tobytes(), []).append((name, symbols.number()))
     centrings = {np.packbits(_CENTRINGS[c](*test.T)).tobytes(): c for c in letters}
     return {centrings.get(key, ", ".join(n for n, _ in members)):
             tuple(sorted({g for _, g in members})) for key, members in groups.items()}
-
-
-def _flex_indices(hkl: np.ndarray) -> "Any":
-    """(h, k, l) rows as a cctbx ``flex.miller_index``."""
-    from cctbx.array_family import flex
-
-    return flex.miller_index([tuple(int(i) for i in row) for row in hkl])
 
 
 @lru_cache(maxsize=1024)
@@ -151,7 +143,7 @@ def most_symmetric_group(numbers: tuple[int, ...]) -> int:
     return max(numbers, key=key)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def _translated_ops(name: str) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """The symmetry operations (rotation matrix, translation mod 1) of space group ``name``
     (cctbx) whose translation is not a lattice vector: the ones that can absent a
@@ -174,11 +166,17 @@ def _allowed(hkl: np.ndarray, lattice: str) -> np.ndarray:
     and shifts its phase (h·t not an integer): cctbx's ``is_sys_absent``, vectorised."""
     if lattice in _CENTRINGS:
         return _CENTRINGS[lattice](hkl[:, 0], hkl[:, 1], hkl[:, 2])
+    return ~_absent(hkl, _translated_ops(lattice.split(", ")[0]))
+
+
+def _absent(hkl: np.ndarray, ops: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
+    """Which (h, k, l) the operations ``ops`` (:func:`_translated_ops`) absent: h·R = h and
+    h·t not an integer for one of them (cctbx's ``is_sys_absent``, vectorised)."""
     absent = np.zeros(len(hkl), bool)
-    for r, t in _translated_ops(lattice.split(", ")[0]):
+    for r, t in ops:
         phase = hkl @ t
         absent |= (hkl @ r == hkl).all(1) & (np.abs(phase - np.round(phase)) > 1e-6)
-    return ~absent
+    return absent
 
 
 @dataclass
