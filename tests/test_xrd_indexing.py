@@ -131,7 +131,8 @@ def test_olivine_lines_are_counted_with_the_pnma_reflection_conditions():
 
 
 @pytest.mark.parametrize("system, n_symbols", [
-    ("orthorhombic", 111), ("tetragonal", 31), ("cubic", 17), ("hexagonal", 7), ("trigonal", 2)])
+    ("orthorhombic", 111), ("tetragonal", 31), ("cubic", 17), ("hexagonal", 7), ("trigonal", 2),
+    ("monoclinic", 14)])
 def test_extinction_symbols_group_the_space_groups_as_cctbx_absences_do(system, n_symbols):
     # every setting of the system's groups, grouped by the reflections cctbx leaves: the
     # lattice centrings are keyed by their letter, every group falls in one symbol, and two
@@ -171,9 +172,52 @@ def test_a_garnet_is_counted_with_the_ia3d_reflection_conditions():
     assert got["space_group"] == 230 and got["solution"]["space_groups"] == [230]
 
 
-def test_a_monoclinic_pattern_finds_no_higher_cell():
+def test_a_monoclinic_pattern_is_indexed_only_by_a_monoclinic_cell():
+    # no cell of orthorhombic or higher symmetry passes; the monoclinic search (b unique)
+    # finds the cell in cctbx's best cell and P 1 21/c 1's conditions (h0l l odd, 0k0 k odd)
     got = indexing.index_lines(lines(monoclinic()))
+    assert all(not (s["M"] >= 10 and s["n_indexed"] >= s["n_lines"] - 2)
+               for name, s in got["tried"].items() if name != "monoclinic")
+    sol = got["solution"]
+    assert got["crystal_system"] == "monoclinic" and got["indexed"]
+    assert sol["lattice"] == "P" and sol["n_indexed"] == sol["n_lines"] == 20
+    assert sol["cell_angstrom"] == pytest.approx([5.1, 6.3, 7.7], abs=2e-3)
+    assert sol["beta_deg"] == pytest.approx(103.0, abs=0.02)
+    assert sol["absences"] == "P 1 21/c 1" and got["space_group"] == 14
+
+
+def test_a_c2c_pattern_is_indexed_with_its_glide():
+    # C2/c (diopside-like), found as a centred cell whose c-glide conditions give 15
+    from test_xrd_variants import diopside_like
+    got = indexing.index_lines(lines(diopside_like()))
+    sol = got["solution"]
+    assert got["crystal_system"] == "monoclinic" and sol["lattice"] in "CAI"
+    assert sol["n_indexed"] == 20 and got["space_group"] == 15
+
+
+def test_a_triclinic_pattern_is_not_indexed():
+    from test_xrd_variants import triclinic
+    got = indexing.index_lines(lines(triclinic()))
     assert got["crystal_system"] == "monoclinic" and not got["indexed"]
+    assert got["space_group"] is None and "monoclinic" in got["tried"]
+
+
+def test_a_monoclinic_cell_of_an_orthorhombic_lattice_becomes_orthorhombic():
+    # β = 90° on the lines of a Pmmm cell: the metric symmetry is orthorhombic and the
+    # orthorhombic cell indexes the lines as well; the P2₁/c cell stays monoclinic
+    tt = lines(orthorhombic())
+    q, grad = indexing.q_of_two_theta(tt[:20]), indexing.dq_per_degree(tt[:20])
+    params = np.array([1 / 3.1 ** 2, 1 / 4.3 ** 2, 1 / 5.2 ** 2, 0.0])
+    m, n_hit, refined, zero = indexing._judge(params, q, grad, 0.02, "monoclinic", "P")
+    mono = indexing.Solution("monoclinic", refined, "P", m, len(q), n_hit, zero)
+    assert indexing.metric_cell("monoclinic", "P", mono.cell)[0] == "orthorhombic"
+    higher = indexing.higher_metric_cell(mono, q, grad)
+    assert higher.system == "orthorhombic" and higher.n_indexed == n_hit
+    assert sorted(higher.cell) == pytest.approx([3.1, 4.3, 5.2], abs=1e-3)
+    tt = lines(monoclinic())[:20]
+    q, grad = indexing.q_of_two_theta(tt), indexing.dq_per_degree(tt)
+    sol = indexing.best_cell(q, grad, "monoclinic")
+    assert indexing.higher_metric_cell(sol, q, grad) is None
 
 
 def test_too_few_lines_are_not_indexed():
@@ -250,6 +294,10 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
     got = evaluate.indexing_baseline(truth, records)
     assert got["n"] == 4 and got["accuracy"] == pytest.approx(0.5)
     assert got["n_indexed"] == 1 and got["n_unread"] == 1
+    assert got["n_monoclinic_indexed"] == 0
+    mono = [{"crystal_system": "monoclinic", "indexed": True,
+             "solution": {"system": "monoclinic", "M": 20.0}}]
+    assert evaluate.indexing_baseline(truth[1:2], mono)["n_monoclinic_indexed"] == 1
     assert got["confusion"].sum() == 4 and np.trace(got["confusion"]) == 2
     assert "n_space_group_allowed" not in got
 

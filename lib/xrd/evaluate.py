@@ -465,7 +465,8 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
     :func:`lib.xrd.indexing.index_files` for the first ``len(records)`` patterns, whose true
     crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
     Files it could not read count as wrong.  Returns ``n``, ``accuracy``, ``n_indexed`` (a
-    cell of orthorhombic or higher symmetry found), the report's ``table`` and ``confusion``;
+    cell found), ``n_monoclinic_indexed`` (a monoclinic one: searched only when no cell of
+    higher symmetry indexes the lines), the report's ``table`` and ``confusion``;
     with the true ``space_group`` numbers, also ``space_group_accuracy`` (the record's
     ``space_group``: the most symmetric group the found cell's reflection conditions allow;
     a pattern left unindexed has none and counts as wrong), ``n_space_group_allowed`` (the
@@ -482,10 +483,14 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
                        else -1 for r in records], int)
     shown = np.where(answer < 0, (truth + 1) % len(CRYSTAL_SYSTEMS), answer)   # always wrong
     out = {"method": "classical indexing (lib.xrd.indexing: trial cells from the first lines, "
-                     "de Wolff M ≥ 10, cubic to orthorhombic, else monoclinic; no training)",
+                     "de Wolff M ≥ 10, cubic to monoclinic, else monoclinic unindexed; no "
+                     "training)",
            "n": int(len(truth)), "accuracy": float(np.mean(answer == truth)) if len(truth)
            else float("nan"),
            "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
+           "n_monoclinic_indexed": int(sum(
+               bool(r.get("indexed")) and (r.get("solution") or {}).get("system") == "monoclinic"
+               for r in records)),
            "n_unread": int(np.sum(answer < 0)),
            "table": report_table(truth, shown), "confusion": confusion(truth, shown)}
     score = np.array([float((r.get("solution") or {}).get("M", 0.0)) if r.get("indexed")

@@ -8,6 +8,8 @@ highest symmetry down, for the cell that indexes them:
 - hexagonal    Q = A (h² + hk + k²) + C l²                 A = 4/(3a²), C = 1/c²
 - tetragonal   Q = A (h² + k²) + C l²                      A = 1/a², C = 1/c²
 - orthorhombic Q = A h² + B k² + C l²                      A = 1/a², B = 1/b², C = 1/c²
+- monoclinic   Q = A h² + B k² + C l² + D h l              A = a*², B = b*², C = c*²,
+                                                           D = 2 a* c* cos β*  (b unique)
 
 Trial cells come from assigning small indices to pairs (triples) of the first lines (the
 method of the early programs: Ito, TREOR's trial-and-error); each trial is refined by least
@@ -18,17 +20,21 @@ observed line; the best orthorhombic cells are counted again with each orthorhom
 symbol's reflection conditions, and the one with the highest M_N that indexes as many
 lines as the cell did without them is kept and reported (``absences``: the space groups it
 allows).  The answer is the highest system whose best cell reaches the textbook
-threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed; a pattern that no
-cell of orthorhombic or higher symmetry indexes is answered "monoclinic" (monoclinic and
-triclinic cells are not searched: with 4–6 parameters any few lines can be fitted).
+threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed.  Only when no cell of
+orthorhombic or higher symmetry does is a monoclinic cell searched (b unique; trial indices
+≤ 1 and the axes' second orders on four of the first six lines, TREOR's way), held to the same
+M_N ≥ 10 and given in cctbx's best cell; a pattern that none indexes is answered
+"monoclinic" all the same (the lowest system searched), with ``indexed`` false.  Triclinic
+cells are not searched: with six parameters any few lines can be fitted.
 
 The space group comes after the crystal system, as in a crystallographer's work: the cell
 found for a cubic, hexagonal, trigonal or tetragonal pattern is counted again with each
 extinction symbol of its system (the orthorhombic ones already were), the one with the
 highest M_N that indexes as many lines is kept, and the answer is the most symmetric group
 those reflection conditions allow (centrosymmetric first, then the highest order: Pnma for
-"P n 21 a, P n m a", Ia-3d for a garnet's lines).  Extinction symbols are cctbx's: every
-setting of the system's space groups grouped by the reflections ``is_sys_absent`` leaves.
+"P n 21 a, P n m a", Ia-3d for a garnet's lines, P2₁/c for "P 1 21/c 1").  Extinction
+symbols are cctbx's: every setting of the system's space groups grouped by the reflections
+``is_sys_absent`` leaves (monoclinic: the b-unique settings only).
 A pattern left unindexed gets no space group.
 
 A cell found this way may describe a lattice of higher metric symmetry (a tetragonal cell with
@@ -75,7 +81,8 @@ FALLBACK = "monoclinic"
 PRECISION_DEG = 0.001              # 2θ: no line counts as placed better than this
 MAX_ZERO_DEG = 0.1                 # 2θ zero shift refined with a cell, at most
 TRIAL_WIDENING = 2.5               # trial cells match lines within 2.5 × the tolerance
-TRIAL_MAX_INDEX = {"cubic": 6, "orthorhombic": 2}   # trial-cell indices (others: 3)
+# trial-cell indices (others: 3)
+TRIAL_MAX_INDEX = {"cubic": 6, "orthorhombic": 2, "monoclinic": 2}
 QUICK_MAX_INDEX = {"cubic": 8}     # indices tried on the first lines by the quick filter
 CU_KA_SPREAD = 0.005               # Å: a scan within this of Cu Kα (Kα1, Kα2 or their mean)
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
@@ -91,7 +98,8 @@ _CENTRINGS = {
     "R": lambda h, k, l: (-h + k + l) % 3 == 0,
 }
 _LATTICES = {"cubic": ("P", "I", "F"), "hexagonal": ("P",), "trigonal": ("R",),
-             "tetragonal": ("P", "I"), "orthorhombic": ("P", "I", "F", "C", "A", "B")}
+             "tetragonal": ("P", "I"), "orthorhombic": ("P", "I", "F", "C", "A", "B"),
+             "monoclinic": ("P", "C", "A", "I")}
 EXTINCTION_TOP = 3                 # best orthorhombic cells re-judged with every extinction symbol
 # systems whose extinction symbols count in the choice of the crystal system; the others' name
 # the space group of the cell found (chosen on rruff_dev, see the module's docstring)
@@ -99,7 +107,8 @@ EXTINCTION_DECIDES = ("orthorhombic",)
 # the space groups each search's cells can carry: international numbers and lattice letters
 _SEARCH_GROUPS = {"cubic": (range(195, 231), "PIF"), "hexagonal": (range(143, 195), "P"),
                   "trigonal": (range(143, 168), "R"), "tetragonal": (range(75, 143), "PI"),
-                  "orthorhombic": (range(16, 75), "PIFCAB")}
+                  "orthorhombic": (range(16, 75), "PIFCAB"),
+                  "monoclinic": (range(3, 16), "PCAI")}
 
 
 @lru_cache(maxsize=8)
@@ -120,7 +129,8 @@ def extinction_symbols(system: str) -> dict[str, tuple[int, ...]]:
     for symbols in sgtbx.space_group_symbol_iterator():
         name = symbols.universal_hermann_mauguin()
         if symbols.number() not in numbers or name[0] not in letters or (
-                system == "trigonal" and not name.endswith(":H")):
+                system == "trigonal" and not name.endswith(":H")) or (
+                system == "monoclinic" and name.split()[1::2] != ["1", "1"]):
             continue
         allowed = ~_absent(test, _translated_ops(name))
         groups.setdefault(np.packbits(allowed).tobytes(), []).append((name, symbols.number()))
@@ -181,11 +191,11 @@ def _absent(hkl: np.ndarray, ops: tuple[tuple[np.ndarray, np.ndarray], ...]) -> 
 
 @dataclass
 class Solution:
-    """The best cell found for one crystal system: ``params`` (A, [B,] C in Å⁻², see the
+    """The best cell found for one crystal system: ``params`` (A, [B,] C[, D] in Å⁻², see the
     module), ``lattice`` (centring letter), ``m`` (de Wolff's M_N), ``n_lines`` (N),
-    ``n_indexed``, ``zero`` (the refined 2θ zero shift, degrees) and ``absences`` (the space
-    groups whose reflection conditions M_N was counted with, an orthorhombic extinction
-    symbol; None: the centring's alone)."""
+    ``n_indexed``, ``zero`` (the refined 2θ zero shift, degrees) and ``absences`` (the
+    extinction symbol whose reflection conditions M_N was counted with, a key of
+    :func:`extinction_symbols`; None: the centring's alone)."""
 
     system: str
     params: np.ndarray
@@ -198,7 +208,7 @@ class Solution:
 
     @property
     def cell(self) -> tuple[float, ...]:
-        """Cell edges (a, [b,] c) in Å."""
+        """Cell edges (a, [b,] c) in Å; monoclinic: (a, b, c in Å, β in degrees)."""
         return _cell(self.system, self.params)
 
     @property
@@ -215,7 +225,9 @@ class Solution:
         """JSON-ready."""
         return {"system": self.system, "lattice": self.lattice, "M": round(float(self.m), 2),
                 "n_lines": self.n_lines, "n_indexed": self.n_indexed,
-                "cell_angstrom": [round(float(c), 4) for c in self.cell],
+                "cell_angstrom": [round(float(c), 4) for c in self.cell[:3]],
+                "beta_deg": (round(float(self.cell[3]), 3) if self.system == "monoclinic"
+                             else None),
                 "zero_deg": round(float(self.zero), 4), "absences": self.absences,
                 "space_groups": list(self.space_groups),
                 "space_group": most_symmetric_group(self.space_groups)}
@@ -230,15 +242,25 @@ def full_cell(system: str, cell: tuple[float, ...]) -> tuple[float, ...]:
         return (cell[0], cell[0], cell[1], 90.0, 90.0, 120.0)
     if system == "tetragonal":
         return (cell[0], cell[0], cell[1], 90.0, 90.0, 90.0)
+    if system == "monoclinic":
+        return (cell[0], cell[1], cell[2], 90.0, cell[3], 90.0)
     return tuple(cell[:3]) + (90.0, 90.0, 90.0)
 
 
 def lattice_crystal_system(system: str, lattice: str, cell: tuple[float, ...],
                            max_delta: float = 1.0) -> str:
-    """The crystal system of the lattice's own (metric) symmetry, from cctbx: the cell with its
-    centring reduced to the minimum cell, and the highest lattice symmetry whose 2-fold axes
-    deviate by ≤ ``max_delta`` degrees (Le Page's method, ``cctbx.sgtbx.lattice_symmetry``).  A
+    """The crystal system of the lattice's own (metric) symmetry (:func:`metric_cell`).  A
     tetragonal or orthorhombic cell found for lines of a cubic lattice comes back cubic."""
+    return metric_cell(system, lattice, cell, max_delta)[0]
+
+
+def metric_cell(system: str, lattice: str, cell: tuple[float, ...], max_delta: float = 1.0,
+                ) -> tuple[str, str, tuple[float, ...]]:
+    """The lattice's own (metric) symmetry, from cctbx: the cell with its centring reduced to
+    the minimum cell, and the highest lattice symmetry whose 2-fold axes deviate by ≤
+    ``max_delta`` degrees (Le Page's method, ``cctbx.sgtbx.lattice_symmetry``).  Returns its
+    crystal system, the centring letter and the edges (Å, as :attr:`Solution.cell`: hexagonal
+    axes for trigonal) of its conventional cell."""
     from cctbx import crystal
     from cctbx.sgtbx import lattice_symmetry
 
@@ -246,7 +268,41 @@ def lattice_crystal_system(system: str, lattice: str, cell: tuple[float, ...],
                            space_group_symbol=f"Hall: {lattice} 1")
     mini = sym.change_basis(sym.change_of_basis_op_to_minimum_cell())
     group = lattice_symmetry.group(mini.unit_cell(), max_delta=max_delta)
-    return str(group.crystal_system()).lower()
+    found = str(group.crystal_system()).lower()
+    metric = crystal.symmetry(unit_cell=mini.unit_cell(), space_group=group,
+                              assert_is_compatible_unit_cell=False)
+    ref = metric.change_basis(metric.change_of_basis_op_to_reference_setting())
+    a, b, c, _, beta, _ = ref.unit_cell().parameters()
+    edges = {"cubic": (a,), "hexagonal": (a, c), "trigonal": (a, c), "tetragonal": (a, c),
+             "orthorhombic": (a, b, c), "monoclinic": (a, b, c, beta)}.get(found, (a, b, c))
+    return found, str(ref.space_group_info())[0], tuple(float(e) for e in edges)
+
+
+def _params(system: str, cell: tuple[float, ...]) -> np.ndarray:
+    """Quadratic-form parameters (Å⁻²) of a cell of ``system`` given by its edges (the inverse
+    of :func:`_cell` for the systems above monoclinic)."""
+    e = np.asarray(cell, float)
+    if system in ("hexagonal", "trigonal"):
+        return np.array([4 / (3 * e[0] ** 2), 1 / e[1] ** 2])
+    return 1 / e ** 2
+
+
+def higher_metric_cell(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: float = 0.02,
+                       min_m: float = 10.0) -> Solution | None:
+    """When the lattice of a monoclinic cell ``sol`` has a higher metric symmetry
+    (:func:`metric_cell`), that lattice's conventional cell refined on the lines at Q (Å⁻²)
+    and counted with its system's extinction symbols, if it indexes as many lines with M_N ≥
+    ``min_m``; None when it does not (the lines need the monoclinic angle) or when the metric
+    symmetry is monoclinic."""
+    system, letter, edges = metric_cell(sol.system, sol.lattice, sol.cell)
+    if system in ("monoclinic", "triclinic") or system not in _LATTICES:
+        return None
+    m, n_hit, refined, zero = _judge(_params(system, edges), q, grad, tol_deg, system, letter,
+                                     zero=sol.zero)
+    if n_hit < sol.n_indexed or m < min_m:
+        return None
+    higher = Solution(system, refined, letter, m, sol.n_lines, n_hit, zero)
+    return max([higher, *with_extinctions(higher, q, grad, tol_deg)], key=lambda s: s.m)
 
 
 def q_of_two_theta(two_theta: np.ndarray, wavelength: float = CU_KA1) -> np.ndarray:
@@ -317,6 +373,8 @@ def _hkl(max_index: int, system: str) -> np.ndarray:
     h, k, l = (a.ravel() for a in np.meshgrid(r, r, r, indexing="ij"))
     if system in ("hexagonal", "trigonal"):
         keep = (l >= 0)
+    elif system == "monoclinic":               # Q(h, k, l) = Q(h, -k, l) = Q(-h, k, -l)
+        keep = (k >= 0) & ((l > 0) | ((l == 0) & (h >= 0)))
     else:
         keep = (h >= 0) & (k >= 0) & (l >= 0)
     hkl = np.stack([h[keep], k[keep], l[keep]], 1)
@@ -337,6 +395,8 @@ def forms(hkl: np.ndarray, system: str) -> np.ndarray:
         return np.stack([h * h + k * k, l * l], 1).astype(float)
     if system == "orthorhombic":
         return np.stack([h * h, k * k, l * l], 1).astype(float)
+    if system == "monoclinic":
+        return np.stack([h * h, k * k, l * l, h * l], 1).astype(float)
     raise ValueError(f"indexing searches {', '.join(SYSTEMS_SEARCHED)}, not {system!r}")
 
 
@@ -347,7 +407,32 @@ def _cell(system: str, params: np.ndarray) -> tuple[float, ...]:
         return (1 / np.sqrt(p[0]),)
     if system in ("hexagonal", "trigonal"):
         return (np.sqrt(4 / (3 * p[0])), 1 / np.sqrt(p[1]))
+    if system == "monoclinic":                # a*², b*², c*², 2 a* c* cos β*
+        cos_beta_star = p[3] / (2 * np.sqrt(p[0] * p[2]))
+        sin_beta_star = np.sqrt(max(1 - cos_beta_star ** 2, 1e-12))
+        return (1 / (np.sqrt(p[0]) * sin_beta_star), 1 / np.sqrt(p[1]),
+                1 / (np.sqrt(p[2]) * sin_beta_star), float(np.degrees(np.arccos(-cos_beta_star))))
     return tuple(1 / np.sqrt(p))
+
+
+def _valid(system: str, params: np.ndarray) -> np.ndarray:
+    """Whether quadratic-form parameters (n, n_par) describe a lattice: all positive, and for a
+    monoclinic form a positive-definite h0l metric (D² < 4 A C, |cos β*| ≤ 0.8: β within about
+    37–143°)."""
+    p = np.atleast_2d(params)
+    if system != "monoclinic":
+        return (p > 0).all(1)
+    return (p[:, :3] > 0).all(1) & (p[:, 3] ** 2 < 0.64 * 4 * p[:, 0] * p[:, 2])
+
+
+def _smallest_q(system: str, params: np.ndarray) -> float:
+    """A lower bound of Q / (h² + k² + l²) for a cell (the smallest eigenvalue of its
+    reciprocal metric up to the hexagonal factor): bounds the indices a range of Q needs."""
+    p = np.asarray(params, float)
+    if system == "monoclinic":
+        metric = np.array([[p[0], 0, p[3] / 2], [0, p[1], 0], [p[3] / 2, 0, p[2]]])
+        return float(np.linalg.eigvalsh(metric)[0])
+    return float(np.min(p)) * (0.75 if system in ("hexagonal", "trigonal") else 1.0)
 
 
 def _trial_params(q: np.ndarray, system: str, n_first: int, max_trial_index: int,
@@ -355,7 +440,10 @@ def _trial_params(q: np.ndarray, system: str, n_first: int, max_trial_index: int
     """Trial parameters: every assignment of distinct small forms (indices ≤
     ``max_trial_index``) to every set of n_par lines among the first ``n_first``; positive
     solutions only, (n_trials, n_par)."""
-    f = np.unique(forms(_hkl(max_trial_index, system), system), axis=0)
+    hkl = _hkl(max_trial_index, system)
+    if system == "monoclinic":      # indices ≤ 1 and the axes' second orders (200, 020, 002)
+        hkl = hkl[(np.abs(hkl).max(1) <= 1) | (np.count_nonzero(hkl, axis=1) == 1)]
+    f = np.unique(forms(hkl, system), axis=0)
     n_par = f.shape[1]
     first = q[:n_first]
     lines = np.array(list(combinations(range(len(first)), n_par)), int).reshape(-1, n_par)
@@ -367,9 +455,13 @@ def _trial_params(q: np.ndarray, system: str, n_first: int, max_trial_index: int
     det = np.linalg.det(mats)
     ok = np.abs(det) > 1e-9
     sol = np.linalg.solve(mats[ok], rhs[ok][..., None])[..., 0]
-    sol = sol[(sol > 1e-4).all(1) & (sol < 1.0).all(1)]
+    sol = sol[_valid(system, sol) & (np.abs(sol) < 1.0).all(1)
+              & (sol[:, :min(n_par, 3)] > 1e-4).all(1)]
     if system == "orthorhombic" and len(sol):
         sol = np.sort(sol, axis=1)                     # A ≤ B ≤ C: axes are interchangeable
+    if system == "monoclinic" and len(sol):            # h → -h flips D; a ↔ c swaps A and C
+        sol[:, 3] = np.abs(sol[:, 3])
+        sol[:, [0, 2]] = np.sort(sol[:, [0, 2]], axis=1)
     return np.unique(np.round(sol, 7), axis=0)
 
 
@@ -423,8 +515,8 @@ def _calc_lines(params: np.ndarray, system: str, lattice: str, q_max: float,
                 max_index: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """The (h, k, l) of a cell up to ``q_max`` (Å⁻²) that ``lattice`` (see :func:`_allowed`)
     allows, and their Q, sorted by Q."""
-    smallest = float(np.min(params)) * (0.75 if system in ("hexagonal", "trigonal") else 1.0)
-    top = int(min(max_index, np.ceil(np.sqrt(q_max / smallest)) + 1))
+    smallest = _smallest_q(system, params)
+    top = int(min(max_index, np.ceil(np.sqrt(q_max / max(smallest, 1e-9))) + 1))
     hkl, coef = _reflections(top, system)
     calc = coef @ params
     inside = np.flatnonzero(_lattice_mask(top, system, lattice) & (calc <= q_max))
@@ -463,7 +555,7 @@ def _judge(params: np.ndarray, q: np.ndarray, grad: np.ndarray, tol_deg: float, 
             bound = float(np.clip(sol[-1], -MAX_ZERO_DEG, MAX_ZERO_DEG))
             cell, *_ = np.linalg.lstsq(design[:, :-1], q[hit] - bound * grad[hit], rcond=None)
             sol = np.append(cell, bound)
-        if (sol[:-1] <= 0).any():
+        if not _valid(system, sol[:-1])[0]:
             break
         p, zero = sol[:-1], float(sol[-1])
     q_last = q[-1] - zero * grad[-1]
@@ -519,7 +611,31 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
         # (Pnma leaves out half of the 0kl and hk0 lines)
         for sol in sorted(judged, key=rank, reverse=True)[:EXTINCTION_TOP]:
             judged.extend(with_extinctions(sol, q, grad, tol_deg))
-    return max(judged, key=rank, default=None)
+    best = max(judged, key=rank, default=None)
+    if best is not None and system == "monoclinic":
+        best = best_monoclinic_cell(best, q, grad, tol_deg)
+    return best
+
+
+def best_monoclinic_cell(sol: Solution, q: np.ndarray, grad: np.ndarray,
+                         tol_deg: float = 0.02) -> Solution:
+    """A monoclinic cell (b unique) as the cell that cctbx's ``find_best_cell`` chooses among
+    its lattice's cell choices (a C cell may become I), refined again on the lines at Q (Å⁻²):
+    a trial's cell can come out as any of them (β = 138° for a P2₁/c cell of β = 103°)."""
+    from cctbx import crystal
+
+    sym = crystal.symmetry(unit_cell=full_cell("monoclinic", sol.cell),
+                           space_group_symbol=f"{sol.lattice} 1 2/m 1").best_cell()
+    name = str(sym.space_group_info())
+    if name.split()[1::2] != ["1", "1"]:
+        return sol
+    a, b, c, _, beta, _ = sym.unit_cell().reciprocal_parameters()
+    params = np.array([a * a, b * b, c * c, 2 * a * c * np.cos(np.radians(beta))])
+    m, n_hit, refined, zero = _judge(params, q, grad, tol_deg, "monoclinic", name[0],
+                                     zero=sol.zero)
+    if n_hit < sol.n_indexed:
+        return sol
+    return Solution("monoclinic", refined, name[0], m, sol.n_lines, n_hit, zero)
 
 
 def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int = 20,
@@ -528,9 +644,10 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
-    ``min_m``; otherwise "monoclinic" (lower symmetry is not searched).  Fewer than
-    ``min_lines`` lines: "monoclinic" with ``"indexed": False``.  The found cell of a
-    non-orthorhombic system is then counted with its system's extinction symbols
+    ``min_m``; when none does, a monoclinic cell held to the same rule; otherwise "monoclinic"
+    with ``"indexed": False`` (triclinic is not searched).  Fewer than ``min_lines`` lines:
+    "monoclinic" with ``"indexed": False``.  The found cell of a non-orthorhombic system is
+    then counted with its system's extinction symbols
     (:func:`with_extinctions`) to name the space group.  Returns ``{"crystal_system",
     "indexed", "solution", "space_group", "tried"}`` (``space_group``: the most symmetric group
     the solution's reflection conditions allow; None when unindexed or when the lattice's
@@ -551,10 +668,20 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         if sol.indexes(max_unindexed) and sol.m >= min_m and (
                 best is None or sol.m > SYMMETRY_MARGIN * best.m):
             best = sol
+    if best is None:                          # only then: 4 parameters fit lines easily
+        sol = best_cell(q, grad, "monoclinic", tol_deg, max_unindexed)
+        if sol is not None:
+            out["tried"]["monoclinic"] = sol.as_dict()
+            if sol.indexes(max_unindexed) and sol.m >= min_m:
+                best = sol
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
             best = max([best, *with_extinctions(best, q, grad, tol_deg)], key=lambda s: s.m)
-        system = lattice_crystal_system(best.system, best.lattice, best.cell)
+        if best.system == "monoclinic":     # a metrically higher lattice, if the lines agree
+            best = higher_metric_cell(best, q, grad, tol_deg, min_m) or best
+            system = best.system
+        else:
+            system = lattice_crystal_system(best.system, best.lattice, best.cell)
         solution = best.as_dict()
         out.update(crystal_system=system, indexed=True, solution=solution,
                    space_group=solution["space_group"] if system == best.system else None)
