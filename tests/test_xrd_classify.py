@@ -433,7 +433,7 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     none = cli.indexing_summary({"file": "a.xy", "crystal_system": "monoclinic",
                                  "indexed": False, "n_picked": 19, "solution": None})
     assert none["indexed"] is False and none["crystal_system"] is None
-    assert "monoclinic or triclinic" in none["note"]
+    assert "monoclinic cell indexes the lines: triclinic" in none["note"]
     path = tmp_path / "rutile_mo.xy"
     write_profile(path, rutile())
     recs = cli.add_indexing(classify.classify_files(path, tiny_bundle, wavelength="MoKa",
@@ -441,7 +441,7 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     assert "Cu Kα scans in 2θ only" in recs[0]["indexing"]["error"]
     recs[0]["indexing"] = none
     text = classify.format_text(recs)
-    assert "no cell of orthorhombic or higher symmetry indexes the 19 lines" in text
+    assert "no cell of monoclinic or higher symmetry indexes the 19 lines" in text
 
 
 def test_an_orthorhombic_entry_names_the_space_groups_its_absences_fit():
@@ -453,3 +453,16 @@ def test_an_orthorhombic_entry_names_the_space_groups_its_absences_fit():
     assert entry["space_group"] == 62 and entry["space_group_symbol"] == "Pnma"
     assert ("; reflection conditions of P n 21 a, P n m a; most symmetric space group they "
             "allow: Pnma (62))") in classify._indexing_text(entry)
+    assert entry["beta_deg"] is None and "Å, M = " in classify._indexing_text(entry)
+
+
+def test_a_monoclinic_entry_gives_beta_and_the_space_group():
+    from test_xrd_indexing import lines, monoclinic
+    res = indexing.index_lines(lines(monoclinic()))
+    entry = cli.indexing_summary({"file": "p21c.xy", "n_picked": 20, **res})
+    assert entry["crystal_system"] == "monoclinic" and entry["space_group_symbol"] == "P12_1/c1"
+    assert entry["cell_angstrom"] == pytest.approx([5.1, 6.3, 7.7], abs=2e-3)
+    assert entry["beta_deg"] == pytest.approx(103.0, abs=0.02)
+    text = classify._indexing_text(entry)
+    assert "monoclinic (P cell 5.1000, 6.3000, 7.7000 Å, β = 103.000°, M = " in text
+    assert "P 1 21/c 1; most symmetric space group they allow: P12_1/c1 (14))" in text

@@ -919,9 +919,13 @@ def _indexing_text(entry: dict[str, Any]) -> str:
     if "error" in entry:
         return f"not done: {entry['error']}"
     if not entry["indexed"]:
-        return (f"no cell of orthorhombic or higher symmetry indexes the {entry['n_picked']} "
-                "lines (monoclinic or triclinic?)")
+        return (f"no cell of monoclinic or higher symmetry indexes the {entry['n_picked']} "
+                "lines (triclinic, or a cell the trial search misses?)")
     cell = ", ".join(f"{c:.4f}" for c in entry["cell_angstrom"])
+    if entry.get("beta_deg") is not None:
+        cell += f" Å, β = {entry['beta_deg']:.3f}°"
+    else:
+        cell += " Å"
     absences = f"; reflection conditions of {entry['absences']}" if entry.get("absences") else ""
     if entry.get("space_group"):
         absences += (f"; most symmetric space group they allow: {entry['space_group_symbol']} "
@@ -930,7 +934,7 @@ def _indexing_text(entry: dict[str, Any]) -> str:
     if entry.get("confident") is not None:
         sure = (f", {'confident' if entry['confident'] else 'NOT CONFIDENT'}: M "
                 f"{'≥' if entry['confident'] else '<'} {entry['m_threshold']:.1f}")
-    return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell} Å, M = {entry['M']:.1f},"
+    return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell}, M = {entry['M']:.1f},"
             f" {entry['n_indexed']} of {entry['n_lines']} lines{absences}){sure}")
 
 
