@@ -619,12 +619,15 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # refines each with a zero shift (≤ 0.1°) and keeps the best by de Wolff's figure of merit
 # M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
 # conditions of a set of space groups, from cctbx) that fits its lines best — then reports
-# the crystal system of the found lattice's own metric symmetry (cctbx).  A pattern no such
-# cell indexes is answered "monoclinic".  Then, as a crystallographer would, it names a space
+# the crystal system of the found lattice's own metric symmetry (cctbx).  Only when no such
+# cell indexes the lines does it search monoclinic cells (b unique, four parameters, held to
+# the same M ≥ 10; a monoclinic cell whose lattice is metrically orthorhombic becomes
+# orthorhombic only if that cell indexes the lines as well); a pattern none indexes is
+# answered "monoclinic", unindexed.  Then, as a crystallographer would, it names a space
 # group: the found cell is counted with each extinction symbol of its system, and the answer
 # is the most symmetric group the best one allows (centrosymmetric first, then the highest
-# order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a"); an unindexed pattern gets none.
-# It runs on the first `index_patterns` patterns (all at default).
+# order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an
+# unindexed pattern gets none.  It runs on the first `index_patterns` patterns (all at default).
 
 # %%
 t0 = time.perf_counter()
@@ -638,7 +641,8 @@ if rruff is not None and cfg.index_patterns > 0:
         rruff.crystal_system, index_records, rruff.space_group, cfg.confidence_target)
     classical = rruff_base["classical_indexing"]
     print(f"classical indexing: {classical['accuracy']:.1%} of {classical['n']} patterns; "
-          f"a cell of orthorhombic or higher symmetry for {classical['n_indexed']}; space "
+          f"a cell for {classical['n_indexed']} (monoclinic: "
+          f"{classical['n_monoclinic_indexed']}); space "
           f"group (the most symmetric one the best extinction symbol allows) right for "
           f"{classical['n_space_group_right']} ({classical['space_group_accuracy']:.1%}), the "
           f"true group among those allowed for {classical['n_space_group_allowed']}; of the "
