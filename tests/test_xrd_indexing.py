@@ -71,6 +71,34 @@ def test_exact_lines_index_to_the_right_cell(make, system, cell, group):
     assert sorted(sol["cell_angstrom"]) == pytest.approx(sorted(cell), abs=2e-3)
 
 
+def corundum():
+    from pymatgen.core import Lattice
+
+    return _structure("R-3c", Lattice.hexagonal(4.759, 12.99), ["Al", "O"],
+                      [[0, 0, 0.3522], [0.3064, 0, 0.25]])
+
+
+def hematite():
+    from pymatgen.core import Lattice
+
+    return _structure("R-3c", Lattice.hexagonal(5.034, 13.75), ["Fe", "O"],
+                      [[0, 0, 0.3553], [0.3059, 0, 0.25]])
+
+
+@pytest.mark.parametrize("make", [corundum, hematite])
+def test_a_rhombohedral_lattice_is_not_taken_for_its_hexagonal_cell(make):
+    # the R cell and the hexagonal P cell share the metric; R leaves out two thirds of the
+    # hkl but only about half of the first twenty lines, so M_N is about twice the P cell's:
+    # the R centring is chosen by M_N alone, as P, I and F are (without it: hexagonal)
+    got = indexing.index_lines(lines(make()))
+    tried = got["tried"]
+    assert tried["trigonal"]["M"] < indexing.SYMMETRY_MARGIN * tried["hexagonal"]["M"]
+    assert got["crystal_system"] == "trigonal" and got["solution"]["lattice"] == "R"
+    assert got["solution"]["absences"] == "R 3 c :H, R -3 c :H" and got["space_group"] == 167
+    assert indexing.symmetry_margin("hexagonal", "trigonal") == 1.0
+    assert indexing.symmetry_margin("trigonal", "tetragonal") == indexing.SYMMETRY_MARGIN
+
+
 def garnet_lines(a: float = 11.85, zero_deg: float = 0.0) -> np.ndarray:
     """2θ (Cu Kα1) of the strong lines of a garnet (Ia-3d): (400) first, then 420, 332, 422,
     431, 521, 611, 444, 640, 642, 800, 840, 842, 664 — each allowed by cctbx's systematic
