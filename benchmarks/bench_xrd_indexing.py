@@ -40,7 +40,7 @@ import numpy as np
 from lib import config
 from lib.parallel import map_chunks
 from lib.xrd import indexing, structures
-from lib.xrd.patterns import CRYSTAL_SYSTEMS, crystal_system_of
+from lib.xrd.patterns import CRYSTAL_SYSTEMS, crystal_system_of, pymatgen_peaks
 
 R_GROUPS = (146, 148, 155, 160, 161, 166, 167)     # the rhombohedral (R) trigonal groups
 
@@ -56,12 +56,11 @@ def lattice_system(space_group: int) -> str:
 
 def computed_lines(cif: str, material_id: str, min_intensity: float = 1.0) -> np.ndarray:
     """2θ (degrees, Cu Kα1) of the computed lines of a structure stronger than
-    ``min_intensity`` % of the strongest (pymatgen's ``XRDCalculator``, 5–90°)."""
-    from pymatgen.analysis.diffraction.xrd import XRDCalculator
-
-    structure = structures.structure_from_cif(cif, material_id)
-    pattern = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(5, 90))
-    return np.asarray(pattern.x)[np.asarray(pattern.y) > min_intensity]
+    ``min_intensity`` % of the strongest (pymatgen's ``XRDCalculator`` through
+    :func:`lib.xrd.patterns.pymatgen_peaks`, 5–90°)."""
+    two_theta, intensity = pymatgen_peaks(structures.structure_from_cif(cif, material_id),
+                                          (5.0, 90.0), "CuKa1")
+    return two_theta[intensity > min_intensity]
 
 
 def index_rows(rows: list[tuple[str, str, int]]) -> list[dict[str, Any]]:

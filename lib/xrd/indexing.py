@@ -305,11 +305,16 @@ def metric_cell(system: str, lattice: str, cell: tuple[float, ...], max_delta: f
 
 
 def _params(system: str, cell: tuple[float, ...]) -> np.ndarray:
-    """Quadratic-form parameters (Å⁻²) of a cell of ``system`` given by its edges (the inverse
-    of :func:`_cell` for the systems above monoclinic)."""
+    """Quadratic-form parameters (Å⁻²) of a cell of ``system`` given as :attr:`Solution.cell`
+    gives it (edges in Å; monoclinic: a, b, c and β in degrees): the inverse of
+    :func:`_cell`."""
     e = np.asarray(cell, float)
     if system in ("hexagonal", "trigonal"):
         return np.array([4 / (3 * e[0] ** 2), 1 / e[1] ** 2])
+    if system == "monoclinic":         # a* = 1/(a sin β), c* = 1/(c sin β), cos β* = -cos β
+        sin2, cos = np.sin(np.radians(e[3])) ** 2, np.cos(np.radians(e[3]))
+        return np.array([1 / (e[0] ** 2 * sin2), 1 / e[1] ** 2, 1 / (e[2] ** 2 * sin2),
+                         -2 * cos / (e[0] * e[2] * sin2)])
     return 1 / e ** 2
 
 
@@ -327,8 +332,8 @@ def higher_metric_cell(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: 
                                      zero=sol.zero)
     if n_hit < sol.n_indexed or m < min_m:
         return None
-    higher = Solution(system, refined, letter, m, sol.n_lines, n_hit, zero)
-    return max([higher, *with_extinctions(higher, q, grad, tol_deg)], key=lambda s: s.m)
+    return best_extinction(Solution(system, refined, letter, m, sol.n_lines, n_hit, zero),
+                           q, grad, tol_deg)
 
 
 def q_of_two_theta(two_theta: np.ndarray, wavelength: float = CU_KA1) -> np.ndarray:
@@ -610,6 +615,13 @@ def with_extinctions(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: fl
     return out
 
 
+def best_extinction(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: float = 0.02,
+                    ) -> Solution:
+    """``sol`` or the cell counted with the extinction symbol of its system
+    (:func:`with_extinctions`) that gives the highest M_N, whichever is higher."""
+    return max([sol, *with_extinctions(sol, q, grad, tol_deg)], key=lambda s: s.m)
+
+
 def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.02,
               max_unindexed: int = 2, n_first: int = 6, max_trial_index: int | None = None,
               keep: int = 40) -> Solution | None:
@@ -655,10 +667,9 @@ def best_monoclinic_cell(sol: Solution, q: np.ndarray, grad: np.ndarray,
     name = str(sym.space_group_info())
     if name.split()[1::2] != ["1", "1"]:
         return sol
-    a, b, c, _, beta, _ = sym.unit_cell().reciprocal_parameters()
-    params = np.array([a * a, b * b, c * c, 2 * a * c * np.cos(np.radians(beta))])
-    m, n_hit, refined, zero = _judge(params, q, grad, tol_deg, "monoclinic", name[0],
-                                     zero=sol.zero)
+    a, b, c, _, beta, _ = sym.unit_cell().parameters()
+    m, n_hit, refined, zero = _judge(_params("monoclinic", (a, b, c, beta)), q, grad, tol_deg,
+                                     "monoclinic", name[0], zero=sol.zero)
     if n_hit < sol.n_indexed:
         return sol
     return Solution("monoclinic", refined, name[0], m, sol.n_lines, n_hit, zero)
@@ -696,7 +707,10 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     q = q_of_two_theta(tt, wavelength)
     grad = dq_per_degree(tt, wavelength)
     best: Solution | None = None
-    for system in SYSTEMS_SEARCHED:           # highest symmetry first
+    for system in (*SYSTEMS_SEARCHED, "monoclinic"):       # highest symmetry first
+        if system == "monoclinic" and best is not None:
+            break           # monoclinic only when nothing higher indexes: 4 parameters fit
+                            # lines easily
         sol = best_cell(q, grad, system, tol_deg, max_unindexed)
         if sol is None:
             continue
@@ -704,15 +718,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         if sol.indexes(max_unindexed) and sol.m >= min_m and (
                 best is None or sol.m > symmetry_margin(best.system, system) * best.m):
             best = sol
-    if best is None:                          # only then: 4 parameters fit lines easily
-        sol = best_cell(q, grad, "monoclinic", tol_deg, max_unindexed)
-        if sol is not None:
-            out["tried"]["monoclinic"] = sol.as_dict()
-            if sol.indexes(max_unindexed) and sol.m >= min_m:
-                best = sol
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
-            best = max([best, *with_extinctions(best, q, grad, tol_deg)], key=lambda s: s.m)
+            best = best_extinction(best, q, grad, tol_deg)
         if best.system == "monoclinic":     # a metrically higher lattice, if the lines agree
             best = higher_metric_cell(best, q, grad, tol_deg, min_m) or best
             system = best.system
