@@ -621,8 +621,8 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # conditions of a set of space groups, from cctbx) that fits its lines best — then reports
 # the crystal system of the found lattice's own metric symmetry (cctbx).  Only when no such
 # cell indexes the lines does it search monoclinic cells (b unique, four parameters, held to
-# the same M ≥ 10; a monoclinic cell whose lattice is metrically orthorhombic becomes
-# orthorhombic only if that cell indexes the lines as well); a pattern none indexes is
+# the same M ≥ 10; a monoclinic cell whose lattice is metrically higher becomes that
+# system only if the higher cell indexes the lines as well); a pattern none indexes is
 # answered "monoclinic", unindexed.  Then, as a crystallographer would, it names a space
 # group: the found cell is counted with each extinction symbol of its system, and the answer
 # is the most symmetric group the best one allows (centrosymmetric first, then the highest
