@@ -2,9 +2,10 @@
 controlled runs of the 1D CNN (notebook 06's best model) with one setting changed at a time.
 
 Each run: the cached pyxtal structures (``--n-per-system``, ``--max-atoms``), the composition
-split of notebook 06, ``--n-variants`` variants of each training structure, 1D CNN trained
-``--epochs`` epochs on the report-style patterns (``--simulation report``) or on patterns
-measured anew every epoch (``measured``); then crystal-system accuracy on the held-out synthetic
+split of notebook 06, ``--n-variants`` variants of each training structure, 1D CNN (or
+``--model convnext_gap``; on the 2θ grid or ``--axis log_q``) trained ``--epochs`` epochs on the
+report-style patterns (``--simulation report``), on patterns measured anew every epoch
+(``measured``) or measured once (``fixed``); then crystal-system accuracy on the held-out synthetic
 test split, the MP-20 structures and ``rruff_dev`` (validation only: never trained on; nothing
 is fitted on its labels here).  One JSON line per run is appended to ``--out`` and the rruff_dev
 probabilities are saved beside it (``<out>.<tag>.npz``) so that a prior correction can be
@@ -16,6 +17,8 @@ scored afterwards without retraining.
         --scan-start 5,15 --variants 0.2,0.8,0.3 --no-variant-check
     nice -n 5 python benchmarks/bench_xrd_rruff.py --tag p1960 --simulation fixed --smooth \
         --scan-start 5,15 --extra-sets 1,2,3,4 --parents 1960 --n-variants 4 --epochs 8
+    nice -n 5 python benchmarks/bench_xrd_rruff.py --tag gaplogq --simulation fixed --smooth \
+        --scan-start 5,15 --model convnext_gap --axis log_q --epochs 8
 
 Measured 2026-11-21 on the shared 2-core machine (700 pyxtal structures, 490 training parents
 × (1 + 15) ≈ 7,600–8,100 patterns, 1D CNN 2300/1150, 2 epochs, seed 20240611; rruff_dev n =
@@ -67,6 +70,30 @@ accuracy stays at 0.33–0.39 from epoch 4 while the training accuracy climbs to
 like the training patterns changes nothing (the models are not held back by the clean test
 profiles).
 
+Input axis, pooling and intensities (2026-12-06, same machine, times not compared; 490
+parents × (1 + 15) = 7,621 patterns, "fixed", smoothed, scan start 5–15°, one training seed;
+s.e. test 3.5–4 points, MP 1.3, rruff_dev 2.3–2.7; "predicted" = the crystal systems answered
+on rruff_dev, whose labels are 20 tric, 95 mono, 76 orth, 27 tet, 0 trig, 28 hex, 55 cubic):
+
+    run                                     epochs  test    MP      rruff_dev  predicted most
+    1D CNN (as above)                        4      35.7    33.7    25.9 %     84 hex, 68 mono
+      + --intensity-jitter 1.0               4      25.0    35.1    19.3 %     130 triclinic
+    --model convnext_gap (2θ)                8      26.4    41.0    27.2 %     150 orth, 0 mono
+    --model convnext_gap --axis log_q        8      20.0    34.7    34.6 %     167 orth, 1 mono
+    1D CNN, 10,124 parents × (1 + 1)         8      27.9    33.1    33.6 %     86 mono, 58 tet
+      (= 20,213 patterns: --extra-sets 1,…,20 --n-variants 1; pyxtal is no longer the slow
+      part — a set of 700 took 21 s with 2 workers; measured test / MP 40.0 / 36.8 %)
+
+``--axis log_q`` puts the pattern on ln Q, where a larger or smaller cell only shifts it, so a
+network that pools over positions (``convnext_gap``: global pooling, no coordinate channel)
+should see one comb per lattice type at any cell size; ``--intensity-jitter`` scrambles the
+relative intensities (positions kept) so that only the line positions, which carry the lattice,
+are worth learning.  Neither does what it was meant to: the jitter lowers the synthetic test and
+rruff_dev (the network calls 43 % of the measured patterns triclinic); the position-blind
+ConvNeXt reaches the best MP score of these runs on 2θ, but on rruff_dev it answers almost only
+orthorhombic, triclinic and cubic, and never monoclinic; on ln Q its 34.6 % is within 1.2 s.e.
+of always-monoclinic (31.6 %), with 167 orthorhombic answers.  Not adopted in notebook 06.
+
 The simulated measurements without the σ smoothing that classify gives a measured file had a
 median of 138 local maxima (prominence 0.02, 5–90°) against 34 for rruff_dev and 28 when
 smoothed; report-style patterns 30, MP 24.
@@ -88,6 +115,46 @@ from lib.xrd import classify, dataset, evaluate
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 from lib.xrd.simulate import MeasurementModel, PeakSet, simulate
 from lib.xrd.variants import VariantSettings
+
+#: Points of the log Q axis (``--axis log_q``): 5–90° 2θ (Cu Kα) in 2,048 steps of Δln Q ≈ 0.0014.
+LOG_Q_POINTS = 2048
+
+
+def log_q_axis(patterns: np.ndarray, grid: Grid, n: int = LOG_Q_POINTS,
+               two_theta_low: float = 5.0) -> np.ndarray:
+    """Patterns on ``grid`` (2θ degrees, Cu Kα) resampled onto ``n`` points uniform in ln Q
+    (Q = 4π sin θ / λ, Å⁻¹) from ``two_theta_low`` to the grid's end: each point takes the
+    largest value of the 2θ points that fall nearest to it, or the interpolated value where none
+    does (low angles, where the ln Q steps are finer than the 2θ grid).  On this axis a change of
+    the cell's scale shifts the whole pattern, so a convolutional network that pools over
+    positions sees the same pattern at any cell size."""
+    from lib.xrd.patterns import CU_KA
+
+    tt = grid.two_theta
+    ln_q = lambda t: np.log(4 * np.pi * np.sin(np.radians(t) / 2) / CU_KA)  # noqa: E731
+    axis = np.linspace(ln_q(two_theta_low), ln_q(grid.two_theta_max), n)
+    src = np.flatnonzero(tt >= two_theta_low)
+    nearest = np.clip(np.rint((ln_q(tt[src]) - axis[0]) / (axis[1] - axis[0])).astype(int),
+                      0, n - 1)
+    tt_of_axis = np.degrees(2 * np.arcsin(np.exp(axis) * CU_KA / (4 * np.pi)))
+    out = np.empty((len(patterns), n), np.float32)
+    for r, row in enumerate(np.asarray(patterns)):
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, nearest, row[src])
+        interp = np.interp(tt_of_axis, tt, row)
+        out[r] = np.where(np.isfinite(top), np.maximum(top, interp), interp)
+    return out
+
+
+def jitter_intensities(peaks: PeakSet, sigma: float, seed: int) -> PeakSet:
+    """``peaks`` with every peak's intensity × exp(N(0, σ²)) (σ in ln units; 0: unchanged):
+    the relative intensities scrambled, the positions kept."""
+    if sigma <= 0:
+        return peaks
+    import dataclasses
+
+    factor = np.exp(np.random.default_rng([seed, 3]).normal(0.0, sigma, len(peaks.intensity)))
+    return dataclasses.replace(peaks, intensity=peaks.intensity * factor)
 
 
 def add_parent_arguments(p: argparse.ArgumentParser) -> None:
@@ -163,12 +230,27 @@ def main() -> None:
                    help="do not search each variant's space group (≈ 10× faster)")
     p.add_argument("--smooth", action="store_true",
                    help="measured: smooth the simulated scans with σ as classify smooths files")
+    p.add_argument("--axis", choices=("2theta", "log_q"), default="2theta",
+                   help="the network's input axis: the 2θ grid, or ln Q (log_q_axis)")
+    p.add_argument("--model", choices=("cnn1d", "convnext_gap"), default="cnn1d",
+                   help="Park-style 1D CNN, or the 1D ConvNeXt of lib.xrd.networks with global "
+                        "pooling and no coordinate channel (position-blind)")
+    p.add_argument("--intensity-jitter", type=float, default=0.0,
+                   help="measured/fixed: peak intensities × exp(N(0, s²)) (jitter_intensities)")
     args = p.parse_args()
+    if args.intensity_jitter and args.simulation == "report":
+        raise SystemExit("--intensity-jitter needs --simulation measured or fixed")
     train_seed = args.seed if args.train_seed is None else args.train_seed
     t_start = time.perf_counter()
     grid = Grid(args.two_theta_min, 90.0, int(round((90.0 - args.two_theta_min) / 0.02)))
     sigma = 5.0
-    preprocess = partial(classify.preprocess, grid=grid, background=args.background)
+    on_axis = ((lambda x: log_q_axis(x, grid)) if args.axis == "log_q"  # noqa: E731
+               else (lambda x: np.asarray(x, np.float32)))
+
+    def preprocess(patterns: np.ndarray) -> np.ndarray:
+        """Pattern vectors on ``grid`` as the network sees them (background, [0, 1], axis)."""
+        return on_axis(classify.preprocess(patterns, grid=grid, background=args.background))
+
     train, val, test, mp = parent_sets(args, grid, sigma)
     strain, substitution, jitter = (float(v) for v in args.variants.split(","))
     variants = dataset.variant_set(train, args.n_variants, args.seed, grid, sigma,
@@ -188,14 +270,23 @@ def main() -> None:
     y_val = {"crystal_system": val.crystal_system, "space_group": val.space_group - 1}
     val_inputs = preprocess(val.patterns)
     dense = tuple(int(v) for v in args.dense.split(","))
-    cnn = models.build_cnn1d(grid.n_points, heads=("crystal_system", "space_group"), dense=dense)
+    n_inputs = LOG_Q_POINTS if args.axis == "log_q" else grid.n_points
+    if args.model == "cnn1d":
+        cnn, learning_rate = models.build_cnn1d(n_inputs, dense=dense), 3e-4
+    else:
+        from lib.xrd.networks import build_convnext1d
+
+        cnn = build_convnext1d(n_inputs, width=(32, 64, 96, 128, 160), depths=(1,) * 5,
+                               coordinates=False, pool="gap")
+        learning_rate = 1e-3
     start = tuple(float(v) for v in args.scan_start.split(",")) if args.scan_start else None
     measurement = MeasurementModel() if start is None else MeasurementModel(scan_start=start)
 
     def measured_inputs(scans: np.ndarray) -> np.ndarray:
         """Simulated measurements as the model sees them: smoothed as classify smooths a file
         (``--smooth``), then preprocessed."""
-        return classify.scan_inputs(scans, grid, sigma if args.smooth else 0.0, args.background)
+        return on_axis(classify.scan_inputs(scans, grid, sigma if args.smooth else 0.0,
+                                            args.background))
 
     if args.simulation == "report":
         aug = xrd_augment.Augmentation()
@@ -207,11 +298,12 @@ def main() -> None:
         x_train = np.concatenate([preprocess(raw[lo:lo + 2048])
                                   for lo in range(0, len(raw), 2048)]).astype(np.float32)
         y_train = {h: np.concatenate([v, v[aug_rows]]) for h, v in y.items()}
-        res = models.train(cnn, x_train, y_train, val_inputs, y_val, args.epochs, 64, 3e-4,
-                           seed=train_seed)
+        res = models.train(cnn, x_train, y_train, val_inputs, y_val, args.epochs, 64,
+                           learning_rate, seed=train_seed)
         n_patterns = len(x_train)
     elif args.simulation == "fixed":             # one measured-like draw of every row, kept
-        peaks = PeakSet.from_batches([peak_batch])
+        peaks = jitter_intensities(PeakSet.from_batches([peak_batch]), args.intensity_jitter,
+                                   args.seed)
         rng = np.random.default_rng(args.seed)
         t0 = time.perf_counter()
         x_train = np.concatenate([
@@ -219,16 +311,19 @@ def main() -> None:
                                      measurement, grid, rng))
             for lo in range(0, peaks.n_rows, 1024)]).astype(np.float32)
         print(f"fixed measured draw: {time.perf_counter() - t0:.0f} s")
-        res = models.train(cnn, x_train, y, val_inputs, y_val, args.epochs, 64, 3e-4,
+        res = models.train(cnn, x_train, y, val_inputs, y_val, args.epochs, 64, learning_rate,
                            seed=train_seed)
         n_patterns = len(x_train)
     else:
         weights = {h: models.balanced_weights(v, len(models.head_labels(h)))[v]
                    .astype(np.float32) for h, v in y.items()}
-        s = stream.PatternStream(PeakSet.from_batches([peak_batch]), y, measurement, 64,
+        s = stream.PatternStream(jitter_intensities(PeakSet.from_batches([peak_batch]),
+                                                    args.intensity_jitter, args.seed),
+                                 y, measurement, 64,
                                  train_seed, preprocess=measured_inputs, grid=grid,
                                  sample_weights=weights)
-        res = models.train_stream(cnn, s, val_inputs, y_val, args.epochs, 3e-4, seed=train_seed)
+        res = models.train_stream(cnn, s, val_inputs, y_val, args.epochs, learning_rate,
+                                  seed=train_seed)
         n_patterns = peak_batch.n_patterns
 
     from lib.xrd import measured
@@ -242,7 +337,7 @@ def main() -> None:
     probs = {}
     evaluated = [("test", preprocess(test.patterns), test.crystal_system),
                  ("mp", preprocess(mp.patterns), mp.crystal_system),
-                 ("rruff", rruff.patterns, rruff.crystal_system)]
+                 ("rruff", on_axis(rruff.patterns), rruff.crystal_system)]
     if args.simulation != "report":     # the held-out sets measured as the training patterns
         for where, data in (("test_measured", test), ("mp_measured", mp)):
             peaks = PeakSet.from_lists(data.peak_two_theta, data.peak_intensity)
