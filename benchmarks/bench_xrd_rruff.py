@@ -83,6 +83,7 @@ on rruff_dev, whose labels are 20 tric, 95 mono, 76 orth, 27 tet, 0 trig, 28 hex
     1D CNN, 10,124 parents × (1 + 1)         8      27.9    33.1    33.6 %     86 mono, 58 tet
       (= 20,213 patterns: --extra-sets 1,…,20 --n-variants 1; pyxtal is no longer the slow
       part — a set of 700 took 21 s with 2 workers; measured test / MP 40.0 / 36.8 %)
+      same parents, convnext_gap on ln Q     4      22.1    30.8    33.2 %     116 mono, 0 orth
 
 ``--axis log_q`` puts the pattern on ln Q, where a larger or smaller cell only shifts it, so a
 network that pools over positions (``convnext_gap``: global pooling, no coordinate channel)
@@ -92,7 +93,10 @@ are worth learning.  Neither does what it was meant to: the jitter lowers the sy
 rruff_dev (the network calls 43 % of the measured patterns triclinic); the position-blind
 ConvNeXt reaches the best MP score of these runs on 2θ, but on rruff_dev it answers almost only
 orthorhombic, triclinic and cubic, and never monoclinic; on ln Q its 34.6 % is within 1.2 s.e.
-of always-monoclinic (31.6 %), with 167 orthorhombic answers.  Not adopted in notebook 06.
+of always-monoclinic (31.6 %), with 167 orthorhombic answers.  Twenty times more distinct
+parents (10,124, one variant each) give the 1D CNN 33.6 % with answers spread over the systems,
+and the ln Q ConvNeXt 33.2 % (4 epochs, ≈ 75 s each; it answers only four systems): both within
+one s.e. of always-monoclinic.  Not adopted in notebook 06.
 
 The simulated measurements without the σ smoothing that classify gives a measured file had a
 median of 138 local maxima (prominence 0.02, 5–90°) against 34 for rruff_dev and 28 when
