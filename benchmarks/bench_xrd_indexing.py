@@ -42,14 +42,13 @@ from lib.parallel import map_chunks
 from lib.xrd import indexing, structures
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, crystal_system_of, pymatgen_peaks
 
-R_GROUPS = (146, 148, 155, 160, 161, 166, 167)     # the rhombohedral (R) trigonal groups
-
-
 def lattice_system(space_group: int) -> str:
     """The lattice system of a space group (international number): its crystal system, except
-    that the trigonal groups of a primitive lattice have the hexagonal lattice."""
+    that the trigonal groups of a primitive lattice have the hexagonal lattice (the R groups
+    are those the indexing's rhombohedral search can name, from cctbx)."""
     system = crystal_system_of(space_group)
-    if system == "trigonal" and space_group not in R_GROUPS:
+    r_groups = {g for groups in indexing.extinction_symbols("trigonal").values() for g in groups}
+    if system == "trigonal" and space_group not in r_groups:
         return "hexagonal"
     return system
 

@@ -123,7 +123,7 @@ from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 from lib.xrd.simulate import MeasurementModel, PeakSet, simulate
 from lib.xrd.variants import VariantSettings
 
-#: Points of the log Q axis (``--axis log_q``): 5–90° 2θ (Cu Kα) in 2,048 steps of Δln Q ≈ 0.0014.
+#: Points of the ln Q axis (``--axis log_q``): 5–90° 2θ (Cu Kα), 2,048 steps of Δln Q ≈ 0.0014.
 LOG_Q_POINTS = 2048
 
 
@@ -143,7 +143,7 @@ def log_q_axis(patterns: np.ndarray, grid: Grid, n: int = LOG_Q_POINTS,
     src = np.flatnonzero(tt >= two_theta_low)
     nearest = np.clip(np.rint((ln_q(tt[src]) - axis[0]) / (axis[1] - axis[0])).astype(int),
                       0, n - 1)
-    tt_of_axis = np.degrees(2 * np.arcsin(np.exp(axis) * CU_KA / (4 * np.pi)))
+    tt_of_axis = classify.to_two_theta(np.exp(axis), "q", CU_KA, CU_KA)[0]
     out = np.empty((len(patterns), n), np.float32)
     for r, row in enumerate(np.asarray(patterns)):
         top = np.full(n, -np.inf)
@@ -270,6 +270,8 @@ def main() -> None:
     y = {"crystal_system": np.concatenate([train.crystal_system, variants.crystal_system]),
          "space_group": np.concatenate([train.space_group, variants.space_group]) - 1}
     peak_batch = dataset.training_peaks(train, variants)
+    training_peaks = jitter_intensities(PeakSet.from_batches([peak_batch]), args.intensity_jitter,
+                                        args.seed)
     t_data = time.perf_counter() - t_start
 
     from lib.xrd import models, stream
@@ -309,14 +311,13 @@ def main() -> None:
                            learning_rate, seed=train_seed)
         n_patterns = len(x_train)
     elif args.simulation == "fixed":             # one measured-like draw of every row, kept
-        peaks = jitter_intensities(PeakSet.from_batches([peak_batch]), args.intensity_jitter,
-                                   args.seed)
         rng = np.random.default_rng(args.seed)
         t0 = time.perf_counter()
+        n_rows = training_peaks.n_rows
         x_train = np.concatenate([
-            measured_inputs(simulate(peaks, np.arange(lo, min(lo + 1024, peaks.n_rows)),
+            measured_inputs(simulate(training_peaks, np.arange(lo, min(lo + 1024, n_rows)),
                                      measurement, grid, rng))
-            for lo in range(0, peaks.n_rows, 1024)]).astype(np.float32)
+            for lo in range(0, n_rows, 1024)]).astype(np.float32)
         print(f"fixed measured draw: {time.perf_counter() - t0:.0f} s")
         res = models.train(cnn, x_train, y, val_inputs, y_val, args.epochs, 64, learning_rate,
                            seed=train_seed)
@@ -324,9 +325,7 @@ def main() -> None:
     else:
         weights = {h: models.balanced_weights(v, len(models.head_labels(h)))[v]
                    .astype(np.float32) for h, v in y.items()}
-        s = stream.PatternStream(jitter_intensities(PeakSet.from_batches([peak_batch]),
-                                                    args.intensity_jitter, args.seed),
-                                 y, measurement, 64,
+        s = stream.PatternStream(training_peaks, y, measurement, 64,
                                  train_seed, preprocess=measured_inputs, grid=grid,
                                  sample_weights=weights)
         res = models.train_stream(cnn, s, val_inputs, y_val, args.epochs, learning_rate,
