@@ -368,3 +368,54 @@ def test_indexing_baseline_counts_unread_files_as_wrong():
                                                                           base)
     summary = evaluate.measured_summary({"perfect": model}, base)
     assert summary["models"]["perfect"]["beats_classical_indexing"] is True
+
+
+def _nacl_cell() -> tuple[indexing.Solution, np.ndarray, np.ndarray]:
+    """NaCl's computed lines (Fm-3m, a = 5.6402 Å) as Q and dQ/d2θ, and its F cell judged on
+    them."""
+    tt = np.sort(lines(nacl()))[:20]
+    q, grad = indexing.q_of_two_theta(tt), indexing.dq_per_degree(tt)
+    params = np.array([1 / 5.6402 ** 2])
+    m, n_hit, refined, zero = indexing._judge(params, q, grad, 0.02, "cubic", "F")
+    return indexing.Solution("cubic", refined, "F", m, len(q), n_hit, zero), q, grad
+
+
+def test_a_weak_line_that_the_centring_forbids_contradicts_it():
+    sol, q, grad = _nacl_cell()
+    a = 5.6402
+    weak = np.degrees(2 * np.arcsin(indexing.CU_KA1 * np.sqrt([2, 4, 3]) / (2 * a)))
+    qw, gw = indexing.q_of_two_theta(weak), indexing.dq_per_degree(weak)
+    # 110: a primitive cubic line that F forbids; 200 and 111: F's own lines
+    assert indexing.contradicting_lines(sol, qw, gw, q[-1]) == 1
+    assert indexing.contradicting_lines(sol, qw[1:], gw[1:], q[-1]) == 0
+    # lines beyond the last indexed line do not count
+    assert indexing.contradicting_lines(sol, qw[:1], gw[:1], 0.5 * qw[0]) == 0
+
+
+def test_a_weak_forbidden_line_moves_the_space_group_to_conditions_that_allow_it():
+    sol, q, grad = _nacl_cell()
+    assert indexing.weak_line_group(sol, q, grad, q[:3], grad[:3]) is sol
+    weak = np.degrees(2 * np.arcsin(indexing.CU_KA1 * np.sqrt(2) / (2 * 5.6402)))
+    qw, gw = indexing.q_of_two_theta(np.array([weak])), indexing.dq_per_degree(np.array([weak]))
+    got = indexing.weak_line_group(sol, q, grad, qw, gw)
+    assert got.lattice != "F" and got.n_indexed >= sol.n_indexed
+    assert indexing.contradicting_lines(got, qw, gw, q[-1]) == 0
+    plain = indexing.index_lines(np.degrees(2 * np.arcsin(np.sqrt(q) * indexing.CU_KA1 / 2)))
+    moved = indexing.index_lines(np.degrees(2 * np.arcsin(np.sqrt(q) * indexing.CU_KA1 / 2)),
+                                 weak_two_theta=np.array([weak]))
+    assert plain["space_group"] == 225 and plain["crystal_system"] == "cubic"
+    assert moved["crystal_system"] == "cubic" and moved["space_group"] not in (None, 225)
+    assert 225 not in moved["solution"]["space_groups"]
+
+
+def test_a_k_beta_line_is_dropped_from_the_weak_lines_only_when_asked():
+    tt = np.arange(10.0, 60.0, 0.01)
+    main = 40.0
+    kb = float(simulate.bragg_two_theta(np.array([main]), indexing.CU_KA1, indexing.CU_KB)[0])
+    sig = 0.03 / 2.355
+    scan = 10 + 1000 * np.exp(-0.5 * ((tt - main) / sig) ** 2) \
+        + 100 * np.exp(-0.5 * ((tt - kb) / sig) ** 2)
+    kept, _ = indexing.pick_lines(tt, scan, relative=0.01)
+    dropped, _ = indexing.pick_lines(tt, scan, relative=0.01, drop_k_beta=True)
+    assert len(kept) == 2 and kept[0] == pytest.approx(kb, abs=0.01)
+    assert dropped == pytest.approx([main], abs=0.01)
