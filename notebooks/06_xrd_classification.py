@@ -627,10 +627,15 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # group: the found cell is counted with each extinction symbol of its system, and the answer
 # is the most symmetric group the best one allows (centrosymmetric first, then the highest
 # order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an
-# unindexed pattern gets none.  It runs on the first `index_patterns` patterns (all at default).
+# unindexed pattern gets none.  The weak lines (down to 1 % of the strongest, Kβ lines dropped)
+# test those conditions: when one sits on a reflection they forbid, the cell is counted with
+# the best centring and extinction symbol no weak line contradicts — M alone favours the more
+# absences, since the strong lines cannot show a weak reflection.  It runs on the first
+# `index_patterns` patterns (all at default).
 
 # %%
 t0 = time.perf_counter()
+index_records = []
 if rruff is not None and cfg.index_patterns > 0:
     from lib.xrd import indexing
 
@@ -713,14 +718,17 @@ if rruff_evals:
 # small and not a random sample (its `p-1/` part was chosen for space group P-1, so triclinic
 # is over-represented), which the numbers below should be read with.  The bundles store π
 # (`meta.class_prior`) and `classify` applies it; `rruff_dev` is reported with and without it.
+# Their space-group frequencies (one pseudo-count per group; `meta.space_group_prior`) weight
+# the network's space group where indexing names none (below, and `classify --index`).
 
 # %%
-prior, prior_summary = None, None
+prior, prior_summary, sg_prior = None, None, None
 if cfg.class_prior == "cod" and cod_path is not None:
     t0 = time.perf_counter()
     cod = dataset.cod_dataset(cod_path, cfg.data_dir, grid, cfg.sigma, symprec=cfg.symprec,
                               engine=cfg.engine, n_workers=cfg.n_workers)
     prior = calibration.class_frequencies(cod.crystal_system, len(CRYSTAL_SYSTEMS))
+    sg_prior = calibration.class_frequencies(cod.space_group - 1, 230)   # for the space group
     prior_summary = {"source": "COD structures (crystal systems by SpacegroupAnalyzer)",
                      "folder": str(cod_path), "n_structures": int(len(cod)),
                      "n_skipped": len(cod.failures), "pseudo_count": 1,
@@ -786,6 +794,50 @@ if rruff_evals:
 # `classify --index`.
 
 # %% [markdown]
+# ### Indexing first, then the network
+#
+# What a user of `classify --index` would do with both answers: take the indexing's when a
+# cell indexes the lines, and the network's only when none does.  `lib.xrd.evaluate.
+# indexing_first` scores that combination for each network (with the COD prior where there
+# is one): an indexed pattern keeps the indexing's crystal system and the space group it
+# names; the rest get the network's calibrated crystal system, and a space group the indexing
+# does not name is the network's most probable group of that system, weighted by the COD
+# structures' space-group frequencies (pseudo-count 1) when the COD folder is there.
+
+# %%
+hybrid_names = []
+if rruff is not None and index_records:
+    n_indexed_rows = len(index_records)
+    for name in trained:
+        shown = prior_name[name] if prior is not None else name
+        hybrid = evaluate.indexing_first(
+            index_records, {**rruff_probs[name],
+                            "crystal_system": calib[name]["measured_calibrated"]}, sg_prior)
+        rruff_evals[evaluate.INDEXING_FIRST + shown] = evaluate.evaluation(
+            rruff.crystal_system[:n_indexed_rows], hybrid, rruff.space_group[:n_indexed_rows])
+        hybrid_names.append(evaluate.INDEXING_FIRST + shown)
+    if prior is not None:       # the same without a network: the COD frequencies alone
+        no_network = evaluate.INDEXING_FIRST + "the COD prior (no network)"
+        flat = {"crystal_system": np.tile(prior, (n_indexed_rows, 1)),
+                "space_group": np.ones((n_indexed_rows, 230))}
+        rruff_evals[no_network] = evaluate.evaluation(
+            rruff.crystal_system[:n_indexed_rows],
+            evaluate.indexing_first(index_records, flat, sg_prior),
+            rruff.space_group[:n_indexed_rows])
+        hybrid_names.append(no_network)
+    display(evaluate.measured_frame({n: rruff_evals[n] for n in hybrid_names}, rruff_base))
+else:
+    print("no rruff_dev folder or no indexing: the combination is not scored")
+
+# %% [markdown]
+# Each row is scored on the patterns indexing ran on (all 301 at default).  Beside the
+# classical indexing's own row it shows what the network adds where no cell is found: its
+# crystal system instead of "monoclinic", and a space group where indexing names none.  The
+# last row is the bar for that: no network, the COD structures' most common crystal system
+# where no cell is found, and their most common space group of the system answered where
+# indexing names none.
+
+# %% [markdown]
 # ## Saved models and the classify command
 #
 # Both models are saved under `runs/<profile>/models/06_xrd_classification/` with what the
@@ -815,6 +867,7 @@ def calibration_meta(name: str) -> dict:
             "simulation": cfg.simulation,
             "class_prior": None if prior is None else prior.tolist(),
             "class_prior_source": None if prior is None else "COD structures (cod_dir)",
+            "space_group_prior": None if sg_prior is None else sg_prior.tolist(),
             "indexing_m_threshold": (rruff_base.get("classical_indexing") or {}).get(
                 "m_threshold") if rruff_base else None}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lib import config
-from lib.xrd import augment, classify, cli, indexing, models, patterns
+from lib.xrd import augment, calibration, classify, cli, indexing, models, patterns
 from lib.xrd.patterns import CRYSTAL_SYSTEMS, Grid
 
 from test_xrd_patterns import magnesium_hcp, nacl, rutile, silicon
@@ -361,7 +361,6 @@ def test_calibrated_probabilities_follow_the_bundle_temperature():
 def test_bundle_class_prior_corrects_the_crystal_system_probabilities(tiny_bundle, tmp_path):
     """A bundle with meta.class_prior: classify's crystal-system probabilities are the
     temperature-scaled ones times prior / uniform, renormalised (calibration.prior_corrected)."""
-    from lib.xrd import calibration
 
     good = tmp_path / "mg.xy"
     write_profile(good, magnesium_hcp())
@@ -400,10 +399,16 @@ def test_cli_index_adds_the_classical_cell(tiny_bundle, tmp_path, capsys):
     assert entry["absences"] == "P 42 n m, P -4 n 2, P 42/m n m"
     assert entry["confident"] is None          # the bundle has no M threshold
     assert entry["space_group"] == 136 and entry["space_group_symbol"] == "P4_2/mnm"
+    answer = json.loads(out)[0]["answer"]     # indexing first: its system and space group
+    assert answer == {"crystal_system": "tetragonal", "from": "indexing", "space_group": 136,
+                      "space_group_symbol": "P4_2/mnm", "space_group_from": "indexing",
+                      "confident": None}
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--index"])
     out, _ = capsys.readouterr()
     assert code == 0 and "indexing:       tetragonal (P cell 4.5" in out
     assert "most symmetric space group they allow: P4_2/mnm (136))" in out
+    assert "answer:         tetragonal (from indexing), space group P4_2/mnm (136, from " \
+           "indexing)" in out
     code = cli.main(["classify", str(path), "--model", str(tiny_bundle), "--json"])
     assert "indexing" not in json.loads(capsys.readouterr()[0])[0]
 
@@ -436,9 +441,14 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     assert "monoclinic cell indexes the lines: triclinic" in none["note"]
     path = tmp_path / "rutile_mo.xy"
     write_profile(path, rutile())
-    recs = cli.add_indexing(classify.classify_files(path, tiny_bundle, wavelength="MoKa",
-                                                    force=True), wavelength="MoKa")
+    bundle = models.load_bundle(tiny_bundle)
+    recs = classify.classify_files(path, bundle, wavelength="MoKa", force=True,
+                                   each=cli.add_indexing(bundle, wavelength="MoKa"))
     assert "Cu Kα scans in 2θ only" in recs[0]["indexing"]["error"]
+    answer = recs[0]["answer"]            # no indexing: the network's answer, its own flag
+    assert answer["from"] == "network" and answer["space_group_from"] == "network"
+    assert answer["crystal_system"] == recs[0]["crystal_system"][0]["label"]
+    assert answer["confident"] is recs[0]["confident"]
     recs[0]["indexing"] = none
     text = classify.format_text(recs)
     assert "no cell of monoclinic or higher symmetry indexes the 19 lines" in text
@@ -466,3 +476,34 @@ def test_a_monoclinic_entry_gives_beta_and_the_space_group():
     text = classify._indexing_text(entry)
     assert "monoclinic (P cell 5.1000, 6.3000, 7.7000 Å, β = 103.000°, M = " in text
     assert "P 1 21/c 1; most symmetric space group they allow: P12_1/c1 (14))" in text
+
+
+def test_the_indexing_first_answer_takes_the_network_where_no_cell_indexes():
+    cs = np.zeros((1, 7))
+    cs[0, CRYSTAL_SYSTEMS.index("monoclinic")] = 0.6
+    cs[0, CRYSTAL_SYSTEMS.index("cubic")] = 0.4
+    sg = np.full((1, 230), 1.0)
+    sg[0, 220] = 9.0                      # the network's favourite group, 221, is cubic
+    sg[0, 12] = 2.0                       # its best monoclinic one: 13
+    probs = {"crystal_system": cs, "space_group": sg}
+    unindexed = {"file": "a.xy", "crystal_system": "monoclinic", "indexed": False,
+                 "solution": None, "space_group": None}
+    got = cli.indexing_first_answer(unindexed, probs, None, False, 14.0)
+    assert got == {"crystal_system": "monoclinic", "from": "network", "space_group": 13,
+                   "space_group_symbol": "P12/c1", "space_group_from": "network",
+                   "confident": False}
+    prior = calibration.class_frequencies(np.full(20, 13), 230)      # P2₁/c twenty times
+    assert cli.indexing_first_answer(unindexed, probs, prior.tolist(), True, None)[
+        "space_group"] == 14
+    cubic = {"file": "b.xy", "crystal_system": "cubic", "indexed": True, "space_group": 225,
+             "solution": {"M": 20.0}}
+    got = cli.indexing_first_answer(cubic, probs, None, False, 14.0)
+    assert got["from"] == "indexing" and got["crystal_system"] == "cubic"
+    assert got["space_group"] == 225 and got["confident"] is True
+    assert cli.indexing_first_answer(cubic, probs, None, False, None)["confident"] is None
+    # indexing names no group (the lattice's metric symmetry is higher than its cell's): the
+    # network's best group of the system indexing gives
+    plain = {**cubic, "space_group": None}
+    got = cli.indexing_first_answer(plain, probs, None, False, 30.0)
+    assert got["space_group"] == 221 and got["space_group_from"] == "network"
+    assert got["confident"] is False

@@ -242,6 +242,38 @@ def test_verdict_line_on_measured_patterns():
     line = v.text.splitlines()[-1]
     assert "Best: 1D CNN + COD prior 100.0 %" in line
     assert "without the class prior the best is 1D CNN 0.0 %" in line
+    # a combined row is not taken for the best network, and gets its own clause
+    v = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
+                         measured={"1D CNN": low, evaluate.INDEXING_FIRST + "1D CNN": high},
+                         measured_baselines=base)
+    line = v.text.splitlines()[-1]
+    assert "Best: 1D CNN 0.0 %" in line and "no model beats" in line
+    assert "indexing, then 1D CNN (the network only where no cell indexes the lines): " \
+           "100.0 % on 301" in line
+
+
+def test_indexing_first_keeps_indexed_answers_and_the_network_elsewhere():
+    cubic, mono = CRYSTAL_SYSTEMS.index("cubic"), CRYSTAL_SYSTEMS.index("monoclinic")
+    records = [{"indexed": True, "crystal_system": "cubic", "space_group": 225},
+               {"indexed": True, "crystal_system": "tetragonal", "space_group": None},
+               {"indexed": False, "crystal_system": "monoclinic", "space_group": None},
+               {"file": "x.xy", "error": "unreadable"}]
+    cs = one_hot([mono, mono, mono, cubic])
+    sg = np.full((5, 230), 1.0)
+    sg[:, 220] = 5.0                       # the network's favourite group: 221, cubic
+    sg[:, 100] = 3.0                       # then 101, tetragonal
+    sg[:, 12] = 2.0                        # then 13 (P2/c), monoclinic
+    got = evaluate.indexing_first(records, {"crystal_system": cs, "space_group": sg})
+    assert got["crystal_system"].shape == (4, 7) and got["space_group"].shape == (4, 230)
+    assert list(got["crystal_system"].argmax(1)) == [cubic, CRYSTAL_SYSTEMS.index("tetragonal"),
+                                                     mono, cubic]
+    assert list(got["space_group"].argmax(1) + 1) == [225, 101, 13, 221]
+    assert got["space_group"].sum(1) == pytest.approx(1.0)
+    # a space-group prior moves the unindexed monoclinic answer to the commoner group
+    prior = calibration.class_frequencies(np.full(10, 13), 230)      # P2₁/c (14) ten times
+    moved = evaluate.indexing_first(records, {"crystal_system": cs, "space_group": sg}, prior)
+    assert moved["space_group"][2].argmax() + 1 == 14
+    assert "space_group" not in evaluate.indexing_first(records, {"crystal_system": cs})
 
 
 def test_train_stream_draws_new_batches_each_epoch():

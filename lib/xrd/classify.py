@@ -817,7 +817,9 @@ def check_usable(scan: Scan, grid: Grid, name: str) -> None:
 def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path | Any,
                    top: int = 3, input_kind: str = "auto", axis: str = "2theta",
                    wavelength: str | float | None = None,
-                   force: bool = False) -> list[dict[str, Any]]:
+                   force: bool = False,
+                   each: Callable[[dict[str, Any], dict[str, np.ndarray]], None] | None = None,
+                   ) -> list[dict[str, Any]]:
     """Classify every file (or the one file ``paths`` names); one record per file, in order.
 
     A record is ``{"file", "read_as", "axis", "wavelength_angstrom", "crystal_system": [{"label",
@@ -828,8 +830,11 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
     when it was refused because it looks misread (radians, d or q read as 2θ, upside down,
     peaks outside the model's range); ``force`` classifies those too, with ``"warnings"`` and
     ``"confident": false``.  ``axis``/``wavelength``: of the files (see :func:`load_scan`).
-    ``model`` is a bundle path or a loaded :class:`lib.xrd.models.Bundle`.  Raises
-    ``ValueError`` (naming the file) when the model cannot be loaded."""
+    ``model`` is a bundle path or a loaded :class:`lib.xrd.models.Bundle`.  ``each``: called
+    with every classified record and the file's calibrated probabilities ({head: (1,
+    n_classes)}) once the record is built (``classify --index`` adds the indexing there,
+    :func:`lib.xrd.cli.add_indexing`).  Raises ``ValueError`` (naming the file) when the
+    model cannot be loaded."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = list(paths)
@@ -880,6 +885,9 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
             if warnings_:
                 rec["warnings"] = warnings_
             records[i] = rec
+        if each is not None:
+            for j, i in enumerate(where):
+                each(records[i], {head: probs[head][j:j + 1] for head in bundle.heads})
     return records
 
 
@@ -914,8 +922,19 @@ def write_scans(peak_lists: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequ
     return paths
 
 
+def _answer_text(answer: dict[str, Any]) -> str:
+    """One line for a record's ``"answer"`` entry (:func:`lib.xrd.cli.indexing_first_answer`)."""
+    text = f"{answer['crystal_system']} (from {answer['from']})"
+    if answer.get("space_group"):
+        text += (f", space group {answer['space_group_symbol']} ({answer['space_group']}, from "
+                 f"{answer['space_group_from']})")
+    if answer["confident"] is not None:
+        text += ", confident" if answer["confident"] else ", NOT CONFIDENT"
+    return text
+
+
 def _indexing_text(entry: dict[str, Any]) -> str:
-    """One line for a record's ``"indexing"`` entry (see :mod:`lib.xrd.cli`)."""
+    """One line for a record's ``"indexing"`` entry (:func:`lib.xrd.cli.indexing_summary`)."""
     if "error" in entry:
         return f"not done: {entry['error']}"
     if not entry["indexed"]:
@@ -956,4 +975,6 @@ def format_text(records: list[dict[str, Any]]) -> str:
             lines.append(f"  space group:    {sg}")
         if "indexing" in rec:
             lines.append(f"  indexing:       {_indexing_text(rec['indexing'])}")
+        if "answer" in rec:
+            lines.append(f"  answer:         {_answer_text(rec['answer'])}")
     return "\n".join(lines)

@@ -6,9 +6,12 @@ classical way (:mod:`lib.xrd.indexing`, no training), and its record gains ``"in
 the crystal system of the cell found, the cell (Å; β in degrees for a monoclinic cell), its
 lattice centring and de Wolff's M_N — or ``"indexed": false`` when no cell of monoclinic or
 higher symmetry indexes the lines (triclinic, a monoclinic cell the trial search misses, or
-too few / impure lines).  On the 301 measured RRUFF
-patterns of ``rruff_dev`` indexing names the crystal system more often than the shipped
-networks (see the README).
+too few / impure lines) — and ``"answer"``: the indexing's crystal system (and the space group
+it names) when a cell indexes the lines, the network's otherwise (a space group indexing does
+not name: the network's most probable one of that system, weighted by the bundle's COD
+space-group frequencies), each marked by where it came from and whether it is confident.  On
+the 301 measured RRUFF patterns of ``rruff_dev`` indexing names the crystal system more often
+than the shipped networks (see the README).
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from .classify import (AXES, INPUT_KINDS, WAVELENGTH_NAMES, classify_files, format_text,
                        space_group_symbol, wavelength_angstrom)
+from .evaluate import indexing_first
 from .indexing import index_file
-from .models import load_bundle
+from .models import Bundle, load_bundle
+from .patterns import CRYSTAL_SYSTEMS
 
 
 def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
@@ -61,17 +68,54 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
             "n_picked": result["n_picked"]}
 
 
-def add_indexing(records: list[dict[str, Any]], axis: str = "2theta",
-                 wavelength: str | float | None = None, m_threshold: float | None = None,
-                 ) -> list[dict[str, Any]]:
-    """Add ``"indexing"`` (:func:`indexing_summary`, confident at M ≥ ``m_threshold``) to
-    every record of :func:`lib.xrd.classify.classify_files` that was classified; returns the
-    records."""
-    for rec in records:
-        if "error" not in rec:
-            rec["indexing"] = indexing_summary(index_file(rec["file"], axis, wavelength),
-                                               m_threshold)
-    return records
+def indexing_first_answer(result: dict[str, Any], probs: dict[str, np.ndarray],
+                          space_group_prior: Sequence[float] | None,
+                          network_confident: bool, m_threshold: float | None,
+                          ) -> dict[str, Any]:
+    """The one answer ``classify --index`` gives for a file: indexing first, the network where
+    no cell indexes the lines (:func:`lib.xrd.evaluate.indexing_first`, as notebook 06 scores
+    it on ``rruff_dev``).  ``result``: :func:`lib.xrd.indexing.index_file`'s; ``probs``: the
+    network's calibrated probabilities of this file ({head: (1, n_classes)});
+    ``space_group_prior``: the bundle's ``meta.space_group_prior`` (230 frequencies of the COD
+    structures) or None.  Returns ``{"crystal_system", "from": "indexing"|"network",
+    "space_group", "space_group_symbol", "space_group_from", "confident"}`` (the space group
+    only with a space-group head or one indexing names; ``confident``: M ≥ ``m_threshold``
+    for an indexed file, null without a threshold; the network's own flag otherwise)."""
+    indexed = bool(result.get("indexed"))
+    got = indexing_first([result], probs, None if space_group_prior is None
+                         else np.asarray(space_group_prior, float))
+    out: dict[str, Any] = {
+        "crystal_system": CRYSTAL_SYSTEMS[int(got["crystal_system"][0].argmax())],
+        "from": "indexing" if indexed else "network"}
+    if "space_group" in got:
+        group = int(got["space_group"][0].argmax()) + 1
+        out.update(space_group=group, space_group_symbol=space_group_symbol(group),
+                   space_group_from="indexing" if indexed and result.get("space_group")
+                   else "network")
+    m = float((result.get("solution") or {}).get("M", 0.0))
+    out["confident"] = ((None if m_threshold is None else bool(m >= m_threshold)) if indexed
+                        else bool(network_confident))
+    return out
+
+
+def add_indexing(bundle: Bundle, axis: str = "2theta",
+                 wavelength: str | float | None = None,
+                 ) -> Callable[[dict[str, Any], dict[str, np.ndarray]], None]:
+    """The ``each`` of :func:`lib.xrd.classify.classify_files` for ``--index``: indexes the
+    record's file (:func:`lib.xrd.indexing.index_file`, read as classified) and adds
+    ``"indexing"`` (:func:`indexing_summary`, confident at the bundle's
+    ``meta.indexing_m_threshold``) and ``"answer"`` (:func:`indexing_first_answer`, with the
+    bundle's ``meta.space_group_prior``)."""
+    m_threshold = bundle.meta.get("indexing_m_threshold")
+
+    def each(record: dict[str, Any], probs: dict[str, np.ndarray]) -> None:
+        result = index_file(record["file"], axis, wavelength)
+        record["indexing"] = indexing_summary(result, m_threshold)
+        record["answer"] = indexing_first_answer(result, probs,
+                                                 bundle.meta.get("space_group_prior"),
+                                                 record["confident"], m_threshold)
+
+    return each
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--index", action="store_true",
                    help="also index each Cu Kα 2θ scan the classical way (no training): "
                         "crystal system, cell and de Wolff's M of the cell that indexes its "
-                        "lines")
+                        "lines, and one answer: indexing first, the network where no cell "
+                        "indexes them")
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")
@@ -115,13 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bundle = load_bundle(args.model)
         records = classify_files(args.patterns, bundle, top=args.top, input_kind=args.input,
-                                 axis=args.axis, wavelength=args.wavelength, force=args.force)
+                                 axis=args.axis, wavelength=args.wavelength, force=args.force,
+                                 each=(add_indexing(bundle, args.axis, args.wavelength)
+                                       if args.index else None))
     except ValueError as exc:
         print(f"classify: error: {exc}", file=sys.stderr)
         return 2
-    if args.index:
-        add_indexing(records, args.axis, args.wavelength,
-                     bundle.meta.get("indexing_m_threshold"))
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
     else:
