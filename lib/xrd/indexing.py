@@ -53,7 +53,10 @@ Ia-3d to one weak line at a primitive position — an impurity or a real violati
 cannot tell — and a C2/c and a Pnma scan).  The rule was set once (any one weak line, 1 %);
 requiring two contradicting lines was measured there and not adopted (74 of 301), and so was
 dropping Kβ lines from the strong lines as well (four crystal systems changed, two right
-answers lost and two gained).
+answers lost and two gained).  Indexing the weak lines instead when a scan has fewer than
+eight strong ones (halite has five at ≥ 5 %) was measured there too and not adopted: cells for
+ten more patterns, four of them right (two Fm-3m, a tetragonal and an orthorhombic mineral)
+and five monoclinic minerals given a higher system (crystal system 198 → 197).
 
 A cell found this way may describe a lattice of higher metric symmetry (a tetragonal cell with
 c = a, an orthorhombic I cell that is cubic F): the answer is the crystal system of the found
@@ -131,6 +134,7 @@ QUICK_MAX_INDEX = {"cubic": 8}     # indices tried on the first lines by the qui
 CU_KA_SPREAD = 0.005               # Å: a scan within this of Cu Kα (Kα1, Kα2 or their mean)
 CU_KB = 1.39222                    # Å, Cu Kβ1 (International Tables C, 4.2.2.1)
 KB_MAX_RATIO = 0.3                 # a Kβ line is at most this × its Kα line (no filter: ~0.2)
+MIN_LINES = 8                      # fewer lines than this are not indexed
 WEAK_RELATIVE = 0.01               # weak lines (≥ 1 % of the strongest) that test the absences
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
 
@@ -757,7 +761,7 @@ def symmetry_margin(higher: str, lower: str) -> float:
 
 def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int = 20,
                 tol_deg: float = 0.02, min_m: float = 10.0, max_unindexed: int = 2,
-                min_lines: int = 8, weak_two_theta: np.ndarray | None = None,
+                min_lines: int = MIN_LINES, weak_two_theta: np.ndarray | None = None,
                 ) -> dict[str, Any]:
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
@@ -811,7 +815,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
 
 def index_scan(two_theta: np.ndarray, intensity: np.ndarray, **kwargs: Any) -> dict[str, Any]:
     """:func:`index_lines` of the lines :func:`pick_lines` finds in a measured Cu Kα scan (2θ
-    degrees, counts), with ``"n_picked"`` added."""
+    degrees, counts), the weak lines (≥ ``WEAK_RELATIVE`` of the strongest, Kβ lines
+    dropped) testing the absences; with ``"n_picked"`` (the lines indexed) added."""
     tt, _ = pick_lines(two_theta, intensity)
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
     out = index_lines(tt, weak_two_theta=weak, **kwargs)
