@@ -805,7 +805,7 @@ if rruff_evals:
 # structures' space-group frequencies (pseudo-count 1) when the COD folder is there.
 
 # %%
-hybrid_names = []
+hybrid_names, fallback = [], {}
 if rruff is not None and index_records:
     n_indexed_rows = len(index_records)
     for name in trained:
@@ -818,14 +818,18 @@ if rruff is not None and index_records:
         hybrid_names.append(evaluate.INDEXING_FIRST + shown)
     if prior is not None:       # the same without a network: the COD frequencies alone
         no_network = evaluate.INDEXING_FIRST + "the COD prior (no network)"
-        flat = {"crystal_system": np.tile(prior, (n_indexed_rows, 1)),
-                "space_group": np.ones((n_indexed_rows, 230))}
         rruff_evals[no_network] = evaluate.evaluation(
             rruff.crystal_system[:n_indexed_rows],
-            evaluate.indexing_first(index_records, flat, sg_prior),
+            evaluate.indexing_first(index_records,
+                                    evaluate.prior_probabilities(prior, n_indexed_rows),
+                                    sg_prior),
             rruff.space_group[:n_indexed_rows])
         hybrid_names.append(no_network)
+        fallback = {name: evaluate.fallback_choice(
+            rruff_evals[evaluate.INDEXING_FIRST + prior_name[name]], rruff_evals[no_network])
+            for name in trained}
     display(evaluate.measured_frame({n: rruff_evals[n] for n in hybrid_names}, rruff_base))
+    print("where no cell indexes the lines, classify --index falls back on:", fallback)
 else:
     print("no rruff_dev folder or no indexing: the combination is not scored")
 
@@ -835,7 +839,9 @@ else:
 # crystal system instead of "monoclinic", and a space group where indexing names none.  The
 # last row is the bar for that: no network, the COD structures' most common crystal system
 # where no cell is found, and their most common space group of the system answered where
-# indexing names none.
+# indexing names none.  Each bundle stores the better of its network and that prior
+# (`evaluate.fallback_choice`: crystal system first, then space group; chosen on `rruff_dev`,
+# as the thresholds are) as `meta.indexing_fallback`, and `classify --index` answers with it.
 
 # %% [markdown]
 # ## Saved models and the classify command
@@ -868,6 +874,7 @@ def calibration_meta(name: str) -> dict:
             "class_prior": None if prior is None else prior.tolist(),
             "class_prior_source": None if prior is None else "COD structures (cod_dir)",
             "space_group_prior": None if sg_prior is None else sg_prior.tolist(),
+            "indexing_fallback": fallback.get(name, "network"),
             "indexing_m_threshold": (rruff_base.get("classical_indexing") or {}).get(
                 "m_threshold") if rruff_base else None}
 

@@ -169,6 +169,8 @@ def test_rruff_dev_validation(m06):
     assert bundle["meta"]["threshold_chosen_on"] == "rruff_dev"
     assert bundle["meta"]["indexing_m_threshold"] == rr["baselines"]["classical_indexing"][
         "m_threshold"]                                   # classify --index reads it
+    assert bundle["meta"]["indexing_fallback"] in ("network", "prior")
+    assert (bundle["meta"]["space_group_prior"] is None) == (prior is None)
     if prior is not None:
         assert bundle["meta"]["class_prior"] == pytest.approx(
             [prior["frequencies"][c] for c in CRYSTAL_SYSTEMS], abs=1e-4)

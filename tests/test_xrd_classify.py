@@ -488,22 +488,45 @@ def test_the_indexing_first_answer_takes_the_network_where_no_cell_indexes():
     probs = {"crystal_system": cs, "space_group": sg}
     unindexed = {"file": "a.xy", "crystal_system": "monoclinic", "indexed": False,
                  "solution": None, "space_group": None}
-    got = cli.indexing_first_answer(unindexed, probs, None, False, 14.0)
+    meta = {"indexing_m_threshold": 14.0}
+    got = cli.indexing_first_answer(unindexed, probs, meta, False)
     assert got == {"crystal_system": "monoclinic", "from": "network", "space_group": 13,
                    "space_group_symbol": "P12/c1", "space_group_from": "network",
                    "confident": False}
     prior = calibration.class_frequencies(np.full(20, 13), 230)      # P2₁/c twenty times
-    assert cli.indexing_first_answer(unindexed, probs, prior.tolist(), True, None)[
-        "space_group"] == 14
+    with_prior = {"space_group_prior": prior.tolist()}
+    assert cli.indexing_first_answer(unindexed, probs, with_prior, True)["space_group"] == 14
     cubic = {"file": "b.xy", "crystal_system": "cubic", "indexed": True, "space_group": 225,
              "solution": {"M": 20.0}}
-    got = cli.indexing_first_answer(cubic, probs, None, False, 14.0)
+    got = cli.indexing_first_answer(cubic, probs, meta, False)
     assert got["from"] == "indexing" and got["crystal_system"] == "cubic"
     assert got["space_group"] == 225 and got["confident"] is True
-    assert cli.indexing_first_answer(cubic, probs, None, False, None)["confident"] is None
+    assert cli.indexing_first_answer(cubic, probs, {}, False)["confident"] is None
     # indexing names no group (the lattice's metric symmetry is higher than its cell's): the
     # network's best group of the system indexing gives
     plain = {**cubic, "space_group": None}
-    got = cli.indexing_first_answer(plain, probs, None, False, 30.0)
+    got = cli.indexing_first_answer(plain, probs, {"indexing_m_threshold": 30.0}, False)
     assert got["space_group"] == 221 and got["space_group_from"] == "network"
     assert got["confident"] is False
+
+
+def test_the_indexing_first_answer_falls_back_on_the_prior_when_the_bundle_says_so():
+    cs = np.eye(7)[[CRYSTAL_SYSTEMS.index("cubic")]]
+    probs = {"crystal_system": cs, "space_group": np.eye(230)[[220]]}     # the network: Pm-3m
+    class_prior = calibration.class_frequencies(np.full(5, CRYSTAL_SYSTEMS.index("monoclinic")),
+                                                7)
+    meta = {"indexing_fallback": "prior", "class_prior": class_prior.tolist(),
+            "space_group_prior": calibration.class_frequencies(np.full(20, 13), 230).tolist()}
+    unindexed = {"file": "a.xy", "indexed": False, "solution": None, "space_group": None}
+    got = cli.indexing_first_answer(unindexed, probs, meta, True)
+    assert got == {"crystal_system": "monoclinic", "from": "prior", "space_group": 14,
+                   "space_group_symbol": "P12_1/c1", "space_group_from": "prior",
+                   "confident": False}          # a guess is never confident
+    # an indexed file is indexing's whatever the fallback
+    cubic = {"file": "b.xy", "crystal_system": "cubic", "indexed": True, "space_group": None,
+             "solution": {"M": 50.0}}
+    got = cli.indexing_first_answer(cubic, probs, meta, False)
+    assert got["from"] == "indexing" and got["space_group"] == 221
+    # without a class prior in the bundle the network answers
+    got = cli.indexing_first_answer(unindexed, probs, {"indexing_fallback": "prior"}, True)
+    assert got["from"] == "network" and got["crystal_system"] == "cubic" and got["confident"]

@@ -355,3 +355,15 @@ def test_coverage_figure(tmp_path):
     fig = plots.coverage_curves({"a": curve}, {"a": 0.6}, baseline=0.5, title="t")
     fig.savefig(tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_fallback_choice_prefers_the_network_only_when_it_scores_higher():
+    base = {"accuracy": 0.658, "space_group_accuracy": 0.346}
+    assert evaluate.fallback_choice({"accuracy": 0.654, "space_group_accuracy": 0.4}, base) \
+        == "prior"
+    assert evaluate.fallback_choice({"accuracy": 0.658, "space_group_accuracy": 0.35}, base) \
+        == "network"
+    assert evaluate.fallback_choice({"accuracy": 0.658}, base) == "prior"    # no group head
+    assert evaluate.fallback_choice({"accuracy": 0.7}, base) == "network"
+    flat = evaluate.prior_probabilities(np.full(7, 1 / 7), 3)
+    assert flat["crystal_system"].shape == (3, 7) and flat["space_group"].shape == (3, 230)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .classify import (AXES, INPUT_KINDS, WAVELENGTH_NAMES, classify_files, format_text,
                        space_group_symbol, wavelength_angstrom)
-from .evaluate import indexing_first
+from .evaluate import indexing_first, prior_probabilities
 from .indexing import index_file
 from .models import Bundle, load_bundle
 from .patterns import CRYSTAL_SYSTEMS
@@ -69,32 +69,38 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
 
 
 def indexing_first_answer(result: dict[str, Any], probs: dict[str, np.ndarray],
-                          space_group_prior: Sequence[float] | None,
-                          network_confident: bool, m_threshold: float | None,
-                          ) -> dict[str, Any]:
-    """The one answer ``classify --index`` gives for a file: indexing first, the network where
-    no cell indexes the lines (:func:`lib.xrd.evaluate.indexing_first`, as notebook 06 scores
-    it on ``rruff_dev``).  ``result``: :func:`lib.xrd.indexing.index_file`'s; ``probs``: the
-    network's calibrated probabilities of this file ({head: (1, n_classes)});
-    ``space_group_prior``: the bundle's ``meta.space_group_prior`` (230 frequencies of the COD
-    structures) or None.  Returns ``{"crystal_system", "from": "indexing"|"network",
-    "space_group", "space_group_symbol", "space_group_from", "confident"}`` (the space group
-    only with a space-group head or one indexing names; ``confident``: M ≥ ``m_threshold``
-    for an indexed file, null without a threshold; the network's own flag otherwise)."""
+                          meta: dict[str, Any], network_confident: bool) -> dict[str, Any]:
+    """The one answer ``classify --index`` gives for a file: indexing first, and where no cell
+    indexes the lines the fallback notebook 06 found better on ``rruff_dev`` (the bundle's
+    ``meta.indexing_fallback``): the network (``"network"``, the default) or the COD
+    frequencies alone (``"prior"``, ``meta.class_prior``) — :func:`lib.xrd.evaluate.
+    indexing_first`, as the notebook scores it.  ``result``: :func:`lib.xrd.indexing.
+    index_file`'s; ``probs``: the network's calibrated probabilities of this file ({head: (1,
+    n_classes)}); ``meta``: the bundle's (``space_group_prior``: the COD space-group
+    frequencies; ``indexing_m_threshold``).  Returns ``{"crystal_system", "from":
+    "indexing"|"network"|"prior", "space_group", "space_group_symbol", "space_group_from",
+    "confident"}`` (the space group only with a space-group head, a prior or one indexing
+    names; ``confident``: M ≥ the threshold for an indexed file, null without one; the
+    network's own flag where it answers; false for the prior's guess)."""
     indexed = bool(result.get("indexed"))
-    got = indexing_first([result], probs, None if space_group_prior is None
-                         else np.asarray(space_group_prior, float))
+    source = "network"
+    if not indexed and meta.get("indexing_fallback") == "prior" and meta.get("class_prior"):
+        probs, source = prior_probabilities(np.asarray(meta["class_prior"]), 1), "prior"
+    sg_prior = meta.get("space_group_prior")
+    got = indexing_first([result], probs, None if sg_prior is None
+                         else np.asarray(sg_prior, float))
     out: dict[str, Any] = {
         "crystal_system": CRYSTAL_SYSTEMS[int(got["crystal_system"][0].argmax())],
-        "from": "indexing" if indexed else "network"}
+        "from": "indexing" if indexed else source}
     if "space_group" in got:
         group = int(got["space_group"][0].argmax()) + 1
         out.update(space_group=group, space_group_symbol=space_group_symbol(group),
                    space_group_from="indexing" if indexed and result.get("space_group")
-                   else "network")
+                   else source)
     m = float((result.get("solution") or {}).get("M", 0.0))
+    m_threshold = meta.get("indexing_m_threshold")
     out["confident"] = ((None if m_threshold is None else bool(m >= m_threshold)) if indexed
-                        else bool(network_confident))
+                        else bool(network_confident) and source == "network")
     return out
 
 
@@ -105,15 +111,14 @@ def add_indexing(bundle: Bundle, axis: str = "2theta",
     record's file (:func:`lib.xrd.indexing.index_file`, read as classified) and adds
     ``"indexing"`` (:func:`indexing_summary`, confident at the bundle's
     ``meta.indexing_m_threshold``) and ``"answer"`` (:func:`indexing_first_answer`, with the
-    bundle's ``meta.space_group_prior``)."""
+    bundle's meta)."""
     m_threshold = bundle.meta.get("indexing_m_threshold")
 
     def each(record: dict[str, Any], probs: dict[str, np.ndarray]) -> None:
         result = index_file(record["file"], axis, wavelength)
         record["indexing"] = indexing_summary(result, m_threshold)
-        record["answer"] = indexing_first_answer(result, probs,
-                                                 bundle.meta.get("space_group_prior"),
-                                                 record["confident"], m_threshold)
+        record["answer"] = indexing_first_answer(result, probs, bundle.meta,
+                                                 record["confident"])
 
     return each
 

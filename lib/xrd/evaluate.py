@@ -516,6 +516,25 @@ def indexing_first(records: list[dict[str, Any]], probs: Mapping[str, np.ndarray
     return {"crystal_system": cs} if sg is None else {"crystal_system": cs, "space_group": sg}
 
 
+def prior_probabilities(class_prior: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Probabilities with no network behind them, for :func:`indexing_first`: every one of
+    ``n`` patterns gets the crystal-system frequencies ``class_prior`` (7) and even space-group
+    probabilities (which :func:`indexing_first`'s space-group prior then weights)."""
+    prior = np.asarray(class_prior, float)
+    return {"crystal_system": np.tile(prior, (n, 1)), "space_group": np.ones((n, 230))}
+
+
+def fallback_choice(with_network: dict[str, Any], no_network: dict[str, Any]) -> str:
+    """Which answer "indexing first" should fall back on where no cell indexes the lines, from
+    two :func:`evaluation` s of it on a measured set: ``"network"`` when the combination with
+    the network scores higher on crystal system, or as high and higher on space group (a
+    model without that head counts 0), else ``"prior"`` (the frequencies alone)."""
+    def key(ev: dict[str, Any]) -> tuple[float, float]:
+        return ev["accuracy"], ev.get("space_group_accuracy", 0.0)
+
+    return "network" if key(with_network) > key(no_network) else "prior"
+
+
 def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
                       space_group: np.ndarray | None = None, target_accuracy: float = 0.8,
                       min_answered: int = 20) -> dict[str, Any]:
