@@ -44,8 +44,8 @@ raises M_N unless a picked line sits on it, and the picked lines are only the st
 (:func:`weak_line_group`): when one of them, within the indexed range, sits on a reflection of
 the cell's primitive lattice but on none the chosen centring and extinction symbol allow, the
 cell is counted again with every centring and symbol of its system and the highest M_N among
-those no weak line contradicts, indexing as many lines, is kept.  The crystal system is not
-changed by it.  Measured on ``rruff_dev`` (2026-12-06): space group right for 83 of 301
+those no weak line contradicts, indexing as many lines, is kept.  The crystal system is
+decided before it.  Measured on ``rruff_dev`` (2026-12-06): space group right for 83 of 301
 patterns instead of 70, crystal system unchanged (198 right): 19 gained (seven Pnma scans no
 longer Cmcm or Cmce, five P6₃/m apatites no longer P6₃/mcm or P6₃/mmc, three P4₂/mnm no
 longer I4/mmm or I4₁22, two I4₁/a no longer I4₁/amd, two P2₁/c), six lost (four garnets lose
@@ -770,7 +770,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     with ``"indexed": False`` (triclinic is not searched).  Fewer than ``min_lines`` lines:
     "monoclinic" with ``"indexed": False``.  The found cell of a non-orthorhombic system is
     then counted with its system's extinction symbols
-    (:func:`with_extinctions`) to name the space group.  Returns ``{"crystal_system",
+    (:func:`with_extinctions`) to name the space group, and ``weak_two_theta`` (degrees, the
+    weak lines of the scan) test those conditions (:func:`weak_line_group`; the crystal system
+    is decided before).  Returns ``{"crystal_system",
     "indexed", "solution", "space_group", "tried"}`` (``space_group``: the most symmetric group
     the solution's reflection conditions allow; None when unindexed or when the lattice's
     metric symmetry is not the cell's system)."""
@@ -796,17 +798,15 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
             best = best_extinction(best, q, grad, tol_deg)
-        monoclinic_search = best.system == "monoclinic"
-        if monoclinic_search:               # a metrically higher lattice, if the lines agree
+        if best.system == "monoclinic":     # a metrically higher lattice, if the lines agree
             best = higher_metric_cell(best, q, grad, tol_deg, min_m) or best
-        if weak_two_theta is not None and len(weak_two_theta):
-            weak = np.asarray(weak_two_theta, float)
-            best = weak_line_group(best, q, grad, q_of_two_theta(weak, wavelength),
-                                   dq_per_degree(weak, wavelength), tol_deg)
-        if monoclinic_search:
             system = best.system
         else:
             system = lattice_crystal_system(best.system, best.lattice, best.cell)
+        if weak_two_theta is not None and len(weak_two_theta):     # the space group only
+            weak = np.asarray(weak_two_theta, float)
+            best = weak_line_group(best, q, grad, q_of_two_theta(weak, wavelength),
+                                   dq_per_degree(weak, wavelength), tol_deg)
         solution = best.as_dict()
         out.update(crystal_system=system, indexed=True, solution=solution,
                    space_group=solution["space_group"] if system == best.system else None)
