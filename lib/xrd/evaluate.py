@@ -22,7 +22,7 @@ import numpy as np
 
 from . import calibration
 from .dataset import XRDData
-from .patterns import CRYSTAL_SYSTEMS, crystal_system_of
+from .patterns import CRYSTAL_SYSTEMS, crystal_system_of, space_groups_of
 
 #: Crystal-system accuracy of the report's MobileNetV2 (report 2).
 REPORT_ACCURACY = 0.54
@@ -510,7 +510,8 @@ def indexing_first(records: list[dict[str, Any]], probs: Mapping[str, np.ndarray
             sg[i] = np.eye(230)[int(group) - 1]
             continue
         system = CRYSTAL_SYSTEMS[int(cs[i].argmax())]
-        inside = np.array([crystal_system_of(g) == system for g in range(1, 231)])
+        inside = np.zeros(230, bool)
+        inside[np.asarray(space_groups_of(system)) - 1] = True
         sg[i] = np.where(inside, sg[i], 0.0)
         sg[i] = sg[i] / sg[i].sum() if sg[i].sum() > 0 else inside / inside.sum()
     return {"crystal_system": cs} if sg is None else {"crystal_system": cs, "space_group": sg}

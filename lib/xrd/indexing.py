@@ -633,16 +633,20 @@ def with_extinctions(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: fl
     """The cell of ``sol`` judged again with each extinction symbol of its system (refined
     from its zero shift): those that index as many of the lines at Q (Å⁻²) as the cell did
     with its lattice centring alone."""
-    out = []
-    for symbol in extinction_symbols(sol.system):
-        if symbol in _CENTRINGS:
-            continue
-        m, n_hit, refined, zero = _judge(sol.params, q, grad, tol_deg, sol.system, symbol,
-                                         zero=sol.zero)
-        if n_hit >= sol.n_indexed:
-            out.append(Solution(sol.system, refined, symbol[0], m, sol.n_lines, n_hit, zero,
-                                symbol))
-    return out
+    recounted = (recount(sol, symbol, q, grad, tol_deg)
+                 for symbol in extinction_symbols(sol.system) if symbol not in _CENTRINGS)
+    return [s for s in recounted if s.n_indexed >= sol.n_indexed]
+
+
+def recount(sol: Solution, conditions: str, q: np.ndarray, grad: np.ndarray,
+            tol_deg: float = 0.02) -> Solution:
+    """The cell of ``sol`` judged again on the lines at Q (Å⁻²), refined from its zero shift,
+    with other reflection conditions: a lattice centring letter or an extinction symbol of its
+    system (a key of :func:`extinction_symbols`)."""
+    m, n_hit, refined, zero = _judge(sol.params, q, grad, tol_deg, sol.system, conditions,
+                                     zero=sol.zero)
+    return Solution(sol.system, refined, conditions[0], m, sol.n_lines, n_hit, zero,
+                    None if conditions in _CENTRINGS else conditions)
 
 
 def best_extinction(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: float = 0.02,
@@ -685,13 +689,9 @@ def weak_line_group(sol: Solution, q: np.ndarray, grad: np.ndarray, q_weak: np.n
     q_last = float(q[sol.n_lines - 1] - sol.zero * grad[sol.n_lines - 1])
     if contradicting_lines(sol, q_weak, grad_weak, q_last, tol_deg) == 0:
         return sol
-    judged = [sol]
-    for lattice in _LATTICES[sol.system]:
-        m, n_hit, refined, zero = _judge(sol.params, q, grad, tol_deg, sol.system, lattice,
-                                         zero=sol.zero)
-        judged.append(Solution(sol.system, refined, lattice, m, sol.n_lines, n_hit, zero))
-    judged.extend(with_extinctions(sol, q, grad, tol_deg))
-    fits = [s for s in judged if s.n_indexed >= sol.n_indexed and s is not sol
+    judged = [recount(sol, lattice, q, grad, tol_deg) for lattice in _LATTICES[sol.system]]
+    fits = [s for s in judged + with_extinctions(sol, q, grad, tol_deg)
+            if s.n_indexed >= sol.n_indexed
             and contradicting_lines(s, q_weak, grad_weak, q_last, tol_deg) == 0]
     return max(fits, key=lambda s: s.m, default=sol)
 
