@@ -342,6 +342,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # method, powder indexing (lib.xrd.indexing), answers:
                                        # ≈ 2 s each per worker (301 in ≈ 305 s with 2 workers,
                                        # 2026-11-22); 0 = none
+        "index_simulated": 200,        # synthetic test and MP patterns (a seeded subset of each)
+                                       # that indexing, then each network, answers (as
+                                       # classify --index): ≈ 0.5–0.9 s each per worker
+                                       # (140 + 200 in ≈ 155 s with 2 workers); 0 = none
         "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
                                        # COD structures' frequencies (label shift; ≈ 30 s once,
                                        # cached); "none": balanced probabilities
@@ -411,7 +415,7 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "epochs_convnext": 2,
                                   "epochs_cnn": 2, "epochs_mobilenet": 1, "batch_size": 16,
                                   "mp_limit": 60, "cnn_dense": "128,64", "n_workers": 1,
-                                  "index_patterns": 6},
+                                  "index_patterns": 6, "index_simulated": 6},
         "07_phasing_baselines": {"d_mins": "1.0,2.0", "n_structures": 4,
                                  "n_sigma2_structures": 2, "cod_limit": 2,
                                  "n_triplet_structures": 4, "n_workers": 1},
@@ -442,7 +446,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                                   "convnext_patterns": 0,
                                   "epochs_mobilenet": 10, "mobilenet_patterns": 200_000,
                                   "image_size": 128,
-                                  "augment_copies": 3, "batch_size": 128, "n_workers": 16},
+                                  "augment_copies": 3, "batch_size": 128, "n_workers": 16,
+                                  "index_simulated": 2000},
         "07_phasing_baselines": {"n_structures": 1000, "n_sigma2_structures": 300,
                                  "n_triplet_structures": 1000, "n_workers": 16},
         "08_phasing_models": {"d_mins": "1.0,1.2,1.4,1.6,1.8,2.0", "n_test": 100,

@@ -101,6 +101,27 @@ def test_figures_bundles_and_classify(m06, runs_root):
     assert all(len(r["crystal_system"]) == 3 and "space_group" in r for r in recs)
 
 
+def test_indexing_first_on_simulated_patterns(m06):
+    """Indexing, then each network, on a seeded subset of the simulated test (and MP) patterns,
+    beside the networks alone on the same patterns; the verdict says whether it reaches the
+    issue's targets."""
+    sim = m06["indexing_simulated"]
+    assert set(sim) == ({"test", "MP"} if m06["mp"] is not None else {"test"})
+    names = {"MobileNetV2", "1D CNN", "ConvNeXt"}
+    for block in sim.values():
+        assert block["n"] == 6 and block["indexing"]["n"] == 6
+        assert 0 <= block["indexing"]["n_indexed"] <= 6
+        answers = block["answers"]
+        assert names < set(answers)
+        combined = {m for m in answers if m.startswith(evaluate.INDEXING_FIRST)}
+        assert len(combined) in (3, 4) and combined | names == set(answers)
+        for ev in answers.values():
+            assert ev["n"] == 6 and 0 <= ev["accuracy"] <= 1
+            assert np.asarray(ev["confusion"]).sum() == 6
+    assert "Indexing first on simulated patterns" in m06["verdict"]["text"]
+    assert "indexing_simulated_s" in m06["timings_s"]
+
+
 def test_rruff_dev_validation(m06):
     """The measured validation set: every model scored beside the baselines, when present."""
     if config.resolve_shared("shared", "rruff_dev") is None:

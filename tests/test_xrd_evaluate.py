@@ -252,6 +252,37 @@ def test_verdict_line_on_measured_patterns():
            "100.0 % on 301" in line
 
 
+def test_combined_block_and_verdict_line_on_simulated_patterns():
+    """"Indexing first" on simulated sets: the block keeps the indexing alone (no curve) and every
+    answer without probabilities; the verdict names the best combination against the targets
+    (synthetic test 80 %, MP 70 %) beside the best network alone and the indexing alone."""
+    truth = np.repeat([1, 6], [5, 5])
+    records = [{"crystal_system": "cubic", "indexed": True, "space_group": 225}] * 10
+    base = evaluate.indexing_baseline(truth, records, np.full(10, 225))
+    right = evaluate.evaluation(truth, {"crystal_system": one_hot(list(truth))})
+    half = evaluate.evaluation(truth, {"crystal_system": one_hot([6] * 10)})
+    answers = {"1D CNN": half, evaluate.INDEXING_FIRST + "1D CNN + COD prior": right}
+    block = evaluate.combined_block(base, answers)
+    assert block["n"] == 10 and "coverage_curve" not in block["indexing"]
+    assert block["indexing"]["accuracy"] == 0.5 and block["indexing"]["space_group_accuracy"] == 1
+    assert set(block["answers"]) == set(answers) and "probs" not in block["answers"]["1D CNN"]
+    json.dumps(block, default=atomic._json_default)
+    evals = {("MobileNetV2", "test"): fake_eval(0.5, 280), ("1D CNN", "test"): fake_eval(0.6, 280),
+             ("MobileNetV2", "MP"): None, ("1D CNN", "MP"): None}
+    low = evaluate.combined_block(base, {"1D CNN": half,
+                                         evaluate.INDEXING_FIRST + "1D CNN": half})
+    line = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
+                            simulated={"test": block, "MP": low}).text.splitlines()[-1]
+    assert line.startswith("- **Indexing first on simulated patterns") and "not reached" in line
+    assert ("held-out synthetic structures (10 patterns, target 80.0 %): indexing, then 1D CNN + "
+            "COD prior 100.0 %; best network alone: 1D CNN 50.0 %; indexing alone 50.0 %") in line
+    assert "real MP structures (10 patterns, target 70.0 %): indexing, then 1D CNN 50.0 %" in line
+    both = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
+                            simulated={"test": block, "MP": block}).text.splitlines()[-1]
+    assert "reached." in both and "not reached" not in both
+    assert "Indexing first" not in evaluate.verdict(evals, (20, 8), "imagenet", 2000).text
+
+
 def test_indexing_first_keeps_indexed_answers_and_the_network_elsewhere():
     cubic, mono = CRYSTAL_SYSTEMS.index("cubic"), CRYSTAL_SYSTEMS.index("monoclinic")
     records = [{"indexed": True, "crystal_system": "cubic", "space_group": 225},

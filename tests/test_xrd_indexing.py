@@ -312,6 +312,23 @@ def test_index_files_names_unreadable_files(tmp_path):
     assert got[1]["file"] == str(bad) and got[1]["error"]
 
 
+def test_index_patterns_indexes_rows_on_a_grid_as_index_scan_does():
+    """Simulated patterns as rows on one 2θ grid (pymatgen's weighted Cu Kα, not Kα1: only the
+    cell's size changes) are indexed row by row, like index_scan, in order."""
+    tt, scan = profile(rutile(), background=lambda x: 30 + 0.2 * x)
+    _, flat = profile(rutile(), background=lambda x: 0 * x + 1.0)
+    rows = np.stack([scan, np.full_like(scan, 5.0), flat])
+    got = indexing.index_patterns(tt, rows)
+    assert len(got) == 3 and "file" not in got[0]
+    assert got[0]["crystal_system"] == got[2]["crystal_system"] == "tetragonal"
+    assert got[0]["indexed"] and not got[1]["indexed"] and got[1]["n_picked"] == 0
+    one = indexing.index_scan(tt, scan)
+    assert {k: got[0][k] for k in ("space_group", "n_picked")} == {
+        k: one[k] for k in ("space_group", "n_picked")}
+    with pytest.raises(ValueError, match="intensities on the 2θ grid"):
+        indexing.index_patterns(tt, rows[:, :-1])
+
+
 def test_indexing_baseline_counts_unread_files_as_wrong():
     truth = np.array([CRYSTAL_SYSTEMS.index(s) for s in
                       ("cubic", "monoclinic", "tetragonal", "orthorhombic", "cubic")])

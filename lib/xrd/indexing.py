@@ -843,10 +843,37 @@ def index_file(path: str | Path, axis: str = "2theta",
         return {"file": str(path), "error": exc.reason}
     if abs(scan.wavelength - CU_KA) > CU_KA_SPREAD:
         return refused(f"{scan.wavelength:g} Å")
-    res = index_scan(scan.two_theta, scan.intensity)
-    return {"file": str(path), "crystal_system": res["crystal_system"],
-            "indexed": res["indexed"], "n_picked": res["n_picked"],
-            "solution": res["solution"], "space_group": res["space_group"]}
+    return {"file": str(path), **index_pattern(scan.two_theta, scan.intensity)}
+
+
+def index_pattern(two_theta: np.ndarray, intensity: np.ndarray) -> dict[str, Any]:
+    """Index one pattern given as intensities on a 2θ grid (degrees; e.g. a simulated Cu Kα
+    pattern): :func:`index_scan`'s answer as :func:`index_file` records it, without a file."""
+    res = index_scan(two_theta, intensity)
+    return {key: res[key] for key in ("crystal_system", "indexed", "n_picked", "solution",
+                                      "space_group")}
+
+
+def _index_rows(rows: np.ndarray, two_theta: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`index_pattern` of each row of ``rows`` (intensities on ``two_theta``)."""
+    return [index_pattern(two_theta, row) for row in rows]
+
+
+def index_patterns(two_theta: np.ndarray, patterns: np.ndarray, n_workers: int = 1,
+                   address: str = "", chunk: int = 8) -> list[dict[str, Any]]:
+    """Index patterns given as rows of intensities on one 2θ grid (degrees, Cu Kα; e.g.
+    simulated test patterns) in ``n_workers`` processes: one record per row, in order, as
+    :func:`index_files` gives them (without ``"file"``).  A Cu Kα wavelength other than Kα1
+    (pymatgen's weighted Kα) scales every Q alike, so only the cell's size changes."""
+    grid = np.asarray(two_theta, float)
+    rows = np.asarray(patterns, float)
+    if rows.ndim != 2 or rows.shape[1] != len(grid):
+        raise ValueError(f"patterns must be (n, {len(grid)}) intensities on the 2θ grid, got "
+                         f"{rows.shape}")
+    chunks = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
+    parts = map_chunks(_index_rows, chunks, n_workers, address, desc="indexing",
+                       unit="pattern", two_theta=grid)
+    return [rec for part in parts for rec in part]
 
 
 def _index_chunk(paths: list[str], wavelength: float) -> list[dict[str, Any]]:
