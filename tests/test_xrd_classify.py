@@ -508,6 +508,23 @@ def test_the_indexing_first_answer_takes_the_network_where_no_cell_indexes():
     got = cli.indexing_first_answer(plain, probs, {"indexing_m_threshold": 30.0}, False)
     assert got["space_group"] == 221 and got["space_group_from"] == "network"
     assert got["confident"] is False
+    assert "also_possible" not in got
+
+
+def test_a_hexagonal_indexing_answer_says_trigonal_is_as_possible():
+    """The lines of a primitive hexagonal lattice (P6₃/mmc, or the trigonal P-31c with the same
+    conditions) are the same: the answer says so, in the JSON and in the text."""
+    probs = {"crystal_system": np.eye(7)[[CRYSTAL_SYSTEMS.index("trigonal")]]}
+    hexagonal = {"file": "h.xy", "crystal_system": "hexagonal", "indexed": True,
+                 "space_group": 194, "solution": {"M": 40.0}}
+    got = cli.indexing_first_answer(hexagonal, probs, {"indexing_m_threshold": 14.0}, False)
+    assert got["crystal_system"] == "hexagonal" and got["also_possible"] == ["trigonal"]
+    assert got["confident"] is True and got["from"] == "indexing"
+    text = classify._answer_text(got)
+    assert text.startswith("hexagonal (from indexing) or trigonal (the same lattice")
+    unindexed = {"file": "u.xy", "indexed": False, "solution": None, "space_group": None}
+    probs = {"crystal_system": np.eye(7)[[CRYSTAL_SYSTEMS.index("hexagonal")]]}
+    assert "also_possible" not in cli.indexing_first_answer(unindexed, probs, {}, False)
 
 
 def test_the_indexing_first_answer_falls_back_on_the_prior_when_the_bundle_says_so():

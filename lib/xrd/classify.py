@@ -925,6 +925,9 @@ def write_scans(peak_lists: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequ
 def _answer_text(answer: dict[str, Any]) -> str:
     """One line for a record's ``"answer"`` entry (:func:`lib.xrd.cli.indexing_first_answer`)."""
     text = f"{answer['crystal_system']} (from {answer['from']})"
+    if answer.get("also_possible"):
+        text += (f" or {' or '.join(answer['also_possible'])} (the same lattice: the lines "
+                 "cannot tell them apart)")
     if answer.get("space_group"):
         text += (f", space group {answer['space_group_symbol']} ({answer['space_group']}, from "
                  f"{answer['space_group_from']})")

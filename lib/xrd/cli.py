@@ -81,7 +81,9 @@ def indexing_first_answer(result: dict[str, Any], probs: dict[str, np.ndarray],
     "indexing"|"network"|"prior", "space_group", "space_group_symbol", "space_group_from",
     "confident"}`` (the space group only with a space-group head, a prior or one indexing
     names; ``confident``: M ≥ the threshold for an indexed file, null without one; the
-    network's own flag where it answers; false for the prior's guess)."""
+    network's own flag where it answers; false for the prior's guess), and ``"also_possible":
+    ["trigonal"]`` when indexing answers hexagonal: the lines of a primitive hexagonal lattice
+    cannot tell the trigonal P groups from the hexagonal ones (the confidence is the cell's)."""
     indexed = bool(result.get("indexed"))
     source = "network"
     if not indexed and meta.get("indexing_fallback") == "prior" and meta.get("class_prior"):
@@ -97,6 +99,8 @@ def indexing_first_answer(result: dict[str, Any], probs: dict[str, np.ndarray],
         out.update(space_group=group, space_group_symbol=space_group_symbol(group),
                    space_group_from="indexing" if indexed and result.get("space_group")
                    else source)
+    if indexed and out["crystal_system"] == "hexagonal":
+        out["also_possible"] = ["trigonal"]     # a primitive hexagonal lattice: the same lines
     m = float((result.get("solution") or {}).get("M", 0.0))
     m_threshold = meta.get("indexing_m_threshold")
     out["confident"] = ((None if m_threshold is None else bool(m >= m_threshold)) if indexed
