@@ -274,12 +274,12 @@ def test_combined_block_and_verdict_line_on_simulated_patterns():
     line = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
                             simulated={"test": block, "MP": low}).text.splitlines()[-1]
     assert line.startswith("- **Indexing first on simulated patterns") and "not reached" in line
-    assert ("held-out synthetic structures (10 patterns, target 80.0 %): indexing, then 1D CNN + "
+    assert ("on held-out synthetic structures (10 patterns, target 80.0 %): indexing, then 1D CNN + "
             "COD prior 100.0 %; best network alone: 1D CNN 50.0 %; indexing alone 50.0 %") in line
-    assert "real MP structures (10 patterns, target 70.0 %): indexing, then 1D CNN 50.0 %" in line
+    assert "; on real MP structures (10 patterns, target 70.0 %): indexing, then 1D CNN 50.0 %" in line
     both = evaluate.verdict(evals, (20, 8), "imagenet", 2000,
                             simulated={"test": block, "MP": block}).text.splitlines()[-1]
-    assert "reached." in both and "not reached" not in both
+    assert "reached — on" in both and "not reached" not in both
     assert "Indexing first" not in evaluate.verdict(evals, (20, 8), "imagenet", 2000).text
 
 

@@ -548,7 +548,7 @@ def _line_simulated(blocks: Mapping[str, dict[str, Any]]) -> str:
         combined = {m: a for m, a in answers.items() if m.startswith(INDEXING_FIRST)}
         alone = {m: a for m, a in answers.items() if m not in combined}
         target = SIMULATED_TARGETS.get(where)
-        text = f"{_SIMULATED_SETS.get(where, where)} ({block['n']} patterns"
+        text = f"on {_SIMULATED_SETS.get(where, where)} ({block['n']} patterns"
         text += f", target {percent(target)}): " if target is not None else "): "
         if combined:
             c_name, c_best = max(combined.items(), key=lambda kv: kv[1]["accuracy"])
@@ -566,7 +566,7 @@ def _line_simulated(blocks: Mapping[str, dict[str, Any]]) -> str:
     verdict_ = ("reached" if met and all(met) else "not reached" if met else "not measured")
     return (f"- **Indexing first on simulated patterns (the same answer as `classify --index`; "
             f"crystal-system targets: synthetic test ≥ {percent(SIMULATED_TARGETS['test'])}, MP "
-            f"≥ {percent(SIMULATED_TARGETS['MP'])}):** {verdict_}. " + "; ".join(parts) + ".")
+            f"≥ {percent(SIMULATED_TARGETS['MP'])}):** {verdict_} — " + "; ".join(parts) + ".")
 
 
 def prior_probabilities(class_prior: np.ndarray, n: int) -> dict[str, np.ndarray]:
