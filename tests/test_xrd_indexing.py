@@ -254,6 +254,38 @@ def test_too_few_lines_are_not_indexed():
                    "space_group": None, "tried": {}}
 
 
+def copper():
+    from pymatgen.core import Lattice
+
+    return _structure("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
+
+
+def test_a_small_cubic_cell_with_few_lines_is_indexed_cubic():
+    """Copper (Fm-3m, a = 3.615 Å) shows five lines up to 90° (Cu Kα): fewer than MIN_LINES,
+    so only a cubic cell that indexes all of them is tried, and it is found (F, a ≈ 3.615 Å)."""
+    tt = lines(copper())
+    assert indexing.FEW_LINES <= len(tt) < indexing.MIN_LINES
+    got = indexing.index_lines(tt, weak_two_theta=tt)
+    assert got["indexed"] and got["crystal_system"] == "cubic" and got["space_group"] == 225
+    assert got["solution"]["cell_angstrom"][0] == pytest.approx(3.615, abs=0.005)
+    assert set(got["tried"]) == {"cubic"}
+    # few_lines = min_lines: fewer lines than that are not indexed, as before
+    assert not indexing.index_lines(tt, few_lines=indexing.MIN_LINES)["indexed"]
+
+
+def test_a_large_cell_that_predicts_lines_nobody_sees_is_refused():
+    """Five low-angle lines fit a large cubic cell as well; a scan whose other lines (down to 1 %)
+    are only these five cannot come from it: predicts_few_lines refuses it, the small cell
+    passes."""
+    tt = lines(copper())
+    q = indexing.q_of_two_theta(tt)
+    small = indexing.best_cell(q, indexing.dq_per_degree(tt), "cubic", max_unindexed=0)
+    assert indexing.predicts_few_lines(small, q)
+    large = indexing.Solution("cubic", small.params / 9, "P", 50.0, len(q), len(q))   # a × 3
+    assert not indexing.predicts_few_lines(large, q)
+    assert not indexing.predicts_few_lines(small, q[:0])
+
+
 def test_lattice_symmetry_of_a_found_cell_comes_from_cctbx():
     # an orthorhombic I cell with b = c and a = b√2 is the cubic F lattice
     assert indexing.lattice_crystal_system("orthorhombic", "I", (5.4675, 3.8717, 3.8695)) \
