@@ -896,10 +896,13 @@ else:
 timings["indexing_simulated_s"] = time.perf_counter() - t0
 
 # %% [markdown]
-# The verdict below names the best of these combinations against the targets.  The
-# powder metric cannot tell a primitive trigonal lattice from a hexagonal one: indexing calls
-# every such cell hexagonal (the rhombohedral lattice it does find), which the confusion of
-# these rows shows as trigonal patterns answered hexagonal.
+# The verdict below names the best of these combinations against the targets.  Where
+# indexing falls short on simulated patterns: triclinic cells are never searched (the
+# network's answer is all a triclinic structure can get), and the lines of a primitive
+# trigonal lattice are those of a hexagonal one, so indexing answers such a structure
+# hexagonal (only a rhombohedral cell is called trigonal) — trigonal rows answered hexagonal
+# in the confusion matrices (`indexing_simulated` in the metrics), and `classify --index`
+# says `"also_possible": ["trigonal"]` with a hexagonal answer.
 
 # %% [markdown]
 # ## Saved models and the classify command
