@@ -858,7 +858,7 @@ else:
 
 # %%
 t0 = time.perf_counter()
-sim_evals, sim_blocks = {}, {}
+sim_blocks = {}
 if cfg.index_simulated > 0:
     from lib.xrd import indexing
 
@@ -869,15 +869,13 @@ if cfg.index_simulated > 0:
         truth, groups = data.crystal_system[rows], data.space_group[rows]
         records = indexing.index_patterns(grid.two_theta, data.patterns[rows],
                                           n_workers=cfg.n_workers)
+        inputs = classify.preprocess(data.patterns[rows], grid, cfg.background)
         answers = {}
         for name, (kind, model) in trained.items():
-            probs = models.predict_patterns(
-                model, kind, classify.preprocess(data.patterns[rows], grid, cfg.background),
-                cfg.image_size)
+            probs = models.predict_patterns(model, kind, inputs, cfg.image_size)
             answers[name] = evaluate.evaluation(truth, probs, groups)
-            cs = classify.calibrated(probs["crystal_system"], calib[name]["temperature"])
-            if prior is not None:
-                cs = calibration.prior_corrected(cs, prior)
+            cs = classify.answer_probabilities(probs["crystal_system"],
+                                               calib[name]["temperature"], prior)
             shown = prior_name[name] if prior is not None else name
             answers[evaluate.INDEXING_FIRST + shown] = evaluate.evaluation(
                 truth, evaluate.indexing_first(records, {**probs, "crystal_system": cs},
@@ -887,7 +885,7 @@ if cfg.index_simulated > 0:
                 truth, evaluate.indexing_first(
                     records, evaluate.prior_probabilities(prior, len(rows)), sg_prior), groups)
         base = evaluate.indexing_baseline(truth, records, groups, cfg.confidence_target)
-        sim_evals[where], sim_blocks[where] = answers, evaluate.combined_block(base, answers)
+        sim_blocks[where] = evaluate.combined_block(base, answers)
         print(f"{where}: {len(rows)} patterns, a cell for {base['n_indexed']}; indexing alone "
               f"{base['accuracy']:.1%} (space group {base['space_group_accuracy']:.1%})")
         display(evaluate.accuracy_frame({(m, where): ev for m, ev in answers.items()}))

@@ -358,6 +358,18 @@ def test_calibrated_probabilities_follow_the_bundle_temperature():
         classify.calibrated(p, 0.0)
 
 
+def test_answer_probabilities_are_calibrated_then_prior_corrected():
+    """What classify answers with (and notebook 06 scores): the temperature first, then the
+    bundle's class prior when it has one."""
+    p = np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]])
+    np.testing.assert_allclose(classify.answer_probabilities(p, 2.0), classify.calibrated(p, 2.0))
+    prior = [0.2, 0.2, 0.6]
+    got = classify.answer_probabilities(p, 2.0, prior)
+    np.testing.assert_allclose(got, calibration.prior_corrected(classify.calibrated(p, 2.0),
+                                                                np.array(prior)))
+    assert np.argmax(got[1]) == 2                  # the prior moves the second answer
+
+
 def test_bundle_class_prior_corrects_the_crystal_system_probabilities(tiny_bundle, tmp_path):
     """A bundle with meta.class_prior: classify's crystal-system probabilities are the
     temperature-scaled ones times prior / uniform, renormalised (calibration.prior_corrected)."""

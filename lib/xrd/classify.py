@@ -869,11 +869,9 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
         info.append((kind, scan, warnings_))
     if vectors:
         probs = predict_patterns(bundle.model, bundle.kind, np.stack(vectors), bundle.image_size)
-        probs["crystal_system"] = calibrated(probs["crystal_system"],
-                                             float(bundle.meta.get("temperature") or 1.0))
-        if bundle.meta.get("class_prior"):     # label shift: frequencies of real structures
-            probs["crystal_system"] = prior_corrected(probs["crystal_system"],
-                                                      np.asarray(bundle.meta["class_prior"]))
+        probs["crystal_system"] = answer_probabilities(
+            probs["crystal_system"], float(bundle.meta.get("temperature") or 1.0),
+            bundle.meta.get("class_prior") or None)
         for j, i in enumerate(where):
             kind, scan, warnings_ = info[j]
             rec: dict[str, Any] = {"file": str(paths[i]), "read_as": kind, "axis": scan.axis,
@@ -889,6 +887,15 @@ def classify_files(paths: str | Path | Sequence[str | Path], model: str | Path |
             for j, i in enumerate(where):
                 each(records[i], {head: probs[head][j:j + 1] for head in bundle.heads})
     return records
+
+
+def answer_probabilities(probabilities: np.ndarray, temperature: float,
+                         class_prior: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
+    """Crystal-system probabilities as a bundle answers with them: :func:`calibrated` at its
+    temperature, then, when it has a ``class_prior`` (the crystal-system frequencies of real
+    structures: a label shift), :func:`lib.xrd.calibration.prior_corrected` for it."""
+    p = calibrated(probabilities, temperature)
+    return p if class_prior is None else prior_corrected(p, np.asarray(class_prior, float))
 
 
 def calibrated(probabilities: np.ndarray, temperature: float) -> np.ndarray:

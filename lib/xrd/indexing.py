@@ -813,6 +813,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         max_unindexed = 0
     q = q_of_two_theta(tt, wavelength)
     grad = dq_per_degree(tt, wavelength)
+    weak = (None if weak_two_theta is None or not len(weak_two_theta)
+            else np.asarray(weak_two_theta, float))
+    q_weak = None if weak is None else q_of_two_theta(weak, wavelength)
     best: Solution | None = None
     for system in (("cubic",) if few else (*SYSTEMS_SEARCHED, "monoclinic")):
         if system == "monoclinic" and best is not None:
@@ -822,11 +825,10 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         if sol is None:
             continue
         out["tried"][system] = sol.as_dict()
+        if few and not predicts_few_lines(sol, q if q_weak is None else q_weak):
+            continue
         if sol.indexes(max_unindexed) and sol.m >= min_m and (
-                best is None or sol.m > symmetry_margin(best.system, system) * best.m) and (
-                not few or predicts_few_lines(sol, q_of_two_theta(
-                    tt if weak_two_theta is None or not len(weak_two_theta)
-                    else np.asarray(weak_two_theta, float), wavelength))):
+                best is None or sol.m > symmetry_margin(best.system, system) * best.m):
             best = sol
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
@@ -836,10 +838,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
             system = best.system
         else:
             system = lattice_crystal_system(best.system, best.lattice, best.cell)
-        if weak_two_theta is not None and len(weak_two_theta):     # the space group only
-            weak = np.asarray(weak_two_theta, float)
-            best = weak_line_group(best, q, grad, q_of_two_theta(weak, wavelength),
-                                   dq_per_degree(weak, wavelength), tol_deg)
+        if weak is not None:                                        # the space group only
+            best = weak_line_group(best, q, grad, q_weak, dq_per_degree(weak, wavelength),
+                                   tol_deg)
         solution = best.as_dict()
         out.update(crystal_system=system, indexed=True, solution=solution,
                    space_group=solution["space_group"] if system == best.system else None)
