@@ -450,7 +450,7 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     none = cli.indexing_summary({"file": "a.xy", "crystal_system": "monoclinic",
                                  "indexed": False, "n_picked": 19, "solution": None})
     assert none["indexed"] is False and none["crystal_system"] is None
-    assert "monoclinic cell indexes the lines: triclinic" in none["note"]
+    assert "no cell indexes the lines (triclinic only searched with 20 lines" in none["note"]
     path = tmp_path / "rutile_mo.xy"
     write_profile(path, rutile())
     bundle = models.load_bundle(tiny_bundle)
@@ -463,7 +463,7 @@ def test_indexing_entries_that_find_no_cell_or_cannot_index(tiny_bundle, tmp_pat
     assert answer["confident"] is recs[0]["confident"]
     recs[0]["indexing"] = none
     text = classify.format_text(recs)
-    assert "no cell of monoclinic or higher symmetry indexes the 19 lines" in text
+    assert "no cell indexes the 19 lines" in text
 
 
 def test_an_orthorhombic_entry_names_the_space_groups_its_absences_fit():
@@ -488,6 +488,16 @@ def test_a_monoclinic_entry_gives_beta_and_the_space_group():
     text = classify._indexing_text(entry)
     assert "monoclinic (P cell 5.1000, 6.3000, 7.7000 Å, β = 103.000°, M = " in text
     assert "P 1 21/c 1; most symmetric space group they allow: P12_1/c1 (14))" in text
+
+
+def test_a_triclinic_entry_gives_its_three_angles_and_p_1():
+    from test_xrd_indexing import lines
+    from test_xrd_variants import triclinic
+    entry = cli.indexing_summary({"file": "p-1.xy", "n_picked": 20,
+                                  **indexing.index_lines(lines(triclinic()))})
+    assert entry["crystal_system"] == "triclinic" and entry["space_group_symbol"] == "P-1"
+    assert entry["beta_deg"] is None and len(entry["angles_deg"]) == 3
+    assert "Å, α, β, γ = " in classify._indexing_text(entry)
 
 
 def test_the_indexing_first_answer_takes_the_network_where_no_cell_indexes():

@@ -223,11 +223,49 @@ def test_a_c2c_pattern_is_indexed_with_its_glide():
     assert sol["n_indexed"] == 20 and got["space_group"] == 15
 
 
-def test_a_triclinic_pattern_is_not_indexed():
+def test_a_triclinic_pattern_is_indexed_by_its_niggli_cell():
+    # nothing higher indexes the lines of a P-1 structure; the triclinic search finds the
+    # lattice, given as cctbx's Niggli cell of the true one, and P-1 (2) as its space group
+    from cctbx import crystal
+
     from test_xrd_variants import triclinic
-    got = indexing.index_lines(lines(triclinic()))
-    assert got["crystal_system"] == "monoclinic" and not got["indexed"]
-    assert got["space_group"] is None and "monoclinic" in got["tried"]
+    structure = triclinic()
+    got = indexing.index_lines(lines(structure))
+    sol = got["solution"]
+    assert got["crystal_system"] == "triclinic" and got["indexed"] and got["space_group"] == 2
+    assert sol["n_indexed"] == sol["n_lines"] == 20 and sol["M"] > 100
+    assert all(not (s["M"] >= 10 and s["n_indexed"] >= s["n_lines"] - 2)
+               for name, s in got["tried"].items() if name != "triclinic")
+    niggli = crystal.symmetry(unit_cell=structure.lattice.parameters,
+                              space_group_symbol="P 1").niggli_cell().unit_cell().parameters()
+    assert [*sol["cell_angstrom"], *sol["angles_deg"]] == pytest.approx(niggli, abs=2e-2)
+
+
+def test_a_triclinic_cell_needs_twenty_lines_and_can_be_left_out():
+    # without the triclinic search (or with fewer than TRICLINIC_LINES lines) the lines of a
+    # P-1 structure are left unindexed, answered "monoclinic"
+    from test_xrd_variants import triclinic
+    tt = lines(triclinic())
+    for got in (indexing.index_lines(tt, triclinic=False),
+                indexing.index_lines(tt[:indexing.TRICLINIC_LINES - 1])):
+        assert got["crystal_system"] == "monoclinic" and not got["indexed"]
+        assert got["space_group"] is None and "triclinic" not in got["tried"]
+
+
+def test_the_triclinic_quadratic_form_is_cctbx_s_reciprocal_metric():
+    # Q(h) = h G* hᵀ with (A, B, C, D, E, F) from the cell, against cctbx's d*²; the cell back
+    from cctbx import uctbx
+
+    cell = (5.1, 6.2, 7.3, 81.0, 95.0, 103.0)
+    params = indexing._params("triclinic", cell)
+    hkl = indexing._hkl(3, "triclinic")
+    q = indexing.forms(hkl, "triclinic") @ params
+    unit_cell = uctbx.unit_cell(cell)
+    expected = [unit_cell.d_star_sq(tuple(int(i) for i in h)) for h in hkl]
+    assert q == pytest.approx(expected, rel=1e-10)
+    assert indexing._cell("triclinic", params) == pytest.approx(cell, rel=1e-10)
+    assert indexing._valid("triclinic", params[None])[0]
+    assert not indexing._valid("triclinic", (params * [1, 1, 1, 1, 1, 40])[None])[0]
 
 
 def test_a_monoclinic_cell_of_an_orthorhombic_lattice_becomes_orthorhombic():

@@ -948,11 +948,13 @@ def _indexing_text(entry: dict[str, Any]) -> str:
     if "error" in entry:
         return f"not done: {entry['error']}"
     if not entry["indexed"]:
-        return (f"no cell of monoclinic or higher symmetry indexes the {entry['n_picked']} "
-                "lines (triclinic, or a cell the trial search misses?)")
+        return (f"no cell indexes the {entry['n_picked']} lines (a cell the trial search "
+                "misses, or too few lines for a triclinic one?)")
     cell = ", ".join(f"{c:.4f}" for c in entry["cell_angstrom"])
     if entry.get("beta_deg") is not None:
         cell += f" Å, β = {entry['beta_deg']:.3f}°"
+    elif entry.get("angles_deg") is not None:
+        cell += " Å, α, β, γ = " + ", ".join(f"{x:.3f}" for x in entry["angles_deg"]) + "°"
     else:
         cell += " Å"
     absences = f"; reflection conditions of {entry['absences']}" if entry.get("absences") else ""

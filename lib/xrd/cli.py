@@ -3,10 +3,10 @@
 Options as in :mod:`lib.xrd.classify` (``--top``, ``--json``, ``--input``, ``--axis``,
 ``--wavelength``, ``--force``), plus ``--index``: each Cu Kα 2θ scan is also indexed the
 classical way (:mod:`lib.xrd.indexing`, no training), and its record gains ``"indexing"``:
-the crystal system of the cell found, the cell (Å; β in degrees for a monoclinic cell), its
-lattice centring and de Wolff's M_N — or ``"indexed": false`` when no cell of monoclinic or
-higher symmetry indexes the lines (triclinic, a monoclinic cell the trial search misses, or
-too few / impure lines) — and ``"answer"``: the indexing's crystal system (and the space group
+the crystal system of the cell found, the cell (Å; β in degrees for a monoclinic cell, α, β,
+γ for a triclinic one), its lattice centring and de Wolff's M_N — or ``"indexed": false`` when
+no cell indexes the lines (a cell the trial search misses, too few / impure lines, or a
+triclinic pattern with fewer than 20 lines) — and ``"answer"``: the indexing's crystal system (and the space group
 it names) when a cell indexes the lines, the network's otherwise (a space group indexing does
 not name: the network's most probable one of that system, weighted by the bundle's COD
 space-group frequencies), each marked by where it came from and whether it is confident.  On
@@ -34,10 +34,11 @@ from .patterns import CRYSTAL_SYSTEMS
 def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
                      ) -> dict[str, Any]:
     """The ``"indexing"`` entry of a record from :func:`lib.xrd.indexing.index_file`'s result:
-    ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "beta_deg", "M", "n_lines",
-    "n_indexed", "zero_deg", "absences", "space_group", "space_group_symbol", "n_picked"}``
-    (cell edges a, [b,] c in Å, hexagonal axes for hexagonal and trigonal; a monoclinic cell's
-    β in degrees, null for the other systems; the refined 2θ zero shift in
+    ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "beta_deg", "angles_deg", "M",
+    "n_lines", "n_indexed", "zero_deg", "absences", "space_group", "space_group_symbol",
+    "n_picked"}`` (cell edges a, [b,] c in Å, hexagonal axes for hexagonal and trigonal; a
+    monoclinic cell's β in degrees, null for the other systems; a triclinic (Niggli) cell's α,
+    β, γ in degrees, null for the others; the refined 2θ zero shift in
     degrees; the space groups whose extinction symbol fits the cell's lines best, or null for
     the lattice centring's alone; the most symmetric group those reflection conditions allow,
     :func:`lib.xrd.indexing.most_symmetric_group`, null when the lattice's metric symmetry is
@@ -49,13 +50,13 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
         return {"error": result["error"]}
     if not result["indexed"]:
         return {"indexed": False, "crystal_system": None, "n_picked": result["n_picked"],
-                "note": "no cubic, hexagonal, trigonal, tetragonal, orthorhombic or "
-                        "monoclinic cell indexes the lines: triclinic, a monoclinic cell the "
-                        "trial search misses, or too few or impure lines"}
+                "note": "no cell indexes the lines (triclinic only searched with 20 lines or "
+                        "more): a cell the trial search misses, or too few or impure lines"}
     sol = result["solution"]
     return {"indexed": True, "crystal_system": result["crystal_system"],
             "lattice": sol["lattice"], "cell_angstrom": sol["cell_angstrom"],
-            "beta_deg": sol.get("beta_deg"), "M": sol["M"],
+            "beta_deg": sol.get("beta_deg"), "angles_deg": sol.get("angles_deg"),
+            "M": sol["M"],
             "n_lines": sol["n_lines"], "n_indexed": sol["n_indexed"],
             "zero_deg": sol["zero_deg"],
             "absences": (sol["absences"] if result["crystal_system"] == sol["system"]

@@ -23,9 +23,15 @@ allows).  The answer is the highest system whose best cell reaches the textbook
 threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed.  Only when no cell of
 orthorhombic or higher symmetry does is a monoclinic cell searched (b unique; trial indices
 ≤ 1 and the axes' second orders on four of the first six lines, TREOR's way), held to the same
-M_N ≥ 10 and given in cctbx's best cell; a pattern that none indexes is answered
-"monoclinic" all the same (the lowest system searched), with ``indexed`` false.  Triclinic
-cells are not searched: with six parameters any few lines can be fitted.
+M_N ≥ 10 and given in cctbx's best cell.  Only when no monoclinic cell does either, and the
+scan has at least twenty lines (``TRICLINIC_LINES``: de Wolff's M_20 is defined on twenty, and
+six parameters fit fewer lines too easily), is a triclinic cell searched, Ito's way: a*², b*²,
+c*² three of the first six lines, each cross term one of the four that place the most lines
+of its zone (:func:`_zone_cross_terms`, from lines among the first twelve taken as 110, 210
+or 120, so that a line blended with a neighbour does not decide it), held to M_N ≥ 20 (twice
+the threshold: the margin ``SYMMETRY_MARGIN`` a step down in symmetry asks) and given as
+cctbx's Niggli cell, space group P-1.  A pattern that none indexes is
+answered "monoclinic" all the same, with ``indexed`` false.
 
 The space group comes after the crystal system, as in a crystallographer's work: the cell
 found for a cubic, hexagonal, trigonal or tetragonal pattern is counted again with each
@@ -148,6 +154,10 @@ FEW_LINES = 4                      # ... that indexes every one of at least this
 FEW_MISSING = 2                    # ... and predicts at most this many more lines than seen
 WEAK_RELATIVE = 0.01               # weak lines (≥ 1 % of the strongest) that test the absences
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
+TRICLINIC_AXES = 6                 # a*², b*², c*² of a triclinic trial: three of the first six
+TRICLINIC_FIRST = 12               # its cross terms: from lines among the first twelve
+TRICLINIC_LINES = 20               # a triclinic cell only for a scan with this many lines
+TRICLINIC_ZONE_TERMS = 4           # cross terms kept per zone of a triclinic trial
 
 # lattice centrings: reflection conditions on (h, k, l)
 _CENTRINGS = {
@@ -161,7 +171,7 @@ _CENTRINGS = {
 }
 _LATTICES = {"cubic": ("P", "I", "F"), "hexagonal": ("P",), "trigonal": ("R",),
              "tetragonal": ("P", "I"), "orthorhombic": ("P", "I", "F", "C", "A", "B"),
-             "monoclinic": ("P", "C", "A", "I")}
+             "monoclinic": ("P", "C", "A", "I"), "triclinic": ("P",)}
 EXTINCTION_TOP = 3                 # best orthorhombic cells re-judged with every extinction symbol
 # systems whose extinction symbols count in the choice of the crystal system; the others' name
 # the space group of the cell found (chosen on rruff_dev, see the module's docstring)
@@ -170,7 +180,7 @@ EXTINCTION_DECIDES = ("orthorhombic",)
 _SEARCH_GROUPS = {"cubic": (range(195, 231), "PIF"), "hexagonal": (range(143, 195), "P"),
                   "trigonal": (range(143, 168), "R"), "tetragonal": (range(75, 143), "PI"),
                   "orthorhombic": (range(16, 75), "PIFCAB"),
-                  "monoclinic": (range(3, 16), "PCAI")}
+                  "monoclinic": (range(3, 16), "PCAI"), "triclinic": (range(1, 3), "P")}
 
 
 @lru_cache(maxsize=8)
@@ -270,7 +280,8 @@ class Solution:
 
     @property
     def cell(self) -> tuple[float, ...]:
-        """Cell edges (a, [b,] c) in Å; monoclinic: (a, b, c in Å, β in degrees)."""
+        """Cell edges (a, [b,] c) in Å; monoclinic: (a, b, c in Å, β in degrees); triclinic:
+        (a, b, c in Å, α, β, γ in degrees)."""
         return _cell(self.system, self.params)
 
     @property
@@ -290,6 +301,8 @@ class Solution:
                 "cell_angstrom": [round(float(c), 4) for c in self.cell[:3]],
                 "beta_deg": (round(float(self.cell[3]), 3) if self.system == "monoclinic"
                              else None),
+                **({"angles_deg": [round(float(x), 3) for x in self.cell[3:6]]}
+                   if self.system == "triclinic" else {}),
                 "zero_deg": round(float(self.zero), 4), "absences": self.absences,
                 "space_groups": list(self.space_groups),
                 "space_group": most_symmetric_group(self.space_groups)}
@@ -306,6 +319,8 @@ def full_cell(system: str, cell: tuple[float, ...]) -> tuple[float, ...]:
         return (cell[0], cell[0], cell[1], 90.0, 90.0, 90.0)
     if system == "monoclinic":
         return (cell[0], cell[1], cell[2], 90.0, cell[3], 90.0)
+    if system == "triclinic":
+        return tuple(cell[:6])
     return tuple(cell[:3]) + (90.0, 90.0, 90.0)
 
 
@@ -345,6 +360,12 @@ def _params(system: str, cell: tuple[float, ...]) -> np.ndarray:
     gives it (edges in Å; monoclinic: a, b, c and β in degrees): the inverse of
     :func:`_cell`."""
     e = np.asarray(cell, float)
+    if system == "triclinic":          # the direct metric from (a, b, c, α, β, γ), inverted
+        a, b, c = e[:3]
+        ca, cb, cg = np.cos(np.radians(e[3:6]))
+        g = np.linalg.inv(np.array([[a * a, a * b * cg, a * c * cb], [a * b * cg, b * b, b * c * ca],
+                                    [a * c * cb, b * c * ca, c * c]]))
+        return np.array([g[0, 0], g[1, 1], g[2, 2], 2 * g[0, 1], 2 * g[0, 2], 2 * g[1, 2]])
     if system in ("hexagonal", "trigonal"):
         return np.array([4 / (3 * e[0] ** 2), 1 / e[1] ** 2])
     if system == "monoclinic":         # a* = 1/(a sin β), c* = 1/(c sin β), cos β* = -cos β
@@ -447,6 +468,8 @@ def _hkl(max_index: int, system: str) -> np.ndarray:
         keep = (l >= 0)
     elif system == "monoclinic":               # Q(h, k, l) = Q(h, -k, l) = Q(-h, k, -l)
         keep = (k >= 0) & ((l > 0) | ((l == 0) & (h >= 0)))
+    elif system == "triclinic":                # Q(h, k, l) = Q(-h, -k, -l) only
+        keep = (h > 0) | ((h == 0) & ((k > 0) | ((k == 0) & (l > 0))))
     else:
         keep = (h >= 0) & (k >= 0) & (l >= 0)
     hkl = np.stack([h[keep], k[keep], l[keep]], 1)
@@ -469,6 +492,8 @@ def forms(hkl: np.ndarray, system: str) -> np.ndarray:
         return np.stack([h * h, k * k, l * l], 1).astype(float)
     if system == "monoclinic":
         return np.stack([h * h, k * k, l * l, h * l], 1).astype(float)
+    if system == "triclinic":
+        return np.stack([h * h, k * k, l * l, h * k, h * l, k * l], 1).astype(float)
     raise ValueError(f"indexing searches {', '.join(SYSTEMS_SEARCHED)}, not {system!r}")
 
 
@@ -479,6 +504,11 @@ def _cell(system: str, params: np.ndarray) -> tuple[float, ...]:
         return (1 / np.sqrt(p[0]),)
     if system in ("hexagonal", "trigonal"):
         return (np.sqrt(4 / (3 * p[0])), 1 / np.sqrt(p[1]))
+    if system == "triclinic":                 # the direct metric: the reciprocal one inverted
+        g = np.linalg.inv(_reciprocal_metric(p))
+        a, b, c = np.sqrt(np.diag(g))
+        return (a, b, c, *np.degrees(np.arccos([g[1, 2] / (b * c), g[0, 2] / (a * c),
+                                                g[0, 1] / (a * b)])))
     if system == "monoclinic":                # a*², b*², c*², 2 a* c* cos β*
         cos_beta_star = p[3] / (2 * np.sqrt(p[0] * p[2]))
         sin_beta_star = np.sqrt(max(1 - cos_beta_star ** 2, 1e-12))
@@ -487,11 +517,28 @@ def _cell(system: str, params: np.ndarray) -> tuple[float, ...]:
     return tuple(1 / np.sqrt(p))
 
 
+def _reciprocal_metric(params: np.ndarray) -> np.ndarray:
+    """The reciprocal metric tensor G* (Å⁻², 3 × 3; stacked for (n, 6) parameters) of a
+    triclinic quadratic form (A, B, C, D, E, F): Q(h) = h G* hᵀ."""
+    p = np.asarray(params, float)
+    a, b, c, d, e, f = np.moveaxis(p, -1, 0)
+    return np.stack([np.stack([a, d / 2, e / 2], -1), np.stack([d / 2, b, f / 2], -1),
+                     np.stack([e / 2, f / 2, c], -1)], -2)
+
+
 def _valid(system: str, params: np.ndarray) -> np.ndarray:
     """Whether quadratic-form parameters (n, n_par) describe a lattice: all positive, and for a
     monoclinic form a positive-definite h0l metric (D² < 4 A C, |cos β*| ≤ 0.8: β within about
-    37–143°)."""
+    37–143°); for a triclinic one a positive-definite metric with every reciprocal angle's
+    |cos| ≤ 0.8."""
     p = np.atleast_2d(params)
+    if system == "triclinic":
+        diag = p[:, :3]
+        ok = (diag > 0).all(1)
+        for cross, (i, j) in zip((3, 4, 5), ((0, 1), (0, 2), (1, 2))):
+            ok &= p[:, cross] ** 2 < 0.64 * 4 * diag[:, i] * diag[:, j]
+        det = np.linalg.det(_reciprocal_metric(np.where(ok[:, None], p, 1.0)))
+        return ok & (det > 0)
     if system != "monoclinic":
         return (p > 0).all(1)
     return (p[:, :3] > 0).all(1) & (p[:, 3] ** 2 < 0.64 * 4 * p[:, 0] * p[:, 2])
@@ -501,6 +548,8 @@ def _smallest_q(system: str, params: np.ndarray) -> float:
     """A lower bound of Q / (h² + k² + l²) for a cell (the smallest eigenvalue of its
     reciprocal metric up to the hexagonal factor): bounds the indices a range of Q needs."""
     p = np.asarray(params, float)
+    if system == "triclinic":
+        return float(np.linalg.eigvalsh(_reciprocal_metric(p))[0])
     if system == "monoclinic":
         metric = np.array([[p[0], 0, p[3] / 2], [0, p[1], 0], [p[3] / 2, 0, p[2]]])
         return float(np.linalg.eigvalsh(metric)[0])
@@ -535,6 +584,55 @@ def _trial_params(q: np.ndarray, system: str, n_first: int, max_trial_index: int
         sol[:, 3] = np.abs(sol[:, 3])
         sol[:, [0, 2]] = np.sort(sol[:, [0, 2]], axis=1)
     return np.unique(np.round(sol, 7), axis=0)
+
+
+def _zone_cross_terms(q: np.ndarray, tol_q: np.ndarray, a: float, b: float, n_first: int,
+                      keep: int) -> np.ndarray:
+    """The ``keep`` most likely values of a zone's cross term x (Å⁻²; ≥ 0: its sign is a
+    choice of axes within the zone) for the zone of two reciprocal axes with a*² = ``a`` and
+    b*² = ``b``, whose lines are Q(h, k) = h² a + k² b + h k x: from each of the first
+    ``n_first`` lines at Q taken as 11, 21 or 12, and zero, ranked by how many of all the
+    lines at Q the zone's lines with h k ≠ 0 (|h|, |k| ≤ 3) place within ``tol_q`` (Ito's
+    zones: a zone is found before the lattice)."""
+    first = q[:n_first]
+    x = np.abs(np.concatenate([(first - h * h * a - k * k * b) / (h * k)
+                               for h, k in ((1, 1), (2, 1), (1, 2))]))
+    x = np.unique(np.append(np.round(x, 8), 0.0))
+    x = x[x ** 2 < 0.64 * 4 * a * b]
+    h, k = (v.ravel() for v in np.meshgrid(np.arange(1, 4), np.arange(-3, 4), indexing="ij"))
+    h, k = h[k != 0], k[k != 0]
+    calc = (h * h * a + k * k * b)[None, :] + (h * k)[None, :] * x[:, None]     # (nx, nf)
+    near = np.abs(calc[:, :, None] - q[None, None, :]) <= tol_q[None, None, :]
+    score = near.any(1).sum(1)
+    return x[np.argsort(-score, kind="stable")[:keep]]
+
+
+def _triclinic_trials(q: np.ndarray, n_first: int, n_axes: int = TRICLINIC_AXES,
+                      tol_q: np.ndarray | None = None, keep: int = TRICLINIC_ZONE_TERMS,
+                      ) -> np.ndarray:
+    """Triclinic trial forms (A, B, C, D, E, F) for lines at Q (Å⁻², increasing): a*², b*², c*²
+    three of the first ``n_axes`` lines (the shortest reciprocal vectors: the three shortest
+    non-coplanar ones are a basis), and each cross term one of the ``keep`` best of its zone
+    (:func:`_zone_cross_terms`: from lines among the first ``n_first`` taken as 110, 210 or
+    120 — a line blended with a neighbour leaves the others).  The signs of D and E are fixed
+    by the choice of the axes' directions (h → −h flips D and E, l → −l flips E and F), F
+    takes both."""
+    if tol_q is None:
+        tol_q = np.full(len(q), 1e-4)
+    out = []
+    for i, j, k in combinations(range(min(n_axes, len(q))), 3):
+        a, b, c = q[i], q[j], q[k]
+        d = _zone_cross_terms(q, tol_q, a, b, n_first, keep)
+        e = _zone_cross_terms(q, tol_q, a, c, n_first, keep)
+        f = _zone_cross_terms(q, tol_q, b, c, n_first, keep)
+        f = np.unique(np.concatenate([f, -f]))
+        dd, ee, ff = (g.ravel() for g in np.meshgrid(d, e, f, indexing="ij"))
+        out.append(np.column_stack([np.full(len(dd), a), np.full(len(dd), b),
+                                    np.full(len(dd), c), dd, ee, ff]))
+    if not out:
+        return np.zeros((0, 6))
+    trials = np.concatenate(out)
+    return np.unique(np.round(trials[_valid("triclinic", trials)], 7), axis=0)
 
 
 def _quick_filter(trials: np.ndarray, q: np.ndarray, tol_q: np.ndarray, system: str,
@@ -715,8 +813,11 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
     any do."""
     if max_trial_index is None:
         max_trial_index = TRIAL_MAX_INDEX.get(system, 3)
-    trials = _trial_params(q, system, n_first, max_trial_index)
     tol_q = TRIAL_WIDENING * tol_deg * grad
+    if system == "triclinic":
+        trials = _triclinic_trials(q, max(n_first, TRICLINIC_FIRST), tol_q=tol_q)
+    else:
+        trials = _trial_params(q, system, n_first, max_trial_index)
     trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep,
                            QUICK_MAX_INDEX.get(system, 4))
 
@@ -737,6 +838,8 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
     best = max(judged, key=rank, default=None)
     if best is not None and system == "monoclinic":
         best = best_monoclinic_cell(best, q, grad, tol_deg)
+    if best is not None and system == "triclinic":
+        best = reduced_triclinic_cell(best, q, grad, tol_deg)
     return best
 
 
@@ -758,6 +861,22 @@ def best_monoclinic_cell(sol: Solution, q: np.ndarray, grad: np.ndarray,
     if n_hit < sol.n_indexed:
         return sol
     return Solution("monoclinic", refined, name[0], m, sol.n_lines, n_hit, zero)
+
+
+def reduced_triclinic_cell(sol: Solution, q: np.ndarray, grad: np.ndarray,
+                           tol_deg: float = 0.02) -> Solution:
+    """A triclinic cell as its Niggli-reduced cell (cctbx ``niggli_cell``: the same lattice,
+    the conventional choice of its edges and angles), refined again on the lines at Q (Å⁻²);
+    ``sol`` itself if the reduced cell indexes fewer lines."""
+    from cctbx import crystal
+
+    reduced = crystal.symmetry(unit_cell=full_cell("triclinic", sol.cell),
+                               space_group_symbol="P 1").niggli_cell()
+    m, n_hit, refined, zero = _judge(_params("triclinic", reduced.unit_cell().parameters()), q,
+                                     grad, tol_deg, "triclinic", "P", zero=sol.zero)
+    if n_hit < sol.n_indexed:
+        return sol
+    return Solution("triclinic", refined, "P", m, sol.n_lines, n_hit, zero)
 
 
 def predicts_few_lines(sol: Solution, q_seen: np.ndarray,
@@ -787,12 +906,14 @@ def symmetry_margin(higher: str, lower: str) -> float:
 def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int = 20,
                 tol_deg: float = 0.02, min_m: float = 10.0, max_unindexed: int = 2,
                 min_lines: int = MIN_LINES, weak_two_theta: np.ndarray | None = None,
-                few_lines: int = FEW_LINES) -> dict[str, Any]:
+                few_lines: int = FEW_LINES, triclinic: bool = True) -> dict[str, Any]:
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
-    ``min_m``; when none does, a monoclinic cell held to the same rule; otherwise "monoclinic"
-    with ``"indexed": False`` (triclinic is not searched).  Fewer than ``min_lines`` lines (but
+    ``min_m``; when none does, a monoclinic cell held to the same rule, then (with
+    ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one with M_N ≥
+    ``SYMMETRY_MARGIN`` × ``min_m``; otherwise
+    "monoclinic" with ``"indexed": False``.  Fewer than ``min_lines`` lines (but
     at least ``few_lines``): a cubic cell that indexes every line with M_N ≥ ``min_m`` and
     predicts few lines the scan does not show (:func:`predicts_few_lines`, against the weak
     lines when given), else "monoclinic" with ``"indexed": False``.  The found cell of a
@@ -817,17 +938,21 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
             else np.asarray(weak_two_theta, float))
     q_weak = None if weak is None else q_of_two_theta(weak, wavelength)
     best: Solution | None = None
-    for system in (("cubic",) if few else (*SYSTEMS_SEARCHED, "monoclinic")):
-        if system == "monoclinic" and best is not None:
-            break           # monoclinic only when nothing higher indexes: 4 parameters fit
-                            # lines easily
+    lowest = (("monoclinic", "triclinic") if triclinic and len(tt) >= TRICLINIC_LINES
+              else ("monoclinic",))
+    for system in (("cubic",) if few else (*SYSTEMS_SEARCHED, *lowest)):
+        if system in lowest and best is not None:
+            break           # monoclinic only when nothing higher indexes (4 parameters fit
+                            # lines easily), triclinic only when nothing at all does
         sol = best_cell(q, grad, system, tol_deg, max_unindexed)
         if sol is None:
             continue
         out["tried"][system] = sol.as_dict()
         if few and not predicts_few_lines(sol, q if q_weak is None else q_weak):
             continue
-        if sol.indexes(max_unindexed) and sol.m >= min_m and (
+        # a triclinic cell, the freest, is held to the margin a step down in symmetry asks
+        floor = min_m * (SYMMETRY_MARGIN if system == "triclinic" else 1.0)
+        if sol.indexes(max_unindexed) and sol.m >= floor and (
                 best is None or sol.m > symmetry_margin(best.system, system) * best.m):
             best = sol
     if best is not None:
