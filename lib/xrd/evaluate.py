@@ -613,8 +613,8 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
                        else -1 for r in records], int)
     shown = np.where(answer < 0, (truth + 1) % len(CRYSTAL_SYSTEMS), answer)   # always wrong
     out = {"method": "classical indexing (lib.xrd.indexing: trial cells from the first lines, "
-                     "de Wolff M ≥ 10, cubic to monoclinic, else monoclinic unindexed; no "
-                     "training)",
+                     "de Wolff M ≥ 10, cubic to monoclinic, then triclinic (M ≥ 20, ≥ 20 "
+                     "lines), else monoclinic unindexed; no training)",
            "n": int(len(truth)), "accuracy": float(np.mean(answer == truth)) if len(truth)
            else float("nan"),
            "n_indexed": int(sum(bool(r.get("indexed")) for r in records)),
