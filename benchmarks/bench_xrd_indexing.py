@@ -22,12 +22,12 @@ Right of n, crystal system / space group: cubic 51 / 34 of 57, hexagonal 43 / 22
 tetragonal 39 / 28 of 44, orthorhombic 57 / 38 of 69, monoclinic 25 / 10 of 43, trigonal
 5 / 1 of 30 (14 right as a lattice system: P trigonal minerals are answered hexagonal),
 triclinic 4 / 3 of 13 (12 of them get a cell, 8 one of a higher system).  So even on perfect
-lines the method loses about a quarter of the crystal systems: a cell of higher symmetry passes for a pseudo-symmetric structure (14 of
-the 43 monoclinic structures are answered orthorhombic, 6 orthorhombic ones tetragonal; Le
-Page's 1° merges others upwards), 5 cubic structures are not indexed at all, and the R search
-misses long-c cells.  Measurement costs it a few points more on crystal system and about half
-of its space groups (the two sets' mixes of systems differ).  The trade-offs measured with this
-script are in the docstring of :mod:`lib.xrd.indexing`.
+lines the method loses about a quarter of the crystal systems: a cell of higher symmetry passes
+for a pseudo-symmetric structure (14 of the 43 monoclinic structures are answered orthorhombic,
+6 orthorhombic ones tetragonal; Le Page's 1° merges others upwards), 5 cubic structures are not
+indexed at all, and the R search misses long-c cells.  Measurement costs it a few points more on
+crystal system and about half of its space groups (the two sets' mixes of systems differ).  The
+trade-offs measured with this script are in the docstring of :mod:`lib.xrd.indexing`.
 """
 
 from __future__ import annotations

@@ -3,13 +3,13 @@
 Options as in :mod:`lib.xrd.classify` (``--top``, ``--json``, ``--input``, ``--axis``,
 ``--wavelength``, ``--force``), plus ``--index``: each Cu Kα 2θ scan is also indexed the
 classical way (:mod:`lib.xrd.indexing`, no training), and its record gains ``"indexing"``:
-the crystal system of the cell found, the cell (Å; β in degrees for a monoclinic cell, α, β,
-γ for a triclinic one), its lattice centring and de Wolff's M_N — or ``"indexed": false`` when
-no cell indexes the lines (a cell the trial search misses, too few / impure lines, or a
-triclinic pattern with fewer than 20 lines) — and ``"answer"``: the indexing's crystal system (and the space group
-it names) when a cell indexes the lines, the network's otherwise (a space group indexing does
-not name: the network's most probable one of that system, weighted by the bundle's COD
-space-group frequencies), each marked by where it came from and whether it is confident.  On
+the crystal system of the cell found, the cell (Å; β in degrees for a monoclinic cell, α, β, γ
+for a triclinic one), its lattice centring and de Wolff's M_N — or ``"indexed": false`` when no
+cell indexes the lines (a cell the trial search misses, too few / impure lines, or a triclinic
+pattern with fewer than 20 lines) — and ``"answer"``: the indexing's crystal system (and the
+space group it names) when a cell indexes the lines, the network's otherwise (a space group
+indexing does not name: the network's most probable one of that system, weighted by the bundle's
+COD space-group frequencies), each marked by where it came from and whether it is confident.  On
 the 301 measured RRUFF patterns of ``rruff_dev`` indexing names the crystal system more often
 than the shipped networks (see the README).
 """

@@ -377,7 +377,8 @@ def _params(system: str, cell: tuple[float, ...]) -> np.ndarray:
     if system == "triclinic":          # the direct metric from (a, b, c, α, β, γ), inverted
         a, b, c = e[:3]
         ca, cb, cg = np.cos(np.radians(e[3:6]))
-        g = np.linalg.inv(np.array([[a * a, a * b * cg, a * c * cb], [a * b * cg, b * b, b * c * ca],
+        g = np.linalg.inv(np.array([[a * a, a * b * cg, a * c * cb],
+                                    [a * b * cg, b * b, b * c * ca],
                                     [a * c * cb, b * c * ca, c * c]]))
         return np.array([g[0, 0], g[1, 1], g[2, 2], 2 * g[0, 1], 2 * g[0, 2], 2 * g[1, 2]])
     if system in ("hexagonal", "trigonal"):
@@ -621,8 +622,8 @@ def _zone_cross_terms(q: np.ndarray, tol_q: np.ndarray, a: float, b: float, n_fi
     return x[np.argsort(-score, kind="stable")[:keep]]
 
 
-def _triclinic_trials(q: np.ndarray, n_first: int, n_axes: int = TRICLINIC_AXES,
-                      tol_q: np.ndarray | None = None, keep: int = TRICLINIC_ZONE_TERMS,
+def _triclinic_trials(q: np.ndarray, tol_q: np.ndarray, n_first: int,
+                      n_axes: int = TRICLINIC_AXES, keep: int = TRICLINIC_ZONE_TERMS,
                       ) -> np.ndarray:
     """Triclinic trial forms (A, B, C, D, E, F) for lines at Q (Å⁻², increasing): a*², b*², c*²
     three of the first ``n_axes`` lines (the shortest reciprocal vectors: the three shortest
@@ -630,9 +631,7 @@ def _triclinic_trials(q: np.ndarray, n_first: int, n_axes: int = TRICLINIC_AXES,
     (:func:`_zone_cross_terms`: from lines among the first ``n_first`` taken as 110, 210 or
     120 — a line blended with a neighbour leaves the others).  The signs of D and E are fixed
     by the choice of the axes' directions (h → −h flips D and E, l → −l flips E and F), F
-    takes both."""
-    if tol_q is None:
-        tol_q = np.full(len(q), 1e-4)
+    takes both.  ``tol_q``: each line's tolerance in Q (Å⁻²) for the zones' ranking."""
     out = []
     for i, j, k in combinations(range(min(n_axes, len(q))), 3):
         a, b, c = q[i], q[j], q[k]
@@ -829,7 +828,7 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
         max_trial_index = TRIAL_MAX_INDEX.get(system, 3)
     tol_q = TRIAL_WIDENING * tol_deg * grad
     if system == "triclinic":
-        trials = _triclinic_trials(q, max(n_first, TRICLINIC_FIRST), tol_q=tol_q)
+        trials = _triclinic_trials(q, tol_q, max(n_first, TRICLINIC_FIRST))
     else:
         trials = _trial_params(q, system, n_first, max_trial_index)
     trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep,
@@ -926,8 +925,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
     ``min_m``; when none does, a monoclinic cell held to the same rule, then (with
     ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one with M_N ≥
-    ``SYMMETRY_MARGIN`` × ``min_m``; otherwise
-    "monoclinic" with ``"indexed": False``.  Fewer than ``min_lines`` lines (but
+    ``SYMMETRY_MARGIN`` × ``min_m``; otherwise "monoclinic" with ``"indexed": False``.
+    Fewer than ``min_lines`` lines (but
     at least ``few_lines``): a cubic cell that indexes every line with M_N ≥ ``min_m`` and
     predicts few lines the scan does not show (:func:`predicts_few_lines`, against the weak
     lines when given), else "monoclinic" with ``"indexed": False``.  The found cell of a
