@@ -809,23 +809,18 @@ if rruff_evals:
 hybrid_names, fallback = [], {}
 if rruff is not None and index_records:
     n_indexed_rows = len(index_records)
-    for name in trained:
-        shown = prior_name[name] if prior is not None else name
-        hybrid = evaluate.indexing_first(
-            index_records, {**rruff_probs[name],
-                            "crystal_system": calib[name]["measured_calibrated"]}, sg_prior)
-        rruff_evals[evaluate.INDEXING_FIRST + shown] = evaluate.evaluation(
-            rruff.crystal_system[:n_indexed_rows], hybrid, rruff.space_group[:n_indexed_rows])
-        hybrid_names.append(evaluate.INDEXING_FIRST + shown)
-    if prior is not None:       # the same without a network: the COD frequencies alone
-        no_network = evaluate.INDEXING_FIRST + "the COD prior (no network)"
-        rruff_evals[no_network] = evaluate.evaluation(
-            rruff.crystal_system[:n_indexed_rows],
-            evaluate.indexing_first(index_records,
-                                    evaluate.prior_probabilities(prior, n_indexed_rows),
-                                    sg_prior),
-            rruff.space_group[:n_indexed_rows])
-        hybrid_names.append(no_network)
+    # each network as its bundle answers (calibrated, the COD prior where there is one), and
+    # the same without a network: the COD frequencies alone
+    hybrid = evaluate.indexing_first_evaluations(
+        rruff.crystal_system[:n_indexed_rows], index_records,
+        {prior_name[name] if prior is not None else name:
+         {**rruff_probs[name], "crystal_system": calib[name]["measured_calibrated"]}
+         for name in trained},
+        rruff.space_group[:n_indexed_rows], sg_prior, prior)
+    rruff_evals.update(hybrid)
+    hybrid_names = list(hybrid)
+    if prior is not None:
+        no_network = evaluate.INDEXING_FIRST + evaluate.NO_NETWORK
         fallback = {name: evaluate.fallback_choice(
             rruff_evals[evaluate.INDEXING_FIRST + prior_name[name]], rruff_evals[no_network])
             for name in trained}
@@ -870,20 +865,16 @@ if cfg.index_simulated > 0:
         records = indexing.index_patterns(grid.two_theta, data.patterns[rows],
                                           n_workers=cfg.n_workers)
         inputs = classify.preprocess(data.patterns[rows], grid, cfg.background)
-        answers = {}
+        answers, as_bundles = {}, {}
         for name, (kind, model) in trained.items():
             probs = models.predict_patterns(model, kind, inputs, cfg.image_size)
             answers[name] = evaluate.evaluation(truth, probs, groups)
             cs = classify.answer_probabilities(probs["crystal_system"],
                                                calib[name]["temperature"], prior)
-            shown = prior_name[name] if prior is not None else name
-            answers[evaluate.INDEXING_FIRST + shown] = evaluate.evaluation(
-                truth, evaluate.indexing_first(records, {**probs, "crystal_system": cs},
-                                               sg_prior), groups)
-        if prior is not None:
-            answers[evaluate.INDEXING_FIRST + "the COD prior (no network)"] = evaluate.evaluation(
-                truth, evaluate.indexing_first(
-                    records, evaluate.prior_probabilities(prior, len(rows)), sg_prior), groups)
+            as_bundles[prior_name[name] if prior is not None else name] = {
+                **probs, "crystal_system": cs}
+        answers.update(evaluate.indexing_first_evaluations(truth, records, as_bundles, groups,
+                                                           sg_prior, prior))
         base = evaluate.indexing_baseline(truth, records, groups, cfg.confidence_target)
         sim_blocks[where] = evaluate.combined_block(base, answers)
         print(f"{where}: {len(rows)} patterns, a cell for {base['n_indexed']}; indexing alone "

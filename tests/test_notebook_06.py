@@ -156,7 +156,7 @@ def test_rruff_dev_validation(m06):
         assert all(v > 0 for v in prior["frequencies"].values())
     combined = {evaluate.INDEXING_FIRST + n for n in final_names}   # on the indexed patterns
     if prior is not None:
-        combined.add(evaluate.INDEXING_FIRST + "the COD prior (no network)")
+        combined.add(evaluate.INDEXING_FIRST + evaluate.NO_NETWORK)
     assert set(rr["models"]) == names | final_names | combined
     for name, block in rr["models"].items():
         n = classical["n"] if name in combined else 301

@@ -307,6 +307,27 @@ def test_indexing_first_keeps_indexed_answers_and_the_network_elsewhere():
     assert "space_group" not in evaluate.indexing_first(records, {"crystal_system": cs})
 
 
+def test_indexing_first_evaluations_name_each_network_and_the_prior_alone():
+    cubic, mono = CRYSTAL_SYSTEMS.index("cubic"), CRYSTAL_SYSTEMS.index("monoclinic")
+    records = [{"indexed": True, "crystal_system": "cubic", "space_group": 225},
+               {"indexed": False, "crystal_system": "monoclinic", "space_group": None}]
+    truth = np.array([cubic, mono])
+    networks = {"A": {"crystal_system": one_hot([mono, mono])},
+                "B": {"crystal_system": one_hot([mono, cubic])}}
+    prior = np.full(7, 0.1)
+    prior[mono] = 0.4
+    got = evaluate.indexing_first_evaluations(truth, records, networks,
+                                              class_prior=prior / prior.sum())
+    first = evaluate.INDEXING_FIRST
+    assert list(got) == [first + "A", first + "B", first + evaluate.NO_NETWORK]
+    assert [got[first + n]["accuracy"] for n in ("A", "B", evaluate.NO_NETWORK)] == [1.0, 0.5,
+                                                                                      1.0]
+    assert got[first + "A"]["accuracy"] == evaluate.evaluation(
+        truth, evaluate.indexing_first(records, networks["A"]))["accuracy"]
+    assert list(evaluate.indexing_first_evaluations(truth, records, networks)) == [
+        first + "A", first + "B"]
+
+
 def test_train_stream_draws_new_batches_each_epoch():
     """models.train_stream fits from a Keras PyDataset (as PatternStream is), keeps the best
     epoch, and the dataset is asked for every batch of every epoch."""

@@ -569,6 +569,30 @@ def _line_simulated(blocks: Mapping[str, dict[str, Any]]) -> str:
             f"≥ {percent(SIMULATED_TARGETS['MP'])}):** {verdict_} — " + "; ".join(parts) + ".")
 
 
+#: The name of "indexing first" with no network behind it (the COD frequencies alone).
+NO_NETWORK = "the COD prior (no network)"
+
+
+def indexing_first_evaluations(crystal_system: np.ndarray, records: list[dict[str, Any]],
+                               network_probs: Mapping[str, Mapping[str, np.ndarray]],
+                               space_group: np.ndarray | None = None,
+                               space_group_prior: np.ndarray | None = None,
+                               class_prior: np.ndarray | None = None,
+                               ) -> dict[str, dict[str, Any]]:
+    """The :func:`evaluation` of :func:`indexing_first` on the patterns of ``records`` (true
+    crystal systems and space groups given for the same rows), named ``INDEXING_FIRST`` + the
+    key of each network's probabilities in ``network_probs`` (as its bundle answers with
+    them), and, with a ``class_prior``, the same with no network
+    (:func:`prior_probabilities`; ``INDEXING_FIRST`` + :data:`NO_NETWORK`)."""
+    probs = dict(network_probs)
+    if class_prior is not None:
+        probs[NO_NETWORK] = prior_probabilities(class_prior, len(records))
+    return {INDEXING_FIRST + name: evaluation(crystal_system,
+                                              indexing_first(records, p, space_group_prior),
+                                              space_group)
+            for name, p in probs.items()}
+
+
 def prior_probabilities(class_prior: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Probabilities with no network behind them, for :func:`indexing_first`: every one of
     ``n`` patterns gets the crystal-system frequencies ``class_prior`` (7) and even space-group
