@@ -545,6 +545,12 @@ def _reciprocal_metric(params: np.ndarray) -> np.ndarray:
                      np.stack([e / 2, f / 2, c], -1)], -2)
 
 
+def _angle_allowed(cross: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether a cross term x = 2 a* b* cos γ* (Å⁻²) of two reciprocal axes with a*² = ``a``
+    and b*² = ``b`` has |cos γ*| < 0.8 (the angle within about 37–143°)."""
+    return np.asarray(cross) ** 2 < 0.64 * 4 * np.asarray(a) * np.asarray(b)
+
+
 def _valid(system: str, params: np.ndarray) -> np.ndarray:
     """Whether quadratic-form parameters (n, n_par) describe a lattice: all positive, and for a
     monoclinic form a positive-definite h0l metric (D² < 4 A C, |cos β*| ≤ 0.8: β within about
@@ -555,12 +561,12 @@ def _valid(system: str, params: np.ndarray) -> np.ndarray:
         diag = p[:, :3]
         ok = (diag > 0).all(1)
         for cross, (i, j) in zip((3, 4, 5), ((0, 1), (0, 2), (1, 2))):
-            ok &= p[:, cross] ** 2 < 0.64 * 4 * diag[:, i] * diag[:, j]
+            ok &= _angle_allowed(p[:, cross], diag[:, i], diag[:, j])
         det = np.linalg.det(_reciprocal_metric(np.where(ok[:, None], p, 1.0)))
         return ok & (det > 0)
     if system != "monoclinic":
         return (p > 0).all(1)
-    return (p[:, :3] > 0).all(1) & (p[:, 3] ** 2 < 0.64 * 4 * p[:, 0] * p[:, 2])
+    return (p[:, :3] > 0).all(1) & _angle_allowed(p[:, 3], p[:, 0], p[:, 2])
 
 
 def _smallest_q(system: str, params: np.ndarray) -> float:
@@ -617,7 +623,7 @@ def _zone_cross_terms(q: np.ndarray, tol_q: np.ndarray, a: float, b: float, n_fi
     x = np.abs(np.concatenate([(first - h * h * a - k * k * b) / (h * k)
                                for h, k in ((1, 1), (2, 1), (1, 2))]))
     x = np.unique(np.append(np.round(x, 8), 0.0))
-    x = x[x ** 2 < 0.64 * 4 * a * b]
+    x = x[_angle_allowed(x, a, b)]
     h, k = (v.ravel() for v in np.meshgrid(np.arange(1, 4), np.arange(-3, 4), indexing="ij"))
     h, k = h[k != 0], k[k != 0]
     calc = (h * h * a + k * k * b)[None, :] + (h * k)[None, :] * x[:, None]     # (nx, nf)
