@@ -214,6 +214,31 @@ def test_a_monoclinic_pattern_is_indexed_only_by_a_monoclinic_cell():
     assert sol["absences"] == "P 1 21/c 1" and got["space_group"] == 14
 
 
+def test_a_monoclinic_cell_is_searched_against_an_orthorhombic_answer():
+    # β = 91.5°: an orthorhombic cell indexes the first 20 lines with M ≥ 10, and the search
+    # used to stop there; the monoclinic cell, searched too, beats its M by far more than the
+    # margin and is the answer, with P2₁/c's conditions
+    from pymatgen.core import Lattice
+
+    structure = _structure("P2_1/c", Lattice.monoclinic(5.1, 6.3, 7.7, 91.5), ["Mg", "O"],
+                           [[0.12, 0.23, 0.31], [0.41, 0.07, 0.19]])
+    tt = lines(structure)
+    before = indexing.index_lines(tt, monoclinic_check=False)
+    assert before["crystal_system"] == "orthorhombic" and "monoclinic" not in before["tried"]
+    got = indexing.index_lines(tt)
+    sol = got["solution"]
+    assert got["crystal_system"] == "monoclinic" and got["space_group"] == 14
+    assert sol["M"] > indexing.SYMMETRY_MARGIN * before["solution"]["M"]
+    assert sol["beta_deg"] == pytest.approx(91.5, abs=0.02)
+
+
+def test_an_orthorhombic_pattern_stays_orthorhombic_with_the_monoclinic_check():
+    # the olivine lines: a monoclinic cell with four parameters fits them as well, not by the
+    # margin, so the orthorhombic answer stands
+    got = indexing.index_lines(olivine_lines())
+    assert got["crystal_system"] == "orthorhombic" and got["space_group"] == 62
+
+
 def test_a_c2c_pattern_is_indexed_with_its_glide():
     # C2/c (diopside-like), found as a centred cell whose c-glide conditions give 15
     from test_xrd_variants import diopside_like
@@ -363,6 +388,35 @@ def test_lines_picked_from_a_doublet_scan_are_the_ka1_lines():
     assert len(picked) == len(strong)
     assert picked == pytest.approx(strong, abs=0.01)
     assert indexing.index_lines(picked, min_lines=5)["crystal_system"] == "cubic"
+
+
+def test_the_curvature_resolves_lines_closer_than_their_maxima():
+    # two Gaussians 1.8 σ apart make one maximum; −d²y/d(2θ)² has one at each line
+    tt = np.arange(20.0, 40.0, 0.01)
+    sig = 0.1
+    scan = sum(np.exp(-0.5 * ((tt - p) / sig) ** 2) for p in (30.0, 30.18))
+    assert len(indexing.pick_lines(tt, scan)[0]) == 1
+    bent, _ = indexing.pick_lines(tt, scan, curvature=True)
+    assert bent == pytest.approx([30.0, 30.18], abs=0.02)
+
+
+def test_a_second_look_at_the_curvature_indexes_blended_lines():
+    # an orthorhombic cell with a ≈ b: at σ = 0.1° pairs of lines blend and no cell indexes
+    # the maxima; the curvature's lines index orthorhombic (the first look is kept otherwise)
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Lattice
+
+    structure = _structure("Pmmm", Lattice.orthorhombic(5.0, 5.06, 7.3), ["Cu", "O"],
+                           [[0, 0, 0], [0.5, 0.5, 0.5]])
+    pat = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(5, 90))
+    tt = np.arange(5.0, 90.0, 0.02)
+    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    first = indexing.index_scan(tt, scan, second_look=False)
+    assert not first["indexed"] and first["lines"] == "maxima"
+    got = indexing.index_scan(tt, scan)
+    assert got["indexed"] and got["lines"] == "curvature"
+    assert got["crystal_system"] == "orthorhombic" and got["n_picked"] > first["n_picked"]
+    assert indexing.index_scan(*profile(rutile()))["lines"] == "maxima"
 
 
 def test_a_measured_like_rutile_profile_is_indexed_tetragonal():

@@ -36,13 +36,14 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
     """The ``"indexing"`` entry of a record from :func:`lib.xrd.indexing.index_file`'s result:
     ``{"indexed", "crystal_system", "lattice", "cell_angstrom", "beta_deg", "angles_deg", "M",
     "n_lines", "n_indexed", "zero_deg", "absences", "space_group", "space_group_symbol",
-    "n_picked"}`` (cell edges a, [b,] c in Å, hexagonal axes for hexagonal and trigonal; a
+    "n_picked", "lines"}`` (cell edges a, [b,] c in Å, hexagonal axes for hexagonal and trigonal; a
     monoclinic cell's β in degrees, null for the other systems; a triclinic (Niggli) cell's α,
     β, γ in degrees, null for the others; the refined 2θ zero shift in
     degrees; the space groups whose extinction symbol fits the cell's lines best, or null for
     the lattice centring's alone; the most symmetric group those reflection conditions allow,
     :func:`lib.xrd.indexing.most_symmetric_group`, null when the lattice's metric symmetry is
-    not the cell's system; ``"confident"``: M ≥ ``m_threshold``, the lowest M at which
+    not the cell's system; ``"lines"``: ``"maxima"``, or ``"curvature"`` when the cell was
+    found on the lines of the second look, :func:`lib.xrd.indexing.index_scan`; ``"confident"``: M ≥ ``m_threshold``, the lowest M at which
     notebook 06 found the indexed ``rruff_dev`` patterns right often enough, stored in the
     bundle as ``meta.indexing_m_threshold``; null without one),
     ``{"indexed": false, "crystal_system": null, "n_picked", "note"}``, or ``{"error"}``."""
@@ -66,7 +67,7 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
                                    if result["space_group"] else None),
             "confident": None if m_threshold is None else bool(sol["M"] >= m_threshold),
             "m_threshold": m_threshold,
-            "n_picked": result["n_picked"]}
+            "n_picked": result["n_picked"], "lines": result.get("lines", "maxima")}
 
 
 def indexing_first_answer(result: dict[str, Any], probs: dict[str, np.ndarray],

@@ -432,7 +432,8 @@ def parabola_offsets(y: np.ndarray, top: np.ndarray) -> np.ndarray:
 
 def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0.05,
                noise_sigmas: float = 5.0, smooth_deg: float = 0.02, background_deg: float = 1.5,
-               drop_k_beta: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               drop_k_beta: bool = False, curvature: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Lines of a measured Cu Kα scan (2θ degrees increasing on a regular step, counts):
     background removed (SNIP, window ``background_deg``), lightly smoothed (Gaussian of
     ``smooth_deg``), maxima whose prominence is ≥ ``relative`` × the strongest and ≥
@@ -457,9 +458,16 @@ def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0
     y = y - snip_baseline(y[None, :], int(round(background_deg / step)))[0]
     if y.max() <= 0:
         return np.zeros(0), np.zeros(0)
-    top, _ = find_peaks(y, prominence=max(relative * y.max(), noise_sigmas * noise))
+    floor = max(relative * y.max(), noise_sigmas * noise)
+    if curvature:                   # maxima of −d²y/d(2θ)²: lines closer than the maxima
+        bend = -np.gradient(np.gradient(y))
+        top, _ = find_peaks(bend, prominence=relative * bend.max())
+        top = top[y[top] >= floor]
+        pos = tt[top] + parabola_offsets(bend, top) * step
+    else:
+        top, _ = find_peaks(y, prominence=floor)
+        pos = tt[top] + parabola_offsets(y, top) * step
     mid = y[top]
-    pos = tt[top] + parabola_offsets(y, top) * step
     keep = np.ones(len(pos), bool)
     a2 = bragg_two_theta(pos, CU_KA1, CU_KA2)
     kb = bragg_two_theta(pos, CU_KA1, CU_KB)
@@ -929,7 +937,8 @@ def symmetry_margin(higher: str, lower: str) -> float:
 def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int = 20,
                 tol_deg: float = 0.02, min_m: float = 10.0, max_unindexed: int = 2,
                 min_lines: int = MIN_LINES, weak_two_theta: np.ndarray | None = None,
-                few_lines: int = FEW_LINES, triclinic: bool = True) -> dict[str, Any]:
+                few_lines: int = FEW_LINES, triclinic: bool = True,
+                monoclinic_check: bool = True) -> dict[str, Any]:
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
@@ -964,9 +973,11 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     lowest = (("monoclinic", "triclinic") if triclinic and len(tt) >= TRICLINIC_LINES
               else ("monoclinic",))
     for system in (("cubic",) if few else (*SYSTEMS_SEARCHED, *lowest)):
-        if system in lowest and best is not None:
-            break           # monoclinic only when nothing higher indexes (4 parameters fit
-                            # lines easily), triclinic only when nothing at all does
+        if system in lowest and best is not None and not (
+                monoclinic_check and system == "monoclinic" and best.system == "orthorhombic"):
+            break           # monoclinic only when nothing higher indexes or an orthorhombic
+                            # cell does (4 parameters fit lines easily: it must beat that
+                            # one's M by the margin), triclinic only when nothing at all does
         sol = best_cell(q, grad, system, tol_deg, max_unindexed)
         if sol is None:
             continue
@@ -995,7 +1006,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     return out
 
 
-def index_scan(two_theta: np.ndarray, intensity: np.ndarray, **kwargs: Any) -> dict[str, Any]:
+def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool = True,
+               **kwargs: Any) -> dict[str, Any]:
     """:func:`index_lines` of the lines :func:`pick_lines` finds in a measured Cu Kα scan (2θ
     degrees, counts), the weak lines (≥ ``WEAK_RELATIVE`` of the strongest, Kβ lines
     dropped) testing the absences; with ``"n_picked"`` (the lines indexed) added."""
@@ -1003,6 +1015,15 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, **kwargs: Any) -> d
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
     out = index_lines(tt, weak_two_theta=weak, **kwargs)
     out["n_picked"] = int(len(tt))
+    out["lines"] = "maxima"
+    if second_look and not out["indexed"]:
+        bent, _ = pick_lines(two_theta, intensity, curvature=True)
+        if len(bent) > len(tt):
+            again = index_lines(bent, weak_two_theta=weak, **kwargs)
+            if again["indexed"]:
+                out = again
+                out["n_picked"] = int(len(bent))
+                out["lines"] = "curvature"
     return out
 
 
@@ -1032,8 +1053,8 @@ def index_pattern(two_theta: np.ndarray, intensity: np.ndarray) -> dict[str, Any
     """Index one pattern given as intensities on a 2θ grid (degrees; e.g. a simulated Cu Kα
     pattern): :func:`index_scan`'s answer as :func:`index_file` records it, without a file."""
     res = index_scan(two_theta, intensity)
-    return {key: res[key] for key in ("crystal_system", "indexed", "n_picked", "solution",
-                                      "space_group")}
+    return {key: res[key] for key in ("crystal_system", "indexed", "n_picked", "lines",
+                                      "solution", "space_group")}
 
 
 def _index_rows(rows: np.ndarray, two_theta: np.ndarray) -> list[dict[str, Any]]:
