@@ -11,22 +11,28 @@ cell's reflection conditions allow).
 
     python benchmarks/bench_xrd_indexing.py --n 300
 
-Measured 2026-12-07 on the 2-core machine (300 structures, seed 7, 2 workers; 141 s, 0.91 s a
-structure): crystal system **74.7 %**, lattice system 77.7 %, space group **45.3 %** (always
-the most common group: 13.3 %) — against 66.4 % and 28.2 % on the measured ``rruff_dev``
-(23.3 % before its weak lines tested the absences; the computed lines here have no weak set).
-The triclinic search raised it from 73.0 %, 76.0 % and 44.3 % (triclinic 0 → 4 of 13, space
-group 0 → 3; orthorhombic 56 → 57), the cubic search of scans with 4–7 lines before that from
-71.7 %, 74.7 % and 44.0 % (cubic 47 / 33 of 57 then, 9 not indexed).
-Right of n, crystal system / space group: cubic 51 / 34 of 57, hexagonal 43 / 22 of 44,
-tetragonal 39 / 28 of 44, orthorhombic 57 / 38 of 69, monoclinic 25 / 10 of 43, trigonal
-5 / 1 of 30 (14 right as a lattice system: P trigonal minerals are answered hexagonal),
+Measured 2026-12-07 on the 2-core machine (300 structures, seed 7, 2 workers; 153 s, 0.99 s a
+structure in one worker): crystal system **78.0 %**, lattice system 81.0 %, space group
+**48.0 %** (always the most common group: 13.3 %) — against 66.8 % and 29.2 % on the measured
+``rruff_dev`` (23.3 % before its weak lines tested the absences; the computed lines here have
+no weak set).  Searching a monoclinic cell against an orthorhombic answer too (it must have
+twice its M) raised it from 74.7 %, 77.7 % and 45.3 % (141 s then): monoclinic 25 → 36 of 43
+(space group 10 → 15), orthorhombic 57 → 53 of 69 (space group unchanged at 38), tetragonal
+39 → 40, trigonal 5 → 6, hexagonal 43 → 44.  The triclinic search before that from 73.0 %,
+76.0 % and 44.3 % (triclinic 0 → 4 of 13, space group 0 → 3; orthorhombic 56 → 57), the cubic
+search of scans with 4–7 lines before that from 71.7 %, 74.7 % and 44.0 % (cubic 47 / 33 of 57
+then, 9 not indexed).  (The curvature's second look of :func:`lib.xrd.indexing.index_scan`
+needs a scan and plays no part here.)
+Right of n, crystal system / space group: cubic 51 / 34 of 57, hexagonal 44 / 23 of 44,
+tetragonal 40 / 29 of 44, orthorhombic 53 / 38 of 69, monoclinic 36 / 15 of 43, trigonal
+6 / 2 of 30 (15 right as a lattice system: P trigonal minerals are answered hexagonal),
 triclinic 4 / 3 of 13 (12 of them get a cell, 8 one of a higher system).  So even on perfect
-lines the method loses about a quarter of the crystal systems: a cell of higher symmetry passes
-for a pseudo-symmetric structure (14 of the 43 monoclinic structures are answered orthorhombic,
-6 orthorhombic ones tetragonal; Le Page's 1° merges others upwards), 5 cubic structures are not
-indexed at all, and the R search misses long-c cells.  Measurement costs it a few points more on
-crystal system and about half of its space groups (the two sets' mixes of systems differ).  The
+lines the method loses about a fifth of the crystal systems: a cell of higher symmetry passes
+for a pseudo-symmetric structure (7 of the 43 monoclinic structures get another answer;
+before the monoclinic check 14 passed for orthorhombic; Le Page's 1° merges others upwards), 5 cubic structures are not
+indexed at all, and the R search misses long-c cells.  Measurement costs it about ten points
+more on crystal system and about two fifths of its space groups (the two sets' mixes of systems
+differ).  The
 trade-offs measured with this script are in the docstring of :mod:`lib.xrd.indexing`.
 """
 

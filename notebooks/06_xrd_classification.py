@@ -621,10 +621,13 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
 # conditions of a set of space groups, from cctbx) that fits its lines best — then reports
 # the crystal system of the found lattice's own metric symmetry (cctbx).  Only when no such
-# cell indexes the lines does it search monoclinic cells (b unique, four parameters, held to
-# the same M ≥ 10; a monoclinic cell whose lattice is metrically higher becomes that
-# system only if the higher cell indexes the lines as well); a pattern none indexes is
-# answered "monoclinic", unindexed.  Then, as a crystallographer would, it names a space
+# cell indexes the lines, or the best is orthorhombic (then it must beat that cell's M twice
+# over), does it search monoclinic cells (b unique, four parameters, held to the same M ≥ 10;
+# a monoclinic cell whose lattice is metrically higher becomes that system only if the
+# higher cell indexes the lines as well), then triclinic ones for a scan of twenty lines; a
+# scan none indexes gets a second look at the maxima of its curvature (lines closer than
+# their maxima resolved), and if nothing indexes those either it is answered "monoclinic",
+# unindexed.  Then, as a crystallographer would, it names a space
 # group: the found cell is counted with each extinction symbol of its system, and the answer
 # is the most symmetric group the best one allows (centrosymmetric first, then the highest
 # order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an
@@ -888,7 +891,8 @@ timings["indexing_simulated_s"] = time.perf_counter() - t0
 # The verdict below names the best of these combinations against the targets.  Where
 # indexing falls short on simulated patterns: a triclinic cell is searched only when nothing
 # else indexes a scan of twenty lines or more, and a line blended with its neighbour (σ = 5
-# points) often hides it (the network's answer is then all a triclinic structure gets); and the
+# points) often hides it even from the second look at the curvature (the network's answer is
+# then all a triclinic structure gets); and the
 # lines of a primitive trigonal lattice are those of a hexagonal one, so indexing answers such a
 # structure hexagonal (only a rhombohedral cell is called trigonal) — trigonal rows answered
 # hexagonal in the confusion matrices (`indexing_simulated` in the metrics), and `classify

@@ -619,8 +619,9 @@ def indexing_baseline(crystal_system: np.ndarray, records: list[dict[str, Any]],
     :func:`lib.xrd.indexing.index_files` for the first ``len(records)`` patterns, whose true
     crystal systems (indices into ``CRYSTAL_SYSTEMS``) are ``crystal_system[:len(records)]``.
     Files it could not read count as wrong.  Returns ``n``, ``accuracy``, ``n_indexed`` (a
-    cell found), ``n_monoclinic_indexed`` (a monoclinic one: searched only when no cell of
-    higher symmetry indexes the lines), the report's ``table`` and ``confusion``;
+    cell found), ``n_monoclinic_indexed`` (a monoclinic one: searched when no cell of
+    higher symmetry indexes the lines or the best is orthorhombic), the report's ``table`` and
+    ``confusion``;
     with the true ``space_group`` numbers, also ``space_group_accuracy`` (the record's
     ``space_group``: the most symmetric group the found cell's reflection conditions allow;
     a pattern left unindexed has none and counts as wrong), ``n_space_group_allowed`` (the

@@ -21,10 +21,12 @@ symbol's reflection conditions, and the one with the highest M_N that indexes as
 lines as the cell did without them is kept and reported (``absences``: the space groups it
 allows).  The answer is the highest system whose best cell reaches the textbook
 threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed.  Only when no cell of
-orthorhombic or higher symmetry does is a monoclinic cell searched (b unique; trial indices
-≤ 1 and the axes' second orders on four of the first six lines, TREOR's way), held to the same
-M_N ≥ 10 and given in cctbx's best cell.  Only when no monoclinic cell does either, and the
-scan has at least twenty lines (``TRICLINIC_LINES``: de Wolff's M_20 is defined on twenty, and
+orthorhombic or higher symmetry does, or when the best is orthorhombic, is a monoclinic cell
+searched (b unique; trial indices ≤ 1 and the axes' second orders on four of the first six
+lines, TREOR's way), held to the same M_N ≥ 10 and given in cctbx's best cell; against an
+orthorhombic cell it must have ``SYMMETRY_MARGIN`` (2) times that cell's M_N (a monoclinic
+structure with β within a degree or two of 90° otherwise passes for orthorhombic).  Only when
+no monoclinic cell does either, and the scan has at least twenty lines (``TRICLINIC_LINES``: de Wolff's M_20 is defined on twenty, and
 six parameters fit fewer lines too easily), is a triclinic cell searched, Ito's way: a*², b*²,
 c*² three of the first six lines, each cross term one of the four that place the most lines
 of its zone (:func:`_zone_cross_terms`, from lines among the first twelve taken as 110, 210
@@ -45,7 +47,27 @@ axes, twelve lines, four terms per zone) were chosen on 40 synthetic training pa
 found either way with 8 axes and 15 lines); the floor of 20 after looking at the M_N of the
 right and wrong cells on ``rruff_dev`` and the training patterns, so the ``rruff_dev`` figure
 is slightly optimistic.  A pattern that none indexes is answered "monoclinic" all the same,
-with ``indexed`` false.
+with ``indexed`` false — after a second look (:func:`index_scan`): the lines at the maxima of
+the scan's curvature −d²y/d(2θ)² (:func:`pick_lines` with ``curvature``), which resolve lines
+closer than their maxima, indexed the same way; their cell is kept only if one is found.
+
+Those two steps were measured on 2026-12-07 against the search without them, judged on
+notebook 06's 560 synthetic training and validation patterns and on ``rruff_dev``.  The second
+look: training patterns 373 → 377 right (triclinic 38 → 42 of 75), ``rruff_dev`` 200 → 201
+(a tetragonal mineral, M_N 122; space group 85 → 87, two more P2₁/c cells), at about 1.7×
+the indexing time there (a scan no cell indexes is searched twice).  The monoclinic cell
+against an orthorhombic answer, on top of it: training 377 → 380 (monoclinic 58 → 62 of 81,
+orthorhombic unchanged at 68 of 84), ``rruff_dev`` 201 → 201 (monoclinic minerals 78 → 81,
+orthorhombic 38 → 35; space group 87 → 88), on the computed lines of 300 MP-20 structures
+(``benchmarks/bench_xrd_indexing.py``) 74.7 % → 78.0 % (monoclinic 25 → 36 of 43,
+orthorhombic 57 → 53 of 69).  Both together, on the synthetic test: 62.1 % →
+67.1 % (triclinic 5 → 8 of 18, monoclinic 13 → 17 of 20); on the 200 MP-20 patterns 69.5 % →
+70.0 % (the second look alone: 68.5 %, two monoclinic structures given triclinic cells).
+Taking the curvature's lines for every scan instead was measured before and not adopted
+(:func:`pick_lines`).  On a hexagonal answer: the training patterns' extinction symbols do
+not separate trigonal P structures from hexagonal ones (no symbol found for more trigonal
+than hexagonal structures: P6/mmm's 17 against 31, P6₂22's 9 against 11, P6₁22's 7 against
+8), so the answer stays hexagonal, with trigonal named as also possible.
 
 The space group comes after the crystal system, as in a crystallographer's work: the cell
 found for a cubic, hexagonal, trigonal or tetragonal pattern is counted again with each
@@ -442,11 +464,13 @@ def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0
     a weaker maximum where a stronger line's Kα2 falls (± 0.03°, ≤ 0.75 × its height) is
     dropped, and with ``drop_k_beta`` so is one where its Kβ falls (± 0.03°, ≤
     ``KB_MAX_RATIO`` × its height: an unfiltered tube's Kβ line).  Returns (2θ, height) sorted
-    by 2θ.  Taking lines at the maxima of the negative second derivative instead (it resolves
-    lines closer than the maxima do) was measured on 2026-12-07 and not adopted: indexing alone
-    on notebook 06's synthetic test 62.1 % → 67.1 % (blended lines resolved; 8 of 18 triclinic
-    structures instead of 5), on its 200 MP patterns 69.5 % → 68.5 %, on ``rruff_dev`` 66.4 % →
-    60.5 % (orthorhombic minerals 38 → 24 right) — the measured scans users bring decide."""
+    by 2θ.  With ``curvature`` the lines are the maxima of −d²y/d(2θ)² instead (the height
+    test on the smoothed scan kept): they resolve lines closer than the maxima do, and
+    :func:`index_scan` takes them for a second look when no cell indexes the maxima.  Taking
+    them for every scan was measured on 2026-12-07 and not adopted: indexing alone on notebook
+    06's synthetic test 62.1 % → 67.1 % (blended lines resolved; 8 of 18 triclinic structures
+    instead of 5), on its 200 MP patterns 69.5 % → 68.5 %, on ``rruff_dev`` 66.4 % → 60.5 %
+    (orthorhombic minerals 38 → 24 right) — the measured scans users bring decide."""
     tt = np.asarray(two_theta, float)
     raw = np.asarray(intensity, float)
     step = float(np.median(np.diff(tt)))
@@ -942,11 +966,11 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
-    ``min_m``; when none does, a monoclinic cell held to the same rule, then (with
-    ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one with M_N ≥
-    ``SYMMETRY_MARGIN`` × ``min_m``; otherwise "monoclinic" with ``"indexed": False``.
-    Fewer than ``min_lines`` lines (but
-    at least ``few_lines``): a cubic cell that indexes every line with M_N ≥ ``min_m`` and
+    ``min_m``; when none does (or, with ``monoclinic_check``, when the best is orthorhombic and
+    a monoclinic cell has ``SYMMETRY_MARGIN`` × its M_N), a monoclinic cell held to the same
+    rule, then (with ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one
+    with M_N ≥ ``SYMMETRY_MARGIN`` × ``min_m``; otherwise "monoclinic" with ``"indexed":
+    False``.  Fewer than ``min_lines`` lines (but at least ``few_lines``): a cubic cell that indexes every line with M_N ≥ ``min_m`` and
     predicts few lines the scan does not show (:func:`predicts_few_lines`, against the weak
     lines when given), else "monoclinic" with ``"indexed": False``.  The found cell of a
     non-orthorhombic system is then counted with its system's extinction symbols
@@ -1010,7 +1034,11 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
                **kwargs: Any) -> dict[str, Any]:
     """:func:`index_lines` of the lines :func:`pick_lines` finds in a measured Cu Kα scan (2θ
     degrees, counts), the weak lines (≥ ``WEAK_RELATIVE`` of the strongest, Kβ lines
-    dropped) testing the absences; with ``"n_picked"`` (the lines indexed) added."""
+    dropped) testing the absences; with ``"n_picked"`` (the lines indexed) and ``"lines"``
+    added.  When no cell indexes them and ``second_look``, the lines at the curvature's maxima
+    (:func:`pick_lines` with ``curvature``), if there are more of them, are indexed too and
+    their answer kept when a cell indexes them (``"lines": "curvature"``, else
+    ``"maxima"``)."""
     tt, _ = pick_lines(two_theta, intensity)
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
     out = index_lines(tt, weak_two_theta=weak, **kwargs)
