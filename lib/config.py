@@ -10,10 +10,11 @@ Profiles
 ``smoke``
     All notebooks together in a few minutes on 2 CPU cores; the tests use it.
 ``default``
-    The offline laptop study: 41 minutes for all notebooks, measured end to end from a clean
-    clone on 2 cores (fresh environment included; 00 44 s, 01 9 s, 02 300 s, 03 157 s,
-    04 361 s, 05 156 s, 06 508 s, 07 395 s, 08 426 s); on cores shared with other jobs the
-    notebooks took up to 1.8× that (02 553 s, 04 547 s, 06 580 s, 07 611 s, 08 771 s).
+    The offline laptop study: 55 minutes for all notebooks, measured end to end from a clean
+    clone on 2 cores on 2026-12-07 (fresh environment included, about 2 minutes; 00 44 s,
+    01 12 s, 02 262 s, 03 182 s, 04 420 s, 05 228 s, 06 1,052 s — half of it indexing since
+    the curvature's second look —, 07 541 s, 08 443 s); 41 minutes before, with 06 at 508 s.
+    On cores shared with other jobs the notebooks have taken up to 1.8× as long.
 ``full``
     The reports' scale (150,000 training + validation structures, 4630 reflections); GPU nodes.
 
