@@ -12,7 +12,8 @@ cell's reflection conditions allow).
     python benchmarks/bench_xrd_indexing.py --n 300
 
 Measured 2026-12-07 on the 2-core machine (300 structures, seed 7, 2 workers; 153 s, 0.99 s a
-structure in one worker): crystal system **78.0 %**, lattice system 81.0 %, space group
+structure in one worker; 147 s, 0.95 s, once the quick filter drops a trial at its second
+missed line — the same table): crystal system **78.0 %**, lattice system 81.0 %, space group
 **48.0 %** (always the most common group: 13.3 %) — against 66.8 % and 29.2 % on the measured
 ``rruff_dev`` (23.3 % before its weak lines tested the absences; the computed lines here have
 no weak set).  Searching a monoclinic cell against an orthorhombic answer too (it must have

@@ -11,45 +11,45 @@ highest symmetry down, for the cell that indexes them:
 - monoclinic   Q = A h² + B k² + C l² + D h l              A = a*², B = b*², C = c*²,
                                                            D = 2 a* c* cos β*  (b unique)
 
-Trial cells come from assigning small indices to pairs (triples) of the first lines (the
-method of the early programs: Ito, TREOR's trial-and-error); each trial is refined by least
-squares on the lines it indexes and judged by de Wolff's figure of merit
-M_N = Q_N / (2 ⟨|ΔQ|⟩ N_calc) (de Wolff 1968, J. Appl. Cryst. 1, 108), with N_calc the number
-of distinct lines the cell (with its lattice centring: P, I, F, C, R) allows up to the N-th
-observed line; the best orthorhombic cells are counted again with each orthorhombic extinction
-symbol's reflection conditions, and the one with the highest M_N that indexes as many
-lines as the cell did without them is kept and reported (``absences``: the space groups it
-allows).  The answer is the highest system whose best cell reaches the textbook
-threshold M_N ≥ 10 with at most ``max_unindexed`` lines left unindexed.  Only when no cell of
-orthorhombic or higher symmetry does, or when the best is orthorhombic, is a monoclinic cell
-searched (b unique; trial indices ≤ 1 and the axes' second orders on four of the first six
-lines, TREOR's way), held to the same M_N ≥ 10 and given in cctbx's best cell; against an
-orthorhombic cell it must have ``SYMMETRY_MARGIN`` (2) times that cell's M_N (a monoclinic
-structure with β within a degree or two of 90° otherwise passes for orthorhombic).  Only when
-no monoclinic cell does either, and the scan has at least twenty lines (``TRICLINIC_LINES``: de Wolff's M_20 is defined on twenty, and
-six parameters fit fewer lines too easily), is a triclinic cell searched, Ito's way: a*², b*²,
-c*² three of the first six lines, each cross term one of the four that place the most lines
-of its zone (:func:`_zone_cross_terms`, from lines among the first twelve taken as 110, 210
-or 120, so that a line blended with a neighbour does not decide it), held to M_N ≥ 20 (twice
-the threshold: the margin ``SYMMETRY_MARGIN`` a step down in symmetry asks) and given as
-cctbx's Niggli cell, space group P-1.  Measured (2026-12-07): on notebook 06's 560 synthetic
-training and validation patterns it answers triclinic 41 times, 38 of them right (of 75
-triclinic structures; M_N 22–251 for the right cells); indexing alone on the synthetic test
-goes 59.3 % → 62.1 % (5 of 18 triclinic structures; a line blended with a neighbour still
-hides many) and on the 200 MP-20 patterns 69.0 % → 69.5 %.  On ``rruff_dev`` it finds none of
-the 20 triclinic minerals and gives one monoclinic mineral a triclinic cell (M_N 23.7):
-crystal system 201 → 200.  Measured lines carry errors that six parameters absorb, and the
-right cells' M_N there is that of wrong ones: with M_N ≥ 10 it found one triclinic mineral
-(M_N 17.7) and gave three monoclinic ones triclinic cells (M_N 12.0–23.7; 199), and trial
-cross terms from 110-type lines alone (no zones), five axes and ten lines, no line minimum,
-gave 200 there and the same 62.1 % on the synthetic test.  The zone search's sizes (six
-axes, twelve lines, four terms per zone) were chosen on 40 synthetic training patterns (24
-found either way with 8 axes and 15 lines); the floor of 20 after looking at the M_N of the
-right and wrong cells on ``rruff_dev`` and the training patterns, so the ``rruff_dev`` figure
-is slightly optimistic.  A pattern that none indexes is answered "monoclinic" all the same,
-with ``indexed`` false — after a second look (:func:`index_scan`): the lines at the maxima of
-the scan's curvature −d²y/d(2θ)² (:func:`pick_lines` with ``curvature``), which resolve lines
-closer than their maxima, indexed the same way; their cell is kept only if one is found.
+Trial cells come from assigning small indices to pairs (triples) of the first lines (the method
+of the early programs: Ito, TREOR's trial-and-error); each trial is refined by least squares on
+the lines it indexes and judged by de Wolff's figure of merit M_N = Q_N / (2 ⟨|ΔQ|⟩ N_calc) (de
+Wolff 1968, J. Appl. Cryst. 1, 108), with N_calc the number of distinct lines the cell (with its
+lattice centring: P, I, F, C, R) allows up to the N-th observed line; the best orthorhombic
+cells are counted again with each orthorhombic extinction symbol's reflection conditions, and
+the one with the highest M_N that indexes as many lines as the cell did without them is kept and
+reported (``absences``: the space groups it allows).  The answer is the highest system whose
+best cell reaches the textbook threshold M_N ≥ 10 with at most ``max_unindexed`` lines left
+unindexed.  Only when no cell of orthorhombic or higher symmetry does, or when the best is
+orthorhombic, is a monoclinic cell searched (b unique; trial indices ≤ 1 and the axes' second
+orders on four of the first six lines, TREOR's way), held to the same M_N ≥ 10 and given in
+cctbx's best cell; against an orthorhombic cell it must have ``SYMMETRY_MARGIN`` (2) times that
+cell's M_N (a monoclinic structure with β within a degree or two of 90° otherwise passes for
+orthorhombic).  Only when no monoclinic cell does either, and the scan has at least twenty lines
+(``TRICLINIC_LINES``: de Wolff's M_20 is defined on twenty, and six parameters fit fewer lines
+too easily), is a triclinic cell searched, Ito's way: a*², b*², c*² three of the first six
+lines, each cross term one of the four that place the most lines of its zone
+(:func:`_zone_cross_terms`, from lines among the first twelve taken as 110, 210 or 120, so that
+a line blended with a neighbour does not decide it), held to M_N ≥ 20 (twice the threshold: the
+margin ``SYMMETRY_MARGIN`` a step down in symmetry asks) and given as cctbx's Niggli cell, space
+group P-1.  Measured (2026-12-07): on notebook 06's 560 synthetic training and validation
+patterns it answers triclinic 41 times, 38 of them right (of 75 triclinic structures; M_N 22–251
+for the right cells); indexing alone on the synthetic test goes 59.3 % → 62.1 % (5 of 18
+triclinic structures; a line blended with a neighbour still hides many) and on the 200 MP-20
+patterns 69.0 % → 69.5 %.  On ``rruff_dev`` it finds none of the 20 triclinic minerals and gives
+one monoclinic mineral a triclinic cell (M_N 23.7): crystal system 201 → 200.  Measured lines
+carry errors that six parameters absorb, and the right cells' M_N there is that of wrong ones:
+with M_N ≥ 10 it found one triclinic mineral (M_N 17.7) and gave three monoclinic ones triclinic
+cells (M_N 12.0–23.7; 199), and trial cross terms from 110-type lines alone (no zones), five
+axes and ten lines, no line minimum, gave 200 there and the same 62.1 % on the synthetic test.
+The zone search's sizes (six axes, twelve lines, four terms per zone) were chosen on 40
+synthetic training patterns (24 found either way with 8 axes and 15 lines); the floor of 20
+after looking at the M_N of the right and wrong cells on ``rruff_dev`` and the training
+patterns, so the ``rruff_dev`` figure is slightly optimistic.  A pattern that none indexes is
+answered "monoclinic" all the same, with ``indexed`` false — after a second look
+(:func:`index_scan`): the lines at the maxima of the scan's curvature −d²y/d(2θ)²
+(:func:`pick_lines` with ``curvature``), which resolve lines closer than their maxima, indexed
+the same way; their cell is kept only if one is found.
 
 Those two steps were measured on 2026-12-07 against the search without them, judged on
 notebook 06's 560 synthetic training and validation patterns and on ``rruff_dev``.  The second
@@ -694,24 +694,39 @@ def _quick_filter(trials: np.ndarray, q: np.ndarray, tol_q: np.ndarray, system: 
                   n_quick: int, keep: int, max_index: int = 4, chunk: int = 2048,
                   ) -> np.ndarray:
     """The ``keep`` trials that index all but at most one of the first ``n_quick`` lines with
-    indices ≤ ``max_index`` (P lattice), best first by a rough figure of merit."""
+    indices ≤ ``max_index`` (P lattice), best first by a rough figure of merit.  The lines
+    are taken one at a time and a trial that has missed two is dropped at once (most do
+    within the first few lines), so later lines are matched only against the survivors: the
+    same trials, in the same order, as matching every line against every trial (the 301
+    ``rruff_dev`` records and ``bench_xrd_indexing.py``'s table unchanged, 2026-12-07); 31 of
+    those scans in one process 50 s → 32 s, though in two Dask workers the whole set only
+    went 276 s → 265 s and the benchmark 153 s → 147 s."""
     f = np.unique(forms(_hkl(max_index, system), system), axis=0)
     qq, tt = q[:n_quick], tol_q[:n_quick]
     good, score = [], []
     for lo in range(0, len(trials), chunk):
         p = trials[lo:lo + chunk]
         calc = p @ f.T                                          # (c, r)
-        err = np.abs(calc[:, :, None] - qq[None, None, :]).min(axis=1)   # (c, n)
+        err = np.zeros((len(p), len(qq)))                       # (c, n) Å⁻²
+        missed = np.zeros(len(p), int)
+        alive = np.arange(len(p))
+        for j in range(len(qq)):
+            e = np.abs(calc[alive] - qq[j]).min(axis=1)
+            err[alive, j] = e
+            missed[alive] += ~(e <= tt[j])
+            alive = alive[missed[alive] <= 1]
+            if not len(alive):
+                break
+        if not len(alive):
+            continue
+        calc, err, p = calc[alive], err[alive], p[alive]
         hit = err <= tt[None, :]
         n_hit = hit.sum(1)
-        ok = n_hit >= len(qq) - 1
-        if not ok.any():
-            continue
         eps = np.where(hit, err, 0).sum(1) / np.maximum(n_hit, 1)
         n_calc = (calc <= qq[-1] * 1.0001).sum(1)              # lines up to the last one
         fom = qq[-1] / (2 * np.maximum(eps, 1e-7) * np.maximum(n_calc, 1))
-        good.append(p[ok])
-        score.append(fom[ok] * (n_hit[ok] == len(qq)))
+        good.append(p)
+        score.append(fom * (n_hit == len(qq)))
     if not good:
         return np.zeros((0, trials.shape[1]))
     p, s = np.concatenate(good), np.concatenate(score)
@@ -968,18 +983,18 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
     ``min_m``; when none does (or, with ``monoclinic_check``, when the best is orthorhombic and
     a monoclinic cell has ``SYMMETRY_MARGIN`` × its M_N), a monoclinic cell held to the same
-    rule, then (with ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one
-    with M_N ≥ ``SYMMETRY_MARGIN`` × ``min_m``; otherwise "monoclinic" with ``"indexed":
-    False``.  Fewer than ``min_lines`` lines (but at least ``few_lines``): a cubic cell that indexes every line with M_N ≥ ``min_m`` and
-    predicts few lines the scan does not show (:func:`predicts_few_lines`, against the weak
-    lines when given), else "monoclinic" with ``"indexed": False``.  The found cell of a
-    non-orthorhombic system is then counted with its system's extinction symbols
-    (:func:`with_extinctions`) to name the space group, and ``weak_two_theta`` (degrees, the
-    weak lines of the scan) test those conditions (:func:`weak_line_group`; the crystal system
-    is decided before).  Returns ``{"crystal_system",
-    "indexed", "solution", "space_group", "tried"}`` (``space_group``: the most symmetric group
-    the solution's reflection conditions allow; None when unindexed or when the lattice's
-    metric symmetry is not the cell's system)."""
+    rule, then (with ``triclinic`` and at least ``TRICLINIC_LINES`` lines) a triclinic one with
+    M_N ≥ ``SYMMETRY_MARGIN`` × ``min_m``; otherwise "monoclinic" with ``"indexed": False``.
+    Fewer than ``min_lines`` lines (but at least ``few_lines``): a cubic cell that indexes every
+    line with M_N ≥ ``min_m`` and predicts few lines the scan does not show
+    (:func:`predicts_few_lines`, against the weak lines when given), else "monoclinic" with
+    ``"indexed": False``.  The found cell of a non-orthorhombic system is then counted with its
+    system's extinction symbols (:func:`with_extinctions`) to name the space group, and
+    ``weak_two_theta`` (degrees, the weak lines of the scan) test those conditions
+    (:func:`weak_line_group`; the crystal system is decided before).  Returns
+    ``{"crystal_system", "indexed", "solution", "space_group", "tried"}`` (``space_group``: the
+    most symmetric group the solution's reflection conditions allow; None when unindexed or when
+    the lattice's metric symmetry is not the cell's system)."""
     tt = np.sort(np.asarray(two_theta, float))[:n_lines]
     out: dict[str, Any] = {"crystal_system": FALLBACK, "indexed": False, "solution": None,
                            "space_group": None, "tried": {}}
