@@ -30,11 +30,11 @@ tetragonal 40 / 29 of 44, orthorhombic 53 / 38 of 69, monoclinic 36 / 15 of 43, 
 triclinic 4 / 3 of 13 (12 of them get a cell, 8 one of a higher system).  So even on perfect
 lines the method loses about a fifth of the crystal systems: a cell of higher symmetry passes
 for a pseudo-symmetric structure (7 of the 43 monoclinic structures get another answer;
-before the monoclinic check 14 passed for orthorhombic; Le Page's 1° merges others upwards), 5 cubic structures are not
-indexed at all, and the R search misses long-c cells.  Measurement costs it about ten points
-more on crystal system and about two fifths of its space groups (the two sets' mixes of systems
-differ).  The
-trade-offs measured with this script are in the docstring of :mod:`lib.xrd.indexing`.
+before the monoclinic check 14 passed for orthorhombic; Le Page's 1° merges others upwards),
+5 cubic structures are not indexed at all, and the R search misses long-c cells.  Measurement
+costs it about ten points more on crystal system and about two fifths of its space groups (the
+two sets' mixes of systems differ).  The trade-offs measured with this script are in the
+docstring of :mod:`lib.xrd.indexing`.
 """
 
 from __future__ import annotations
