@@ -14,6 +14,10 @@ Profiles
     clone on 2 cores on 2026-12-07 (fresh environment included, about 2 minutes; 00 44 s,
     01 12 s, 02 262 s, 03 182 s, 04 420 s, 05 228 s, 06 1,052 s — half of it indexing since
     the curvature's second look —, 07 541 s, 08 443 s); 41 minutes before, with 06 at 508 s.
+    Measured again the same way once the Dask workers kept glibc's adaptive allocation
+    (``lib.parallel``): 59 minutes (00 53 s, 01 15 s, 02 350 s, 03 274 s, 04 511 s, 05 281 s,
+    06 988 s, 07 408 s, 08 519 s) on a slower day — the notebooks that start no Dask worker
+    (02–05) took 1.2–1.5× as long as in the first run, 06 and 07 less time than there.
     On cores shared with other jobs the notebooks have taken up to 1.8× as long.
 ``full``
     The reports' scale (150,000 training + validation structures, 4630 reflections); GPU nodes.
@@ -341,12 +345,13 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # split (70 structures at default: too few to choose)
         "index_patterns": 1000,        # rruff_dev patterns (the first ones) that the classical
                                        # method, powder indexing (lib.xrd.indexing), answers:
-                                       # ≈ 2 s each per worker (301 in ≈ 305 s with 2 workers,
-                                       # 2026-11-22); 0 = none
+                                       # ≈ 1.4 s each per worker (301 in 201–210 s with 2
+                                       # workers, 2026-12-07); 0 = none
         "index_simulated": 200,        # synthetic test and MP patterns (a seeded subset of each)
                                        # that indexing, then each network, answers (as
-                                       # classify --index): ≈ 0.5–0.9 s each per worker
-                                       # (140 + 200 in ≈ 155 s with 2 workers); 0 = none
+                                       # classify --index): ≈ 0.85 s each per worker
+                                       # (140 + 200 in 144 s with 2 workers, 2026-12-07);
+                                       # 0 = none
         "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
                                        # COD structures' frequencies (label shift; ≈ 30 s once,
                                        # cached); "none": balanced probabilities
