@@ -699,9 +699,7 @@ def _quick_filter(trials: np.ndarray, q: np.ndarray, tol_q: np.ndarray, system: 
     within the first few lines), so later lines are matched only against the survivors: the
     same trials, in the same order, as matching every line against every trial (the 301
     ``rruff_dev`` records and ``bench_xrd_indexing.py``'s table unchanged, 2026-12-07); 31 of
-    those scans in one process 50 s → 32 s, though in two Dask workers the whole set only
-    went 276 s → 265 s and the benchmark 153 s → 147 s (the workers were slowed by Dask's
-    malloc setting, since dropped: 265 s → 201–210 s, :mod:`lib.parallel`)."""
+    those scans in one process 50 s → 32 s."""
     f = np.unique(forms(_hkl(max_index, system), system), axis=0)
     qq, tt = q[:n_quick], tol_q[:n_quick]
     good, score = [], []
