@@ -65,6 +65,11 @@ CU_KA2: float = 1.54439
 #: Impurity peaks weaker than this fraction of the main phase's strongest peak are left out
 #: (the cut pymatgen applies to one phase's own peaks, 10⁻³; saves half the profile work).
 IMPURITY_CUT: float = 1e-3
+#: Patterns whose profiles are rendered together (:func:`measure`): the direct window around
+#: every peak is sized by the broadest peak of the call, so one call for a large batch is
+#: slower per pattern (measured on notebook 06's training peaks, one core: 6.8 ms per pattern
+#: in calls of 2048, 2.6 in calls of 512, 1.4–1.5 in calls of 64–128, with preprocessing).
+PROFILE_CHUNK: int = 32
 #: Scherrer constant for spherical crystallites (FWHM, dimensionless).
 SCHERRER_K: float = 0.9
 
@@ -529,6 +534,19 @@ def measured_peaks(peaks: PeakSet, rows: np.ndarray, cond: Conditions, model: Me
     return pat, tt, inten, fwhm
 
 
+def _profiles(pat: np.ndarray, tt: np.ndarray, inten: np.ndarray, fwhm: np.ndarray,
+              eta: np.ndarray, n: int, grid: Grid) -> np.ndarray:
+    """The pseudo-Voigt profiles (n, n_points) of peaks (pattern index, 2θ degrees, intensity,
+    FWHM degrees) with a per-peak mixing η: η·L + (1 − η)·G, each part with its own
+    intensity."""
+    signal = pseudo_voigt_patterns(pat, tt, inten * (1 - eta), n, grid, eta=0.0, scale=False,
+                                   fwhm=fwhm)
+    if np.any(eta > 0):
+        signal += pseudo_voigt_patterns(pat, tt, inten * eta, n, grid, eta=1.0, scale=False,
+                                        fwhm=fwhm)
+    return signal
+
+
 def measure(peaks: PeakSet, rows: np.ndarray, cond: Conditions, grid: Grid,
             model: MeasurementModel, rng: np.random.Generator,
             impurity_rows: np.ndarray | None = None) -> np.ndarray:
@@ -537,13 +555,12 @@ def measure(peaks: PeakSet, rows: np.ndarray, cond: Conditions, grid: Grid,
     counts at the strongest peak (see the module docstring)."""
     n = len(rows)
     pat, tt, inten, fwhm = measured_peaks(peaks, rows, cond, model, impurity_rows)
-    eta = cond.eta[pat]
-    # pseudo-Voigt with a per-pattern η: η·L + (1 − η)·G, each part with its own intensity
-    signal = pseudo_voigt_patterns(pat, tt, inten * (1 - eta), n, grid, eta=0.0, scale=False,
-                                   fwhm=fwhm)
-    if np.any(eta > 0):
-        signal += pseudo_voigt_patterns(pat, tt, inten * eta, n, grid, eta=1.0, scale=False,
-                                        fwhm=fwhm)
+    signal = np.empty((n, grid.n_points))
+    for lo in range(0, n, PROFILE_CHUNK):
+        sel = (pat >= lo) & (pat < lo + PROFILE_CHUNK)
+        signal[lo:lo + PROFILE_CHUNK] = _profiles(pat[sel] - lo, tt[sel], inten[sel], fwhm[sel],
+                                                  cond.eta[pat[sel]], min(PROFILE_CHUNK, n - lo),
+                                                  grid)
     top = signal.max(axis=1, keepdims=True)
     signal = np.divide(signal, top, out=np.zeros_like(signal), where=top > 0)
     signal += background_shapes(grid, cond)
