@@ -15,7 +15,10 @@ computes their peak lists and reflection tables (timed: ``peak_table_s``).  Then
 - ``network_*``: :func:`lib.xrd.networks.build_convnext1d` (default size) trained for two
   epochs on ``--patterns`` stream patterns (arrays) with Keras on the machine's cores; the
   wall time of each epoch (the first includes tracing) and the CPU time, and the time of one
-  epoch drawn straight from the stream (simulation inside ``fit``).
+  epoch drawn straight from the stream (simulation inside ``fit``, on TensorFlow's ``tf.data``
+  thread beside the training step) and of one drawn when it begins (``epoch_first``, as
+  notebook 06 trains; simulation before the steps).  Keras trains on the machine's cores, the
+  stream on one; the ratios against the epoch from arrays are printed.
 """
 
 from __future__ import annotations
@@ -105,6 +108,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     data = PatternStream(big, big_labels, simulate.MeasurementModel(), args.batch, args.seed,
                          grid=grid)
     x = np.concatenate([data[i][0] for i in range(len(data))])
+    first = PatternStream(big, big_labels, simulate.MeasurementModel(), args.batch, args.seed,
+                          grid=grid, epoch_first=True)
     model = networks.build_convnext1d(args.points)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3),
                   loss={h: "sparse_categorical_crossentropy" for h in model.output_names},
@@ -125,7 +130,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     wall.clear()
     cpu.clear()
     model.fit(data, epochs=1, verbose=0, callbacks=[Timer()])
+    model.fit(first, epochs=1, verbose=0, callbacks=[Timer()])
     result["network_epoch_from_stream_wall_s"] = wall[0]
+    result["network_epoch_drawn_first_wall_s"] = wall[1]
+    arrays = result["network_epoch_wall_s"][-1]
+    print(f"one epoch: from arrays {arrays} s; from the stream {wall[0]} s "
+          f"({wall[0] / arrays:.2f}x); drawn when it begins {wall[1]} s ({wall[1] / arrays:.2f}x)")
     return result
 
 

@@ -261,8 +261,9 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         # augmentation + SNIP preprocessing 1.3–2.8 ms per pattern; per pattern and epoch
         # 4.1–4.6 ms (1D CNN, 2300/1150 dense, 4,500 points), ≈ 18 ms (ConvNeXt) and ≈ 10 ms
         # (MobileNetV2, 64 px; + ≈ 50 s for its first epoch); the "measured" stream adds ≈ 5 ms
-        # (simulation) per pattern and epoch.  Default measured (2026-11-21, "measured_once",
-        # shared machine at load ≈ 4–5): pyxtal 24 s, MP 9 s, variants 41 s, one measured draw
+        # (simulation) per pattern and epoch (≈ 1.3 ms since 2026-12-07: profiles rendered 32
+        # patterns a call, lib.xrd.simulate.PROFILE_CHUNK).  Default measured (2026-11-21,
+        # "measured_once", shared machine at load ≈ 4–5): pyxtal 24 s, MP 9 s, variants 41 s, one measured draw
         # of the ≈ 30,500 training patterns + preprocessing 143 s, MobileNetV2 62 s, 1D CNN
         # 244 s, ConvNeXt 183 s, COD class prior 16–24 s, rruff_dev 3–5 s: 755–775 s in the
         # notebook, 761–781 s with the runner (≈ 13 min); 580 s with keep_epoch "last" at a
@@ -310,18 +311,24 @@ _DEFAULT: dict[str, dict[str, Any]] = {
         "convnext_patterns": 8000,     # seeded subset of training patterns it trains on per
                                        # epoch (≈ 145 s per epoch); 0 = all
         "learning_rate_convnext": 1e-3,
-        "simulation": "measured_once", # training patterns: "report" (fixed Gaussian σ profiles
+        "simulation": "measured",      # training patterns: "report" (fixed Gaussian σ profiles
                                        # + augmented copies), "measured" (PatternStream: new
-                                       # measurement-like patterns every epoch, MeasurementModel;
-                                       # + ≈ 5 ms simulation + 2.8 ms preprocessing per pattern
-                                       # and epoch: ≈ +160 s per epoch of 31,000 per model, so
-                                       # ≈ 30 min at default: the full profile's choice) or
-                                       # "measured_once" (each pattern measured once, fixed:
-                                       # ≈ 5 ms per pattern once, ≈ 150 s at default).  Paired
-                                       # runs (bench_xrd_rruff.py, 490 parents × 16, 1D CNN,
-                                       # 2 epochs; rruff_dev crystal system): report 11.0 %,
-                                       # report + scan_start 18.9 / 19.3 %, measured_once
-                                       # 29.6 %, measured 33.2 % (35.2 % with the smoothing)
+                                       # measurement-like patterns every epoch, MeasurementModel,
+                                       # each epoch drawn when it begins: ≈ 1.3 ms a pattern
+                                       # with preprocessing on one core, ≈ 40 s per epoch of
+                                       # 31,000) or "measured_once" (each pattern measured once,
+                                       # fixed).  Notebook 06 at default, 2026-12-07:
+                                       # "measured_once" 988 s (structures made, ≈ 45 s of
+                                       # it); from cached structures "measured" drawn beside
+                                       # the training steps (tf.data's thread) 994 s (1D CNN
+                                       # 370 s against 139), drawn when each epoch begins 784 s
+                                       # (1D CNN 214 s); rruff_dev, 1D CNN + COD prior:
+                                       # measured_once 26.6–30.6 % in earlier runs, measured
+                                       # 34.2 and 30.2 %.  Paired runs (bench_xrd_rruff.py, 490
+                                       # parents × 16, 1D CNN, 2 epochs; rruff_dev crystal
+                                       # system): report 11.0 %, report + scan_start 18.9 /
+                                       # 19.3 %, measured_once 29.6 %, measured 33.2 % (35.2 %
+                                       # with the smoothing)
         "confidence_target": 0.8,      # rruff_dev accuracy the confidence threshold aims at
         "mobilenet_patterns": 2000,    # MobileNetV2 trains on a seeded subset of this many
                                        # training patterns (≈ 20 s per epoch); 0 = all

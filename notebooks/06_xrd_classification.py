@@ -363,10 +363,10 @@ if cfg.simulation == "report":
 elif cfg.simulation == "measured_once":
     x_train = np.empty((train_peaks.n_rows, grid.n_points), np.float32)
     rng_once = np.random.default_rng(cfg.seed + 2)
-    for lo in range(0, train_peaks.n_rows, 2048):
-        rows_once = np.arange(lo, min(lo + 2048, train_peaks.n_rows))
-        x_train[lo:lo + 2048] = scan_inputs(simulate_patterns(train_peaks, rows_once, measurement,
-                                                              grid, rng_once))
+    for lo in range(0, train_peaks.n_rows, 256):  # 128–512 rows a call: 1.4–1.7 ms a pattern
+        rows_once = np.arange(lo, min(lo + 256, train_peaks.n_rows))
+        x_train[lo:lo + 256] = scan_inputs(simulate_patterns(train_peaks, rows_once, measurement,
+                                                             grid, rng_once))
     y_train = y_rows
     n_training_patterns = len(x_train)
     training_description = (f"{len(train)} structures + {len(variants)} variants, each measured "
@@ -391,14 +391,15 @@ print(f"training patterns per epoch: {n_training_patterns} = {training_descripti
 
 def pattern_stream(seed: int, rows: np.ndarray | None = None):
     """New measurement-like patterns of the training rows (all, or ``rows``) every epoch
-    (lib.xrd.stream)."""
+    (lib.xrd.stream), each epoch's drawn when it begins (before its training steps)."""
     rows = np.arange(len(y_rows["crystal_system"])) if rows is None else rows
     labels = {h: v[rows] for h, v in y_rows.items()}
     weights = {h: models.balanced_weights(v, len(models.head_labels(h)))[v].astype(np.float32)
                for h, v in labels.items()}
     peaks = PeakSet.from_batches([dataset.peak_rows(train_peak_batch, rows)])
     return stream.PatternStream(peaks, labels, measurement, cfg.batch_size, seed,
-                                preprocess=scan_inputs, grid=grid, sample_weights=weights)
+                                preprocess=scan_inputs, grid=grid, sample_weights=weights,
+                                epoch_first=True)
 
 
 def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
@@ -412,13 +413,14 @@ def row_subset(n_rows: int, cap: int, seed: int) -> np.ndarray:
 # The training patterns.  With `simulation = "report"`: each training structure and each
 # variant once with the report's Gaussian profile, plus `augment_copies` measurement-like
 # copies of each training structure (`lib.xrd.augment`) — a fixed set.  With
-# `simulation = "measured"`: the same peak lists are **measured anew every epoch** by
-# `lib.xrd.stream.PatternStream` with `lib.xrd.simulate.MeasurementModel` (Kα1/Kα2 doublet,
-# pseudo-Voigt peaks with Caglioti and Scherrer widths, zero shift and sample displacement, an
-# impurity phase now and then, background, Poisson counting noise, a scan range between
-# `scan_start` and 60–90°); with `simulation = "measured_once"` each is measured **once**, the
-# same way, and kept (the stream's realism at the report mode's training cost: one simulation
-# per pattern instead of one per pattern and epoch).  A simulated measurement is smoothed with
+# `simulation = "measured"` (every profile's default): the same peak lists are **measured anew
+# every epoch** by `lib.xrd.stream.PatternStream` with `lib.xrd.simulate.MeasurementModel`
+# (Kα1/Kα2 doublet, pseudo-Voigt peaks with Caglioti and Scherrer widths, zero shift and sample
+# displacement, an impurity phase now and then, background, Poisson counting noise, a scan
+# range between `scan_start` and 60–90°), each epoch's patterns drawn when it begins (about
+# 40 s an epoch here; drawn beside the training steps they slowed them down more than that);
+# with `simulation = "measured_once"` each is measured **once**, the same way, and kept (one
+# simulation per pattern instead of one per pattern and epoch).  A simulated measurement is smoothed with
 # σ within its scan exactly as `classify` smooths a measured file (`classify.scan_inputs`):
 # without it the simulated scans had ~4× the point-to-point noise of the measured `rruff_dev`
 # scans and ~4× as many local maxima.  In every mode no training scan records anything below

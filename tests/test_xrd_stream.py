@@ -131,3 +131,21 @@ def test_keras_fit_from_the_stream(data):
     hist = model.fit(s, epochs=2, verbose=0)                            # whole epochs
     assert len(hist.history["loss"]) == 2
     assert s.epoch == 1                                # epochs 0 and 1 were drawn
+
+
+
+def test_epoch_first_gives_the_same_batches(data):
+    plain, first = stream(data, seed=3), stream(data, seed=3, epoch_first=True)
+    for _ in range(2):                                 # epochs 0 and 1, as Keras begins them
+        plain.on_epoch_begin()
+        first.on_epoch_begin()
+        assert first.draw_epoch(first.epoch).shape == (10, GRID.n_points)
+        for i in (2, 0, 1):                            # Keras shuffles the batches
+            (x1, y1), (x2, y2) = plain[i], first[i]
+            assert np.array_equal(x1, x2)
+            assert all(np.array_equal(y1[h], y2[h]) for h in y1)
+    first.set_epoch(0)                                 # not drawn: drawn batch by batch
+    plain.set_epoch(0)
+    assert np.array_equal(first[1][0], plain[1][0])
+    with pytest.raises(IndexError):
+        stream(data, epoch_first=True)[3]

@@ -8,7 +8,12 @@ rendered by :func:`lib.xrd.simulate.simulate` under conditions drawn from the
 passed through ``preprocess`` — the same function ``classify`` applies to a measured scan
 (default: :func:`lib.xrd.patterns.smooth_normalise` with the report's σ = 5 points).  So the
 same seed and epoch give the same batches, in any order of access, and every epoch sees new
-measurements of every structure.  Labels are those of :func:`lib.xrd.models.train`: a dict
+measurements of every structure.  With ``epoch_first`` every batch of an epoch is drawn when
+the epoch begins (``on_epoch_begin``, which Keras calls before it asks for the epoch's first
+batch) and kept until the next: the same batches, at the cost of holding one epoch's patterns
+(rows × grid points × 4 bytes), but drawn before the training steps instead of beside them —
+with TensorFlow the batches are otherwise drawn on a ``tf.data`` thread that competes with the
+training step for the same cores.  Labels are those of :func:`lib.xrd.models.train`: a dict
 head → int array per row (crystal system: index into ``CRYSTAL_SYSTEMS``; space group:
 number − 1).
 """
@@ -65,7 +70,8 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
     with optional ``reflections`` (one :class:`~lib.xrd.simulate.Reflections` per batch, for
     preferred orientation); ``labels``: head → int array of one label per row;
     ``sample_weights``: optional head → float array per row (e.g. balanced class weights);
-    ``impurity_pool``: rows that may serve as impurity phases (default: all).
+    ``impurity_pool``: rows that may serve as impurity phases (default: all); ``epoch_first``:
+    draw each epoch's batches when it begins (see the module docstring).
     Each item is ``(x, y)`` or ``(x, y, sample_weight)``, x float32 (batch, n_points).
     """
 
@@ -76,7 +82,7 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
                  grid: Grid = Grid(), reflections: Sequence[Reflections | None] | None = None,
                  sample_weights: Mapping[str, np.ndarray] | None = None,
                  impurity_pool: np.ndarray | None = None, shuffle: bool = True,
-                 **kwargs: Any) -> None:
+                 epoch_first: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(peak_batches, PeakSet):
             self.peaks = peak_batches
@@ -101,8 +107,11 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
         self.grid = grid
         self.impurity_pool = impurity_pool
         self.shuffle = shuffle
+        self.epoch_first = bool(epoch_first)
         self.epoch = 0
         self._epochs_begun = 0
+        self._order: tuple[int, np.ndarray] | None = None
+        self._drawn: tuple[int, np.ndarray] | None = None   # (epoch, its patterns) if drawn
 
     def __len__(self) -> int:
         return math.ceil(self.peaks.n_rows / self.batch_size)
@@ -112,7 +121,10 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
         n = self.peaks.n_rows
         if not self.shuffle:
             return np.arange(n)
-        return np.random.default_rng([self.seed, epoch, 0x5EED]).permutation(n)
+        if self._order is None or self._order[0] != epoch:    # once per epoch, not per batch
+            rng = np.random.default_rng([self.seed, epoch, 0x5EED])
+            self._order = (epoch, rng.permutation(n))
+        return self._order[1]
 
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, dict[str, np.ndarray],
                                                      np.ndarray]:
@@ -126,8 +138,28 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
             x = self.preprocess(x)
         return np.asarray(x, np.float32), {h: v[rows] for h, v in self.labels.items()}, rows
 
+    def draw_epoch(self, epoch: int) -> np.ndarray:
+        """Every pattern of ``epoch`` in its order (n_rows, n_points) float32: the batches of
+        :meth:`batch` one after another, kept for :meth:`__getitem__`."""
+        if self._drawn is None or self._drawn[0] != epoch:
+            self._drawn = None                                  # free the last epoch first
+            first = self.batch(epoch, 0)[0]
+            out = np.empty((self.peaks.n_rows,) + first.shape[1:], np.float32)
+            out[:len(first)] = first
+            for i in range(1, len(self)):
+                out[i * self.batch_size:(i + 1) * self.batch_size] = self.batch(epoch, i)[0]
+            self._drawn = (epoch, out)
+        return self._drawn[1]
+
     def __getitem__(self, index: int) -> tuple[Any, ...]:
-        x, y, rows = self.batch(self.epoch, index)
+        if self._drawn is not None and self._drawn[0] == self.epoch:
+            if not 0 <= index < len(self):
+                raise IndexError(f"PatternStream: batch {index} of {len(self)}")
+            rows = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+            x = self._drawn[1][index * self.batch_size:(index + 1) * self.batch_size]
+            y = {h: v[rows] for h, v in self.labels.items()}
+        else:
+            x, y, rows = self.batch(self.epoch, index)
         if self.sample_weights is None:
             return x, y
         return x, y, {h: w[rows] for h, w in self.sample_weights.items()}
@@ -144,3 +176,5 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
         its epochs; use whole epochs so that each pass is one permutation."""
         self.epoch = self._epochs_begun
         self._epochs_begun += 1
+        if self.epoch_first:
+            self.draw_epoch(self.epoch)
