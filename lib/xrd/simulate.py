@@ -67,8 +67,9 @@ CU_KA2: float = 1.54439
 IMPURITY_CUT: float = 1e-3
 #: Patterns whose profiles are rendered together (:func:`measure`): the direct window around
 #: every peak is sized by the broadest peak of the call, so one call for a large batch is
-#: slower per pattern (measured on notebook 06's training peaks, one core: 6.8 ms per pattern
-#: in calls of 2048, 2.6 in calls of 512, 1.4–1.5 in calls of 64–128, with preprocessing).
+#: slower per pattern.  Measured on notebook 06's training peaks, one core, with preprocessing,
+#: per pattern: all of a call's patterns together 6.8 ms in calls of 2048, 2.6 ms in calls of
+#: 512, 1.4 ms in calls of 64–128; 32 at a time 2.2 ms in calls of 2048, 1.2 ms in calls of 64.
 PROFILE_CHUNK: int = 32
 #: Scherrer constant for spherical crystallites (FWHM, dimensionless).
 SCHERRER_K: float = 0.9
