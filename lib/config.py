@@ -18,6 +18,9 @@ Profiles
     (``lib.parallel``): 59 minutes (00 53 s, 01 15 s, 02 350 s, 03 274 s, 04 511 s, 05 281 s,
     06 988 s, 07 408 s, 08 519 s) on a slower day — the notebooks that start no Dask worker
     (02–05) took 1.2–1.5× as long as in the first run, 06 and 07 less time than there.
+    With notebook 06 drawing its training patterns anew every epoch (``simulation``
+    "measured"), from a clean clone at 53fd0aa: 52 minutes (00 41 s, 01 12 s, 02 334 s,
+    03 209 s, 04 482 s, 05 256 s, 06 976 s, 07 365 s, 08 458 s; environment not counted).
     On cores shared with other jobs the notebooks have taken up to 1.8× as long.
 ``full``
     The reports' scale (150,000 training + validation structures, 4630 reflections); GPU nodes.
@@ -322,9 +325,10 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # it); from cached structures "measured" drawn beside
                                        # the training steps (tf.data's thread) 994 s (1D CNN
                                        # 370 s against 139), drawn when each epoch begins 784 s
-                                       # (1D CNN 214 s); rruff_dev, 1D CNN + COD prior:
+                                       # (1D CNN 214 s); from a clean clone 976 s (1D CNN
+                                       # 269 s); rruff_dev, 1D CNN + COD prior:
                                        # measured_once 26.6–30.6 % in earlier runs, measured
-                                       # 34.2 and 30.2 %.  Paired runs (bench_xrd_rruff.py, 490
+                                       # 34.2, 30.2 and 30.2 %.  Paired runs (bench_xrd_rruff.py, 490
                                        # parents × 16, 1D CNN, 2 epochs; rruff_dev crystal
                                        # system): report 11.0 %, report + scan_start 18.9 /
                                        # 19.3 %, measured_once 29.6 %, measured 33.2 % (35.2 %
