@@ -557,8 +557,10 @@ def measure(peaks: PeakSet, rows: np.ndarray, cond: Conditions, grid: Grid,
     n = len(rows)
     pat, tt, inten, fwhm = measured_peaks(peaks, rows, cond, model, impurity_rows)
     signal = np.empty((n, grid.n_points))
-    for lo in range(0, n, PROFILE_CHUNK):
-        sel = (pat >= lo) & (pat < lo + PROFILE_CHUNK)
+    by_pattern = np.argsort(pat, kind="stable")            # each pattern's peaks in their order
+    starts = np.searchsorted(pat[by_pattern], np.arange(0, n + PROFILE_CHUNK, PROFILE_CHUNK))
+    for lo, a, b in zip(range(0, n, PROFILE_CHUNK), starts[:-1], starts[1:]):
+        sel = by_pattern[a:b]
         signal[lo:lo + PROFILE_CHUNK] = _profiles(pat[sel] - lo, tt[sel], inten[sel], fwhm[sel],
                                                   cond.eta[pat[sel]], min(PROFILE_CHUNK, n - lo),
                                                   grid)

@@ -126,12 +126,17 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
             self._order = (epoch, rng.permutation(n))
         return self._order[1]
 
+    def _span(self, epoch: int, index: int) -> tuple[slice, np.ndarray]:
+        """The positions in the epoch's order and the rows of batch ``index`` of ``epoch``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"PatternStream: batch {index} of {len(self)}")
+        span = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return span, self.order(epoch)[span]
+
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, dict[str, np.ndarray],
                                                      np.ndarray]:
         """(patterns, labels, rows) of batch ``index`` of ``epoch``; deterministic."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"PatternStream: batch {index} of {len(self)}")
-        rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        _, rows = self._span(epoch, index)
         rng = np.random.default_rng([self.seed, epoch, index])
         x = simulate(self.peaks, rows, self.model, self.grid, rng, self.impurity_pool)
         if self.preprocess is not None:
@@ -153,11 +158,8 @@ class PatternStream(_keras_pydataset()):  # type: ignore[misc]
 
     def __getitem__(self, index: int) -> tuple[Any, ...]:
         if self._drawn is not None and self._drawn[0] == self.epoch:
-            if not 0 <= index < len(self):
-                raise IndexError(f"PatternStream: batch {index} of {len(self)}")
-            rows = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-            x = self._drawn[1][index * self.batch_size:(index + 1) * self.batch_size]
-            y = {h: v[rows] for h, v in self.labels.items()}
+            span, rows = self._span(self.epoch, index)
+            x, y = self._drawn[1][span], {h: v[rows] for h, v in self.labels.items()}
         else:
             x, y, rows = self.batch(self.epoch, index)
         if self.sample_weights is None:
