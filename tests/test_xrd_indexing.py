@@ -359,6 +359,37 @@ def test_lattice_symmetry_of_a_found_cell_comes_from_cctbx():
     assert indexing.lattice_crystal_system("hexagonal", "P", (3.25, 5.207)) == "hexagonal"
 
 
+def pseudo_tetragonal():
+    from pymatgen.core import Lattice
+
+    return _structure("Pmmm", Lattice.orthorhombic(4.0, 4.04, 5.6), ["Cu", "O"],
+                      [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_le_page_delta_of_a_found_cell():
+    # the fluorite-like orthorhombic I cell of a measured Fm-3m scan (rruff_dev): 0.07° from
+    # cubic, inside the free band; b = 1.01 a: 0.57° from tetragonal (Le Page's δ, the angle
+    # between the [110] axis and the (110) normal), outside it
+    assert indexing.metric_deviation("orthorhombic", "I", (5.4675, 3.8717, 3.8695)) \
+        < indexing.METRIC_FREE_DEG
+    assert indexing.metric_deviation("tetragonal", "P", (4.0, 4.0)) == pytest.approx(0, abs=1e-6)
+    delta = indexing.metric_deviation("orthorhombic", "P", (4.0, 4.04, 5.6))
+    assert indexing.METRIC_FREE_DEG < delta == pytest.approx(0.570, abs=0.005)
+
+
+def test_a_pseudo_tetragonal_lattice_whose_lines_need_b_not_a_stays_orthorhombic():
+    """b = 1.01 a: within Le Page's 1° of tetragonal (0.57°), but the split lines (hkl against khl) are
+    indexed only by the orthorhombic cell, so the answer is orthorhombic (Le Page alone would
+    say tetragonal); a lattice within METRIC_FREE_DEG would be taken as its metric system."""
+    tt = lines(pseudo_tetragonal())
+    got = indexing.index_lines(tt)
+    sol = got["solution"]
+    assert indexing.lattice_crystal_system(sol["system"], sol["lattice"],
+                                           tuple(sol["cell_angstrom"])) == "tetragonal"
+    assert got["indexed"] and got["crystal_system"] == "orthorhombic" == sol["system"]
+    assert sorted(sol["cell_angstrom"]) == pytest.approx([4.0, 4.04, 5.6], abs=2e-3)
+
+
 def test_q_and_its_slope_against_bragg():
     tt = np.array([20.0, 45.0, 80.0])
     d = indexing.CU_KA1 / (2 * np.sin(np.radians(tt / 2)))
