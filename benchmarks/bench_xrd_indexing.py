@@ -31,7 +31,7 @@ Right of n, crystal system / space group: cubic 51 / 34 of 57, hexagonal 44 / 24
 tetragonal 43 / 30 of 44, orthorhombic 60 / 44 of 69, monoclinic 36 / 15 of 43, trigonal
 10 / 4 of 30 (19 right as a lattice system: P trigonal minerals are answered hexagonal),
 triclinic 4 / 3 of 13 (12 of them get a cell, 8 one of a higher system).  So even on perfect
-lines the method loses about a fifth of the crystal systems: a cell of higher symmetry passes
+lines the method loses about a sixth of the crystal systems: a cell of higher symmetry passes
 for a pseudo-symmetric structure (7 of the 43 monoclinic structures get another answer;
 before the monoclinic check 14 passed for orthorhombic; Le Page's 1° alone merged 14 others upwards
 before their higher cells had to index the lines),

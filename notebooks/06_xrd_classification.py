@@ -622,11 +622,12 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # refines each with a zero shift (≤ 0.1°) and keeps the best by de Wolff's figure of merit
 # M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
 # conditions of a set of space groups, from cctbx) that fits its lines best — then reports
-# the crystal system of the found lattice's own metric symmetry (cctbx).  Only when no such
+# the crystal system of the found lattice's own metric symmetry (cctbx, Le Page's method)
+# when that higher cell indexes the lines as well or the lattice is within 0.15° of it, else
+# the found cell's.  Only when no such
 # cell indexes the lines, or the best is orthorhombic (then it must beat that cell's M twice
-# over), does it search monoclinic cells (b unique, four parameters, held to the same M ≥ 10;
-# a monoclinic cell whose lattice is metrically higher becomes that system only if the
-# higher cell indexes the lines as well), then triclinic ones for a scan of twenty lines; a
+# over), does it search monoclinic cells (b unique, four parameters, held to the same M ≥ 10
+# and the same metric rule), then triclinic ones for a scan of twenty lines; a
 # scan none indexes gets a second look at the maxima of its curvature (lines closer than
 # their maxima resolved), and if nothing indexes those either it is answered "monoclinic",
 # unindexed.  Then, as a crystallographer would, it names a space
