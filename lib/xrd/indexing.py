@@ -392,14 +392,10 @@ def metric_cell(system: str, lattice: str, cell: tuple[float, ...], max_delta: f
     crystal system, the centring letter and the edges (Å, as :attr:`Solution.cell`: hexagonal
     axes for trigonal) of its conventional cell."""
     from cctbx import crystal
-    from cctbx.sgtbx import lattice_symmetry
 
-    sym = crystal.symmetry(unit_cell=full_cell(system, cell),
-                           space_group_symbol=f"Hall: {lattice} 1")
-    mini = sym.change_basis(sym.change_of_basis_op_to_minimum_cell())
-    group = lattice_symmetry.group(mini.unit_cell(), max_delta=max_delta)
+    mini, group = _lattice_group(system, lattice, cell, max_delta)
     found = str(group.crystal_system()).lower()
-    metric = crystal.symmetry(unit_cell=mini.unit_cell(), space_group=group,
+    metric = crystal.symmetry(unit_cell=mini, space_group=group,
                               assert_is_compatible_unit_cell=False)
     ref = metric.change_basis(metric.change_of_basis_op_to_reference_setting())
     a, b, c, _, beta, _ = ref.unit_cell().parameters()
@@ -414,14 +410,24 @@ def metric_deviation(system: str, lattice: str, cell: tuple[float, ...],
     ``lattice`` and edges ``cell`` (as :attr:`Solution.cell`) are from those of its metric
     symmetry within ``max_delta`` (:func:`metric_cell`; cctbx's ``find_max_delta``); 0 for a
     lattice exactly of that symmetry."""
+    from cctbx.sgtbx import lattice_symmetry
+
+    mini, group = _lattice_group(system, lattice, cell, max_delta)
+    return float(lattice_symmetry.find_max_delta(reduced_cell=mini, space_group=group))
+
+
+def _lattice_group(system: str, lattice: str, cell: tuple[float, ...], max_delta: float,
+                   ) -> tuple[Any, Any]:
+    """The minimum (reduced) cell of a cell of ``system`` (centring ``lattice``, edges as
+    :attr:`Solution.cell`) and its lattice symmetry within ``max_delta`` degrees (cctbx
+    ``unit_cell`` and ``space_group``)."""
     from cctbx import crystal
     from cctbx.sgtbx import lattice_symmetry
 
     sym = crystal.symmetry(unit_cell=full_cell(system, cell),
                            space_group_symbol=f"Hall: {lattice} 1")
     mini = sym.change_basis(sym.change_of_basis_op_to_minimum_cell()).unit_cell()
-    group = lattice_symmetry.group(mini, max_delta=max_delta)
-    return float(lattice_symmetry.find_max_delta(reduced_cell=mini, space_group=group))
+    return mini, lattice_symmetry.group(mini, max_delta=max_delta)
 
 
 def _params(system: str, cell: tuple[float, ...]) -> np.ndarray:
