@@ -17,9 +17,10 @@ structure in one worker): crystal system **82.7 %**, lattice system 85.7 %, spac
 is taken as that system only when its cell indexes as many lines or the lattice is within
 0.15° of it (orthorhombic 53 → 60 of 69, tetragonal 40 → 43, trigonal 6 → 10, space groups
 38 → 44, 29 → 30, 2 → 4, hexagonal 23 → 24). Before that (153 s; 147 s once the quick filter
-dropped a trial at its second missed line — the same table): 78.0 %, 81.0 % and 48.0 % — against 66.8 % and 29.2 % on the measured
-``rruff_dev`` (23.3 % before its weak lines tested the absences; the computed lines here have
-no weak set).  Searching a monoclinic cell against an orthorhombic answer too (it must have
+dropped a trial at its second missed line — the same table): 78.0 %, 81.0 % and 48.0 % —
+against 66.8 % and 29.2 % on the measured ``rruff_dev`` (23.3 % before its weak lines tested
+the absences; the computed lines here have no weak set).  Searching a monoclinic cell against
+an orthorhombic answer too (it must have
 twice its M) raised it from 74.7 %, 77.7 % and 45.3 % (141 s then): monoclinic 25 → 36 of 43
 (space group 10 → 15), orthorhombic 57 → 53 of 69 (space group unchanged at 38), tetragonal
 39 → 40, trigonal 5 → 6, hexagonal 43 → 44.  The triclinic search before that from 73.0 %,
@@ -33,10 +34,10 @@ tetragonal 43 / 30 of 44, orthorhombic 60 / 44 of 69, monoclinic 36 / 15 of 43, 
 triclinic 4 / 3 of 13 (12 of them get a cell, 8 one of a higher system).  So even on perfect
 lines the method loses about a sixth of the crystal systems: a cell of higher symmetry passes
 for a pseudo-symmetric structure (7 of the 43 monoclinic structures get another answer;
-before the monoclinic check 14 passed for orthorhombic; Le Page's 1° alone merged 14 others upwards
-before their higher cells had to index the lines),
-5 cubic structures are not indexed at all, and the R search misses long-c cells.  Measurement
-costs it about ten points more on crystal system and about two fifths of its space groups (the
+before the monoclinic check 14 passed for orthorhombic; Le Page's 1° alone merged 14 others
+upwards before their higher cells had to index the lines), 5 cubic structures are not indexed
+at all, and the R search misses long-c cells.  Measurement
+costs it about fifteen points more on crystal system and about two fifths of its space groups (the
 two sets' mixes of systems differ).  The trade-offs measured with this script are in the
 docstring of :mod:`lib.xrd.indexing`.
 """

@@ -378,9 +378,10 @@ def test_le_page_delta_of_a_found_cell():
 
 
 def test_a_pseudo_tetragonal_lattice_whose_lines_need_b_not_a_stays_orthorhombic():
-    """b = 1.01 a: within Le Page's 1° of tetragonal (0.57°), but the split lines (hkl against khl) are
-    indexed only by the orthorhombic cell, so the answer is orthorhombic (Le Page alone would
-    say tetragonal); a lattice within METRIC_FREE_DEG would be taken as its metric system."""
+    """b = 1.01 a: within Le Page's 1° of tetragonal (0.57°), but the split lines (hkl against
+    khl) are indexed only by the orthorhombic cell, so the answer is orthorhombic (Le Page alone
+    would say tetragonal); a lattice within METRIC_FREE_DEG would be taken as its metric
+    system."""
     tt = lines(pseudo_tetragonal())
     got = indexing.index_lines(tt)
     sol = got["solution"]

@@ -118,8 +118,8 @@ found lattice is within ``METRIC_FREE_DEG`` (0.15°) of it (Le Page's δ,
 freedom.  A triclinic cell takes its lattice's metric system within 1° as before (its
 six-parameter fit is the loosest: holding it to the test too was measured, and three
 monoclinic and a tetragonal MP-20 structure came out triclinic, one synthetic test structure
-gained and one lost).  Until 2026-12-07 only a monoclinic cell was held to the indexing test and every
-other took Le Page's 1°; requiring the test of every system had been measured and not
+gained and one lost).  Until 2026-12-07 only a monoclinic cell was held to the indexing test
+and every other took Le Page's 1°; requiring the test of every system had been measured and not
 adopted (on computed lines of 300 MP-20 structures, ``benchmarks/bench_xrd_indexing.py``,
 71.7 % → 77.3 %, but two ``rruff_dev`` patterns lost: measured lines carry errors a zero shift
 does not model — an Fm-3m pattern, a ≈ 5.47 Å, refines as an orthorhombic I cell whose cubic
@@ -456,13 +456,16 @@ _RANK = {"triclinic": 0, "monoclinic": 1, "orthorhombic": 2, "tetragonal": 3, "t
 
 
 def higher_metric_cell(sol: Solution, q: np.ndarray, grad: np.ndarray, tol_deg: float = 0.02,
-                       min_m: float = 10.0) -> Solution | None:
+                       min_m: float = 10.0,
+                       metric: tuple[str, str, tuple[float, ...]] | None = None,
+                       ) -> Solution | None:
     """When the lattice of a cell ``sol`` has a higher metric symmetry
-    (:func:`metric_cell`), that lattice's conventional cell refined on the lines at Q (Å⁻²)
-    and counted with its system's extinction symbols, if it indexes as many lines with M_N ≥
-    ``min_m``; None when it does not (the lines need the lower cell's freedom) or when the
-    metric symmetry is not higher than ``sol``'s system."""
-    system, letter, edges = metric_cell(sol.system, sol.lattice, sol.cell)
+    (:func:`metric_cell`; ``metric``: its answer for ``sol``, when already computed), that
+    lattice's conventional cell refined on the lines at Q (Å⁻²) and counted with its system's
+    extinction symbols, if it indexes as many lines with M_N ≥ ``min_m``; None when it does
+    not (the lines need the lower cell's freedom) or when the metric symmetry is not higher
+    than ``sol``'s system."""
+    system, letter, edges = metric or metric_cell(sol.system, sol.lattice, sol.cell)
     if _RANK.get(system, -1) <= _RANK[sol.system] or system not in _LATTICES:
         return None
     m, n_hit, refined, zero = _judge(_params(system, edges), q, grad, tol_deg, system, letter,
@@ -1077,17 +1080,16 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
             best = best_extinction(best, q, grad, tol_deg)
-        higher = (None if best.system == "triclinic"
-                  else higher_metric_cell(best, q, grad, tol_deg, min_m))
-        if higher is not None:              # a metrically higher lattice the lines agree with
-            best = higher
-            system = best.system
-        elif best.system == "monoclinic" or (
-                best.system != "triclinic" and metric_deviation(
-                    best.system, best.lattice, best.cell) > METRIC_FREE_DEG):
-            system = best.system            # the lines need the lower cell's freedom
-        else:                               # triclinic, or within METRIC_FREE_DEG of higher
-            system = lattice_crystal_system(best.system, best.lattice, best.cell)
+        metric = metric_cell(best.system, best.lattice, best.cell)
+        system = best.system
+        if metric[0] != best.system:        # the lattice is metrically of another system
+            higher = (None if best.system == "triclinic"
+                      else higher_metric_cell(best, q, grad, tol_deg, min_m, metric))
+            if higher is not None:          # its cell indexes the lines as well
+                best, system = higher, higher.system
+            elif best.system == "triclinic" or (best.system != "monoclinic" and metric_deviation(
+                    best.system, best.lattice, best.cell) <= METRIC_FREE_DEG):
+                system = metric[0]          # Le Page's 1° (triclinic), or within the free band
         if weak is not None:                                        # the space group only
             best = weak_line_group(best, q, grad, q_weak, dq_per_degree(weak, wavelength),
                                    tol_deg)
