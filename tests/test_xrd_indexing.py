@@ -336,6 +336,23 @@ def test_a_small_cubic_cell_with_few_lines_is_indexed_cubic():
     assert not indexing.index_lines(tt, few_lines=indexing.MIN_LINES)["indexed"]
 
 
+def test_silicon_is_indexed_with_the_lines_its_d_glide_forbids():
+    """Silicon (Fd-3m, a = 5.431 Å; the line-position standard, NIST SRM 640) shows six lines
+    up to 90°; an F cell predicts nine there.  The lines are counted with the extinction symbol
+    of the cell (Fd--: no 200, 420; 222 is allowed but nearly zero), so the cell passes
+    predicts_few_lines (counted with the centring alone it was refused: three lines missing)."""
+    from pymatgen.core import Lattice
+
+    tt = lines(_structure("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]]))
+    assert len(tt) == 6
+    got = indexing.index_lines(tt, weak_two_theta=tt)
+    assert got["indexed"] and got["crystal_system"] == "cubic" and got["space_group"] == 227
+    assert got["solution"]["cell_angstrom"][0] == pytest.approx(5.431, abs=0.005)
+    q = indexing.q_of_two_theta(tt)
+    cell = indexing.best_cell(q, indexing.dq_per_degree(tt), "cubic", max_unindexed=0)
+    assert cell.lattice == "F" and not indexing.predicts_few_lines(cell, q)
+
+
 def test_a_large_cell_that_predicts_lines_nobody_sees_is_refused():
     """Five low-angle lines fit a large cubic cell as well; a scan whose other lines (down to 1 %)
     are only these five cannot come from it: predicts_few_lines refuses it, the small cell
