@@ -490,6 +490,15 @@ def test_a_monoclinic_entry_gives_beta_and_the_space_group():
     assert "P 1 21/c 1; most symmetric space group they allow: P12_1/c1 (14))" in text
 
 
+def test_an_entry_indexed_on_a_computed_scans_weak_lines_says_so():
+    from test_xrd_indexing import cooperite_scan
+    tt, scan = cooperite_scan()
+    entry = cli.indexing_summary({"file": "pts.xy", **indexing.index_scan(tt, scan)})
+    assert entry["lines"] == "weak" and entry["crystal_system"] == "tetragonal"
+    assert "9 of 9 lines down to 1 % of the strongest (a computed scan's weak lines)" in \
+        classify._indexing_text(entry)
+
+
 def test_a_triclinic_entry_gives_its_three_angles_and_p_1():
     from test_xrd_indexing import lines
     from test_xrd_variants import triclinic

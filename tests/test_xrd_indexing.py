@@ -449,6 +449,47 @@ def test_the_curvature_resolves_lines_closer_than_their_maxima():
     assert bent == pytest.approx([30.0, 30.18], abs=0.02)
 
 
+def cooperite_scan(hi: float = 70.0) -> tuple[np.ndarray, np.ndarray]:
+    """A computed Cu Kα1 scan of cooperite, PtS (P4₂/mmc, a = 3.47, c = 6.10 Å), 5°–``hi`` at
+    0.02°, Gaussian lines of σ = 0.1°: to 70° six lines ≥ 5 % of the strongest, nine ≥ 1 %."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Lattice
+
+    structure = _structure("P4_2/mmc", Lattice.tetragonal(3.47, 6.10), ["Pt", "S"],
+                           [[0, 0.5, 0], [0, 0, 0.25]])
+    pat = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(5, hi))
+    tt = np.arange(5.0, hi, 0.02)
+    return tt, sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+
+
+def test_a_computed_scan_is_noise_free_a_counted_one_is_not():
+    tt, scan = cooperite_scan()
+    assert indexing.noise_free(scan)
+    rng = np.random.default_rng(3)
+    assert not indexing.noise_free(rng.poisson(1e4 * scan / scan.max() + 50).astype(float))
+    # a low-count scan: most successive counts equal (0, 1, 2), its noise still flips signs
+    assert not indexing.noise_free(rng.poisson(20 * scan / scan.max() + 0.5).astype(float))
+    assert not indexing.noise_free(np.zeros(10)) and not indexing.noise_free(np.zeros(0))
+
+
+def test_the_weak_lines_of_a_computed_scan_are_indexed_when_the_strong_are_too_few():
+    """Six strong lines (fewer than MIN_LINES: only a cubic cell is tried, none fits), nine
+    down to 1 %: a computed scan's weak lines are the phase's own, and they index it
+    tetragonal, P4₂/mmc.  The same scan with counting noise is not given that look (measured
+    scans' weak lines carry impurities and tube lines: on rruff_dev they gave three right
+    cells and five monoclinic minerals a higher system)."""
+    tt, scan = cooperite_scan()
+    strong, _ = indexing.pick_lines(tt, scan)
+    assert len(strong) == 6
+    got = indexing.index_scan(tt, scan)
+    assert got["indexed"] and got["lines"] == "weak" and got["n_picked"] == 9
+    assert got["crystal_system"] == "tetragonal" and got["space_group"] == 131
+    assert got["solution"]["cell_angstrom"] == pytest.approx([3.47, 6.10], abs=0.01)
+    assert not indexing.index_scan(tt, scan, second_look=False)["indexed"]
+    counted = np.random.default_rng(4).poisson(1e5 * scan / scan.max() + 100).astype(float)
+    assert indexing.index_scan(tt, counted)["lines"] != "weak"
+
+
 def test_a_second_look_at_the_curvature_indexes_blended_lines():
     # an orthorhombic cell with a ≈ b: at σ = 0.1° pairs of lines blend and no cell indexes
     # the maxima; the curvature's lines index orthorhombic (the first look is kept otherwise)

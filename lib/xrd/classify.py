@@ -965,8 +965,9 @@ def _indexing_text(entry: dict[str, Any]) -> str:
     if entry.get("confident") is not None:
         sure = (f", {'confident' if entry['confident'] else 'NOT CONFIDENT'}: M "
                 f"{'≥' if entry['confident'] else '<'} {entry['m_threshold']:.1f}")
-    picked = (" at the curvature's maxima (second look)" if entry.get("lines") == "curvature"
-              else "")
+    picked = {"curvature": " at the curvature's maxima (second look)",
+              "weak": " down to 1 % of the strongest (a computed scan's weak lines)"
+              }.get(entry.get("lines") or "", "")
     return (f"{entry['crystal_system']} ({entry['lattice']} cell {cell}, M = {entry['M']:.1f},"
             f" {entry['n_indexed']} of {entry['n_lines']} lines{picked}{absences}){sure}")
 

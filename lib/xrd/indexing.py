@@ -112,7 +112,16 @@ Since 2026-12-07 the predicted lines are those the cell's extinction symbol allo
 (:func:`best_extinction`), not its centring's alone: a d glide forbids lines an F cell has,
 and silicon (Fd-3m, six lines to 90°, three of the F cell's missing) was refused.  On the
 same default rows: synthetic test 95 → 97 of 140 (an Fd-3m and an F-43m structure), MP-20
-146 → 147 of 200, ``rruff_dev`` unchanged (no record of the 301 changes).
+146 → 147 of 200, ``rruff_dev`` unchanged (no record of the 301 changes).  A computed,
+noise-free scan (:func:`noise_free`: its successive differences rarely change sign) with
+fewer than eight strong lines is indexed on its weak lines when the strong ones give no cell
+(``"lines": "weak"``): there the weak lines are the phase's own, with no impurity, tube line
+or noise among them.  On the same rows (2026-12-07): synthetic test 97 → 101 of 140 indexed
+right (five more cells right, two given a wrong one: a P3m1 structure hexagonal, the Laue
+class lines cannot settle, a P6mm one tetragonal), MP-20 147 → 148 (a cubic structure gained; five trigonal and
+hexagonal ones, answered by the network before, given orthorhombic or monoclinic cells);
+``rruff_dev`` unchanged, as none of its scans is noise-free (ungated, three more minerals
+right and five monoclinic ones given a higher system: 201 → 199).
 
 A cell found this way may describe a lattice of higher metric symmetry (a tetragonal cell with
 c = a, an orthorhombic I cell that is cubic F; cctbx's ``lattice_symmetry``, Le Page's method,
@@ -209,6 +218,7 @@ MIN_LINES = 8                      # fewer lines than this: only a cubic cell is
 FEW_LINES = 4                      # ... that indexes every one of at least this many
 FEW_MISSING = 2                    # ... and predicts at most this many more lines than seen
 WEAK_RELATIVE = 0.01               # weak lines (≥ 1 % of the strongest) that test the absences
+NOISE_FREE_FLIPS = 1 / 3           # fewer successive differences change sign: a computed scan
 SYMMETRY_MARGIN = 2.0              # a lower system must beat a higher one's M by this factor
 METRIC_FREE_DEG = 0.15             # Le Page δ (°) within which a lattice is taken as its
                                    # higher metric without indexing the lines with it
@@ -501,6 +511,23 @@ def parabola_offsets(y: np.ndarray, top: np.ndarray) -> np.ndarray:
     curve = left - 2 * mid + right
     shift = np.divide(0.5 * (left - right), curve, out=np.zeros_like(curve), where=curve < 0)
     return np.clip(shift, -1, 1)
+
+
+def noise_free(intensity: np.ndarray, flips: float = NOISE_FREE_FLIPS) -> bool:
+    """Whether a scan's ``intensity`` (counts on a regular 2θ step) is a computed, noise-free
+    profile: fewer than ``flips`` of its successive point-to-point differences (those above
+    10⁻⁶ of the strongest point) change sign.  Counting noise makes about two in three do
+    (every ``rruff_dev`` scan: 0.64–0.86, low-count ones with many equal counts too); a
+    profile of peaks changes sign only at their tops and feet (notebook 06's simulated
+    patterns: 0.04–0.08)."""
+    y = np.asarray(intensity, float)
+    if not len(y):
+        return False
+    diffs = np.diff(y)
+    diffs = diffs[np.abs(diffs) > 1e-6 * np.abs(y).max()]
+    if len(diffs) < 2:
+        return False
+    return float(np.mean(np.sign(diffs[1:]) != np.sign(diffs[:-1]))) < flips
 
 
 def pick_lines(two_theta: np.ndarray, intensity: np.ndarray, relative: float = 0.05,
@@ -1116,7 +1143,9 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
     added.  When no cell indexes them and ``second_look``, the lines at the curvature's maxima
     (:func:`pick_lines` with ``curvature``), if there are more of them, are indexed too and
     their answer kept when a cell indexes them (``"lines": "curvature"``, else
-    ``"maxima"``)."""
+    ``"maxima"``); when neither does, the scan shows fewer than ``MIN_LINES`` strong lines and
+    it is a computed one (:func:`noise_free`), its weak lines are indexed instead (``"lines":
+    "weak"``): a computed pattern's weak lines are the phase's own."""
     tt, _ = pick_lines(two_theta, intensity)
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
     out = index_lines(tt, weak_two_theta=weak, **kwargs)
@@ -1130,6 +1159,13 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
                 out = again
                 out["n_picked"] = int(len(bent))
                 out["lines"] = "curvature"
+    if (second_look and not out["indexed"] and len(tt) < MIN_LINES and len(weak) > len(tt)
+            and noise_free(intensity)):
+        again = index_lines(weak, weak_two_theta=weak, **kwargs)
+        if again["indexed"]:
+            out = again
+            out["n_picked"] = int(len(weak))
+            out["lines"] = "weak"
     return out
 
 
