@@ -490,6 +490,25 @@ def test_the_weak_lines_of_a_computed_scan_are_indexed_when_the_strong_are_too_f
     assert indexing.index_scan(tt, counted)["lines"] != "weak"
 
 
+def test_a_computed_scans_lower_cell_must_index_as_many_lines():
+    """The lines picked from a computed Im-3m pattern (notebook 06's synthetic test, default
+    profile: sulfur, a ≈ 6.40 Å, eight strong lines, thirteen down to 1 %): a primitive cubic
+    cell (a/√2, the same lines) indexes all eight; an orthorhombic cell with a 1.6 Å axis
+    indexes seven at more than twice its M.  For a measured scan the unindexed line may be an
+    impurity's and the orthorhombic cell stands; in a computed one it counts against it."""
+    strong = np.array([19.584352, 27.846188, 44.709936, 57.512781, 61.373639, 65.094465,
+                       75.656813, 85.759058])
+    weak = np.array([19.584352, 27.846188, 34.267615, 39.788842, 44.709936, 49.250945,
+                     53.491887, 57.512781, 61.373639, 65.094465, 75.656813, 85.759058,
+                     89.079796])
+    measured = indexing.index_lines(strong, weak_two_theta=weak)
+    assert measured["crystal_system"] == "orthorhombic"
+    computed = indexing.index_lines(strong, weak_two_theta=weak, computed=True)
+    assert computed["crystal_system"] == "cubic" and computed["space_group"] == 221
+    assert computed["solution"]["cell_angstrom"] == pytest.approx([4.528], abs=0.002)
+    assert computed["solution"]["n_indexed"] == 8
+
+
 def test_a_second_look_at_the_curvature_indexes_blended_lines():
     # an orthorhombic cell with a ≈ b: at σ = 0.1° pairs of lines blend and no cell indexes
     # the maxima; the curvature's lines index orthorhombic (the first look is kept otherwise)

@@ -118,10 +118,19 @@ fewer than eight strong lines is indexed on its weak lines when the strong ones 
 (``"lines": "weak"``): there the weak lines are the phase's own, with no impurity, tube line
 or noise among them.  On the same rows (2026-12-07): synthetic test 97 → 101 of 140 indexed
 right (five more cells right, two given a wrong one: a P3m1 structure hexagonal, the Laue
-class lines cannot settle, a P6mm one tetragonal), MP-20 147 → 148 (a cubic structure gained; five trigonal and
-hexagonal ones, answered by the network before, given orthorhombic or monoclinic cells);
+class lines cannot settle, a P6mm one tetragonal), MP-20 147 → 148 (a cubic structure
+gained; five trigonal and hexagonal ones, answered by the network before, given orthorhombic
+or monoclinic cells);
 ``rruff_dev`` unchanged, as none of its scans is noise-free (ungated, three more minerals
-right and five monoclinic ones given a higher system: 201 → 199).
+right and five monoclinic ones given a higher system: 201 → 199).  In a computed scan a line
+a cell leaves unindexed is evidence against it, since no impurity can explain it: there a
+cell of lower symmetry replaces a higher one only if it also indexes as many lines
+(``index_lines(computed=True)``; a pseudo-cubic orthorhombic cell with a 1.6 Å axis no longer
+beats the cubic cell of an Im-3m structure by indexing one line fewer at twice its M).  On
+the same rows: synthetic test 101 → 103 (three gained, a monoclinic structure lost to an
+orthorhombic cell), MP-20 148 → 149; for every scan it cost ``rruff_dev`` one (201 → 200: a
+monoclinic mineral given a hexagonal cell, a hexagonal one a cubic cell, a tetragonal one
+gained), where an unindexed line may be an impurity's.
 
 A cell found this way may describe a lattice of higher metric symmetry (a tetragonal cell with
 c = a, an orthorhombic I cell that is cubic F; cctbx's ``lattice_symmetry``, Le Page's method,
@@ -1056,7 +1065,7 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
                 tol_deg: float = 0.02, min_m: float = 10.0, max_unindexed: int = 2,
                 min_lines: int = MIN_LINES, weak_two_theta: np.ndarray | None = None,
                 few_lines: int = FEW_LINES, triclinic: bool = True,
-                monoclinic_check: bool = True) -> dict[str, Any]:
+                monoclinic_check: bool = True, computed: bool = False) -> dict[str, Any]:
     """The crystal system that indexing gives for lines at ``two_theta`` (degrees): the highest
     of cubic, hexagonal, trigonal (rhombohedral lattice), tetragonal, orthorhombic whose best
     cell indexes all but ≤ ``max_unindexed`` of the first ``n_lines`` lines with M_N ≥
@@ -1075,7 +1084,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     a higher metric symmetry is answered with that system when its cell indexes as many lines
     (:func:`higher_metric_cell`), or, except for a monoclinic cell, when the lattice is within
     ``METRIC_FREE_DEG`` of it (a triclinic cell: within 1°, :func:`lattice_crystal_system`).
-    Returns
+    With ``computed`` (the lines of a computed, noise-free scan: every one the phase's own, no
+    impurity among them) a cell of lower symmetry must also index as many lines as the
+    higher one it replaces.  Returns
     ``{"crystal_system", "indexed", "solution", "space_group", "tried"}`` (``space_group``: the
     most symmetric group the solution's reflection conditions allow; None when unindexed or when
     the lattice's metric symmetry is not the cell's system)."""
@@ -1111,7 +1122,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
         # a triclinic cell, the freest, is held to the margin a step down in symmetry asks
         floor = min_m * (SYMMETRY_MARGIN if system == "triclinic" else 1.0)
         if sol.indexes(max_unindexed) and sol.m >= floor and (
-                best is None or sol.m > symmetry_margin(best.system, system) * best.m):
+                best is None or (sol.m > symmetry_margin(best.system, system) * best.m
+                                 and (not computed or sol.n_indexed >= best.n_indexed))):
             best = sol
     if best is not None:
         if best.system not in EXTINCTION_DECIDES:     # the extinction symbol of the found cell
@@ -1145,9 +1157,11 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
     their answer kept when a cell indexes them (``"lines": "curvature"``, else
     ``"maxima"``); when neither does, the scan shows fewer than ``MIN_LINES`` strong lines and
     it is a computed one (:func:`noise_free`), its weak lines are indexed instead (``"lines":
-    "weak"``): a computed pattern's weak lines are the phase's own."""
+    "weak"``): a computed pattern's weak lines are the phase's own.  ``computed`` (passed on
+    to :func:`index_lines`) is :func:`noise_free` of the scan unless given."""
     tt, _ = pick_lines(two_theta, intensity)
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
+    kwargs.setdefault("computed", noise_free(intensity))
     out = index_lines(tt, weak_two_theta=weak, **kwargs)
     out["n_picked"] = int(len(tt))
     out["lines"] = "maxima"
@@ -1160,7 +1174,7 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
                 out["n_picked"] = int(len(bent))
                 out["lines"] = "curvature"
     if (second_look and not out["indexed"] and len(tt) < MIN_LINES and len(weak) > len(tt)
-            and noise_free(intensity)):
+            and kwargs["computed"]):
         again = index_lines(weak, weak_two_theta=weak, **kwargs)
         if again["indexed"]:
             out = again
