@@ -119,18 +119,18 @@ fewer than eight strong lines is indexed on its weak lines when the strong ones 
 or noise among them.  On the same rows (2026-12-07): synthetic test 97 → 101 of 140 indexed
 right (five more cells right, two given a wrong one: a P3m1 structure hexagonal, the Laue
 class lines cannot settle, a P6mm one tetragonal), MP-20 147 → 148 (a cubic structure
-gained; five trigonal and hexagonal ones, answered by the network before, given orthorhombic
-or monoclinic cells);
-``rruff_dev`` unchanged, as none of its scans is noise-free (ungated, three more minerals
-right and five monoclinic ones given a higher system: 201 → 199).  In a computed scan a line
-a cell leaves unindexed is evidence against it, since no impurity can explain it: there a
-cell of lower symmetry replaces a higher one only if it also indexes as many lines
-(``index_lines(computed=True)``; a pseudo-cubic orthorhombic cell with a 1.6 Å axis no longer
-beats the cubic cell of an Im-3m structure by indexing one line fewer at twice its M).  On
-the same rows: synthetic test 101 → 103 (three gained, a monoclinic structure lost to an
-orthorhombic cell), MP-20 148 → 149; for every scan it cost ``rruff_dev`` one (201 → 200: a
-monoclinic mineral given a hexagonal cell, a hexagonal one a cubic cell, a tetragonal one
-gained), where an unindexed line may be an impurity's.
+gained; five trigonal and hexagonal ones, left to the network before, given orthorhombic
+or monoclinic cells); ``rruff_dev`` unchanged, as none of its scans is noise-free (ungated,
+three more minerals right and five monoclinic ones given a higher system: 201 → 199).
+
+In a computed scan a line a cell leaves unindexed is evidence against it, since no impurity
+can explain it: there a cell of lower symmetry replaces a higher one only if it also indexes
+as many lines (``index_lines(computed=True)``; a pseudo-cubic orthorhombic cell with a 1.6 Å
+axis no longer beats the cubic cell of an Im-3m structure by indexing one line fewer at
+twice its M).  On the same rows: synthetic test 101 → 103 (three gained, a monoclinic
+structure lost to an orthorhombic cell), MP-20 148 → 149; for every scan it cost
+``rruff_dev`` one (201 → 200: a monoclinic mineral given a hexagonal cell, a hexagonal one a
+cubic cell, a tetragonal one gained), where an unindexed line may be an impurity's.
 
 A cell found this way may describe a lattice of higher metric symmetry (a tetragonal cell with
 c = a, an orthorhombic I cell that is cubic F; cctbx's ``lattice_symmetry``, Le Page's method,
