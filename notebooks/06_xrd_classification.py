@@ -629,11 +629,11 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # over), does it search monoclinic cells (b unique, four parameters, held to the same M ≥ 10
 # and the same metric rule), then triclinic ones for a scan of twenty lines; a
 # scan none indexes gets a second look at the maxima of its curvature (lines closer than
-# their maxima resolved) and, when it is a computed (noise-free) scan with fewer than eight
-# strong lines, a third at its weak lines (down to 1 %: a computed pattern's are the phase's
-# own); if nothing indexes those either it is answered "monoclinic", unindexed.  (In a
-# computed scan, where no impurity explains a line, a cell of lower symmetry must also index
-# as many lines as the higher one.)  Then, as a crystallographer would, it names a space
+# their maxima resolved); if nothing indexes those either it is answered "monoclinic",
+# unindexed.  A computed (noise-free) scan, such as the simulated ones below, is indexed on
+# its lines down to 1 % instead (a computed pattern's weak lines are the phase's own), and
+# there, where no impurity explains a line, a cell of lower symmetry must also index as many
+# lines as the higher one.  Then, as a crystallographer would, it names a space
 # group: the found cell is counted with each extinction symbol of its system, and the answer
 # is the most symmetric group the best one allows (centrosymmetric first, then the highest
 # order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an
