@@ -631,7 +631,9 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # scan none indexes gets a second look at the maxima of its curvature (lines closer than
 # their maxima resolved); if nothing indexes those either it is answered "monoclinic",
 # unindexed.  A computed (noise-free) scan, such as the simulated ones below, is indexed on
-# its lines down to 1 % instead (a computed pattern's weak lines are the phase's own), and
+# its lines down to 1 % instead (a computed pattern's weak lines are the phase's own; its
+# second look takes the curvature's maxima down to 1 % too, and a rhombohedral cell is sought
+# with indices up to 8 on its first lines), and
 # there, where no impurity explains a line, a cell of lower symmetry must also index as many
 # lines as the higher one.  Then, as a crystallographer would, it names a space
 # group: the found cell is counted with each extinction symbol of its system, and the answer

@@ -483,13 +483,61 @@ def test_a_computed_scan_is_indexed_on_its_weak_lines():
     assert len(strong) == 6
     got = indexing.index_scan(tt, scan)
     assert got["indexed"] and got["lines"] == "weak" and got["n_picked"] == 9
+    assert got["computed"] is True
     assert got["crystal_system"] == "tetragonal" and got["space_group"] == 131
     assert got["solution"]["cell_angstrom"] == pytest.approx([3.47, 6.10], abs=0.01)
     as_measured = indexing.index_scan(tt, scan, computed=False)
     assert not as_measured["indexed"] and as_measured["n_picked"] == 6
+    assert as_measured["computed"] is False
+    assert indexing.index_pattern(tt, scan)["computed"] is True      # what records keep
     counted = np.random.default_rng(4).poisson(1e5 * scan / scan.max() + 100).astype(float)
     got = indexing.index_scan(tt, counted)
     assert got["lines"] != "weak" and got["n_picked"] <= 7
+
+
+def test_a_computed_scans_second_look_takes_its_weak_curvature_lines():
+    """A computed triclinic pattern at notebook 06's σ = 0.1°: its lines down to 1 % leave
+    blends no cell indexes; the maxima of the curvature down to 1 % resolve them and index
+    it triclinic (P-1).  A computed scan's second look takes the same weak level as its first
+    (the strong curvature lines are fewer than the weak ones and were never looked at)."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Lattice, Structure
+
+    lattice = Lattice.from_parameters(7.754, 6.556, 5.54, 100.25, 93.39, 85.86)
+    structure = Structure(lattice, ["Cu", "O", "Na"], [[0.486, 0.889, 0.934],
+                                                       [0.358, 0.572, 0.322],
+                                                       [0.594, 0.338, 0.392]])
+    pat = XRDCalculator("CuKa").get_pattern(structure, two_theta_range=(0, 90))
+    tt = np.arange(0.0, 90.0, 0.02)
+    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    first = indexing.index_scan(tt, scan, second_look=False)
+    assert first["computed"] and first["lines"] == "weak" and not first["indexed"]
+    got = indexing.index_scan(tt, scan)
+    assert got["indexed"] and got["lines"] == "curvature" and got["computed"]
+    assert got["crystal_system"] == "triclinic" and got["space_group"] == 2
+    assert got["n_picked"] > first["n_picked"]
+
+
+def test_a_computed_scan_finds_calcites_rhombohedral_cell():
+    """Calcite (R-3c, a = 4.99 Å, c = 17.06 Å) computed at σ = 0.1°: its first lines need
+    l up to 6 (006, 018), so the quick filter tries indices up to 8 for a rhombohedral cell of
+    a computed scan and finds the true cell (with 4 it found the 2a one, M_N 343 against
+    1256); a measured scan keeps indices ≤ 4 (with 8, two rruff_dev answers were lost)."""
+    from pymatgen.analysis.diffraction.xrd import XRDCalculator
+    from pymatgen.core import Lattice, Structure
+
+    calcite = Structure.from_spacegroup("R-3c", Lattice.hexagonal(4.99, 17.06),
+                                        ["Ca", "C", "O"],
+                                        [[0, 0, 0], [0, 0, 0.25], [0.2578, 0, 0.25]])
+    pat = XRDCalculator("CuKa").get_pattern(calcite, two_theta_range=(0, 90))
+    tt = np.arange(0.0, 90.0, 0.02)
+    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    got = indexing.index_scan(tt, scan)
+    assert got["computed"] and got["crystal_system"] == "trigonal"
+    assert got["space_group"] == 167
+    assert got["solution"]["cell_angstrom"] == pytest.approx([4.986, 17.046], abs=0.01)
+    assert indexing.COMPUTED_QUICK_MAX_INDEX["trigonal"] > indexing.QUICK_MAX_INDEX.get(
+        "trigonal", 4)
 
 
 def test_a_computed_scans_lower_cell_must_index_as_many_lines():
@@ -525,7 +573,7 @@ def test_a_second_look_at_the_curvature_indexes_blended_lines():
     first = indexing.index_scan(tt, scan, second_look=False, computed=False)
     assert not first["indexed"] and first["lines"] == "maxima"
     got = indexing.index_scan(tt, scan, computed=False)     # as a measured scan's
-    assert got["indexed"] and got["lines"] == "curvature"
+    assert got["indexed"] and got["lines"] == "curvature" and got["computed"] is False
     assert got["crystal_system"] == "orthorhombic" and got["n_picked"] > first["n_picked"]
     assert indexing.index_scan(*profile(rutile()), computed=False)["lines"] == "maxima"
 

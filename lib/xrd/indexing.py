@@ -49,7 +49,11 @@ patterns, so the ``rruff_dev`` figure is slightly optimistic.  A pattern that no
 answered "monoclinic" all the same, with ``indexed`` false — after a second look
 (:func:`index_scan`): the lines at the maxima of the scan's curvature −d²y/d(2θ)²
 (:func:`pick_lines` with ``curvature``), which resolve lines closer than their maxima, indexed
-the same way; their cell is kept only if one is found.
+the same way; their cell is kept only if one is found.  A computed scan, indexed on its lines
+down to 1 %, takes the curvature's maxima down to 1 % too (at 5 % they were fewer than its
+first look's lines, so it never had a second look): on notebook 06's synthetic test (default,
+140 patterns) indexing alone 106 → 110 right (five triclinic structures given their P-1
+cell, one given a monoclinic one and a monoclinic one an orthorhombic one; 125 → 132 cells).
 
 Those two steps were measured on 2026-12-07 against the search without them, judged on
 notebook 06's 560 synthetic training and validation patterns and on ``rruff_dev``.  The second
@@ -171,7 +175,12 @@ right answer lost to an R cell, one gained through its cubic metric). The R sear
 the true cell of long-c minerals whose first eight lines need l > 4 (calcite's 006 and 018: it
 finds the 2a cell); letting the quick filter try l ≤ 8 for them finds it (trigonal 9 of 30 on
 MP-20) but costs ``rruff_dev`` two patterns (low-M R cells for a hexagonal and an orthorhombic
-mineral among six changed answers) and 45 % more time: not adopted.
+mineral among six changed answers) and 45 % more time: not adopted for measured scans.  For a
+computed scan (``COMPUTED_QUICK_MAX_INDEX``: no impurity line for a loose R cell to absorb)
+it is: on notebook 06's default simulated rows, indexing alone 110 → 111 of 140 synthetic
+test patterns (an R-3m structure no longer cubic I, a monoclinic one now hexagonal instead
+of trigonal) and 154 → 159 of 200 MP-20 ones (six trigonal structures right, one hexagonal
+answered trigonal); ``rruff_dev`` is measured and unchanged.
 
 No learned quantity enters.  M_N ≥ 10 is de Wolff's threshold; the 2θ tolerance (0.02° after
 refinement, 0.05° for a trial) and the margin of 2 between systems were set once, not tuned on
@@ -222,6 +231,7 @@ TRIAL_WIDENING = 2.5               # trial cells match lines within 2.5 × the t
 # trial-cell indices (others: 3)
 TRIAL_MAX_INDEX = {"cubic": 6, "orthorhombic": 2, "monoclinic": 2}
 QUICK_MAX_INDEX = {"cubic": 8}     # indices tried on the first lines by the quick filter
+COMPUTED_QUICK_MAX_INDEX = {"cubic": 8, "trigonal": 8}     # ... of a computed scan's lines
 CU_KA_SPREAD = 0.005               # Å: a scan within this of Cu Kα (Kα1, Kα2 or their mean)
 CU_KB = 1.39222                    # Å, Cu Kβ1 (International Tables C, 4.2.2.1)
 KB_MAX_RATIO = 0.3                 # a Kβ line is at most this × its Kα line (no filter: ~0.2)
@@ -965,7 +975,7 @@ def weak_line_group(sol: Solution, q: np.ndarray, grad: np.ndarray, q_weak: np.n
 
 def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.02,
               max_unindexed: int = 2, n_first: int = 6, max_trial_index: int | None = None,
-              keep: int = 40) -> Solution | None:
+              keep: int = 40, quick_max_index: int | None = None) -> Solution | None:
     """The best cell of ``system`` for lines at Q (Å⁻², increasing) with dQ/d2θ ``grad``: the
     trial with the highest M_N, among those leaving ≤ ``max_unindexed`` lines unindexed if
     any do."""
@@ -976,8 +986,9 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
         trials = _triclinic_trials(q, tol_q, max(n_first, TRICLINIC_FIRST))
     else:
         trials = _trial_params(q, system, n_first, max_trial_index)
-    trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep,
-                           QUICK_MAX_INDEX.get(system, 4))
+    if quick_max_index is None:
+        quick_max_index = QUICK_MAX_INDEX.get(system, 4)
+    trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep, quick_max_index)
 
     def rank(sol: Solution) -> tuple[bool, float]:
         ok = sol.indexes(max_unindexed)
@@ -1088,7 +1099,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
     ``METRIC_FREE_DEG`` of it (a triclinic cell: within 1°, :func:`lattice_crystal_system`).
     With ``computed`` (the lines of a computed, noise-free scan: every one the phase's own, no
     impurity among them) a cell of lower symmetry must also index as many lines as the
-    higher one it replaces.  Returns
+    higher one it replaces, and the quick filter tries the indices ``COMPUTED_QUICK_MAX_INDEX``
+    allows (a rhombohedral cell's up to 8, for a long c).  Returns
     ``{"crystal_system", "indexed", "solution", "space_group", "tried"}`` (``space_group``: the
     most symmetric group the solution's reflection conditions allow; None when unindexed or when
     the lattice's metric symmetry is not the cell's system)."""
@@ -1114,7 +1126,9 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
             break           # monoclinic only when nothing higher indexes or an orthorhombic
                             # cell does (4 parameters fit lines easily: it must beat that
                             # one's M by the margin), triclinic only when nothing at all does
-        sol = best_cell(q, grad, system, tol_deg, max_unindexed)
+        sol = best_cell(q, grad, system, tol_deg, max_unindexed,
+                        quick_max_index=(COMPUTED_QUICK_MAX_INDEX if computed
+                                         else QUICK_MAX_INDEX).get(system, 4))
         if sol is None:
             continue
         out["tried"][system] = sol.as_dict()
@@ -1154,13 +1168,14 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
     """:func:`index_lines` of the lines :func:`pick_lines` finds in a measured Cu Kα scan (2θ
     degrees, counts), the weak lines (≥ ``WEAK_RELATIVE`` of the strongest, Kβ lines
     dropped) testing the absences; with ``"n_picked"`` (the lines indexed) and ``"lines"``
-    added.  A computed scan (:func:`noise_free`, unless ``computed`` is given; passed on to
-    :func:`index_lines`) is indexed on its weak lines instead (``"lines": "weak"``): a computed
-    pattern's weak lines are the phase's own, with no impurity, tube line or noise among them.
+    added, and ``"computed"``.  A computed scan (:func:`noise_free`, unless ``computed`` is
+    given; passed on to :func:`index_lines`) is indexed on its weak lines instead
+    (``"lines": "weak"``): a computed pattern's weak lines are the phase's own, with no
+    impurity, tube line or noise among them.
     When no cell indexes them and ``second_look``, the lines at the curvature's maxima
-    (:func:`pick_lines` with ``curvature``), if there are more of them, are indexed too and
-    their answer kept when a cell indexes them (``"lines": "curvature"``, else ``"maxima"``
-    or ``"weak"``)."""
+    (:func:`pick_lines` with ``curvature``; a computed scan's down to 1 %, as its first look),
+    if there are more of them, are indexed too and their answer kept when a cell indexes them
+    (``"lines": "curvature"``, else ``"maxima"`` or ``"weak"``)."""
     tt, _ = pick_lines(two_theta, intensity)
     weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
     computed = kwargs.setdefault("computed", noise_free(intensity))
@@ -1168,21 +1183,26 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
     out = index_lines(lines, weak_two_theta=weak, **kwargs)
     out["n_picked"] = int(len(lines))
     out["lines"] = "weak" if computed else "maxima"
+    out["computed"] = bool(computed)
     if second_look and not out["indexed"]:
-        bent, _ = pick_lines(two_theta, intensity, curvature=True)
+        bent, _ = (pick_lines(two_theta, intensity, curvature=True, relative=WEAK_RELATIVE,
+                              drop_k_beta=True) if computed
+                   else pick_lines(two_theta, intensity, curvature=True))
         if len(bent) > len(lines):
             again = index_lines(bent, weak_two_theta=weak, **kwargs)
             if again["indexed"]:
                 out = again
                 out["n_picked"] = int(len(bent))
                 out["lines"] = "curvature"
+                out["computed"] = bool(computed)
     return out
 
 
 def index_file(path: str | Path, axis: str = "2theta",
                wavelength: str | float | None = None) -> dict[str, Any]:
     """Index one measured scan file (read as ``classify`` reads it): ``{"file",
-    "crystal_system", "indexed", "n_picked", "solution", "space_group"}``, or ``{"file",
+    "crystal_system", "indexed", "n_picked", "lines", "computed", "solution", "space_group"}``
+    (:func:`index_scan`), or ``{"file",
     "error"}`` when the file cannot be read or is not a Cu Kα scan in 2θ (the line picker drops
     Cu Kα2 twins and the cell is computed with Cu Kα1; ``wavelength``: of the measurement,
     None = the file's own or Cu Kα)."""
@@ -1206,7 +1226,7 @@ def index_pattern(two_theta: np.ndarray, intensity: np.ndarray) -> dict[str, Any
     pattern): :func:`index_scan`'s answer as :func:`index_file` records it, without a file."""
     res = index_scan(two_theta, intensity)
     return {key: res[key] for key in ("crystal_system", "indexed", "n_picked", "lines",
-                                      "solution", "space_group")}
+                                      "computed", "solution", "space_group")}
 
 
 def _index_rows(rows: np.ndarray, two_theta: np.ndarray) -> list[dict[str, Any]]:
@@ -1239,9 +1259,8 @@ def _index_chunk(paths: list[str], wavelength: float) -> list[dict[str, Any]]:
 def index_files(paths: list[str], wavelength: float = CU_KA, n_workers: int = 1,
                 address: str = "", chunk: int = 8) -> list[dict[str, Any]]:
     """Index measured Cu Kα scans (files ``classify`` reads) in ``n_workers`` processes
-    (:func:`lib.parallel.map_chunks`): one record per file in order, ``{"file",
-    "crystal_system", "indexed", "n_picked", "solution", "space_group"}`` or ``{"file",
-    "error"}``."""
+    (:func:`lib.parallel.map_chunks`): one record per file in order, :func:`index_file`'s
+    ``{"file", "crystal_system", "indexed", ...}`` or ``{"file", "error"}``."""
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
     parts = map_chunks(_index_chunk, chunks, n_workers, address, desc="indexing",
                        unit="pattern", wavelength=wavelength)
