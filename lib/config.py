@@ -360,8 +360,8 @@ _DEFAULT: dict[str, dict[str, Any]] = {
                                        # workers, 2026-12-07); 0 = none
         "index_simulated": 200,        # synthetic test and MP patterns (a seeded subset of each)
                                        # that indexing, then each network, answers (as
-                                       # classify --index): ≈ 0.85 s each per worker
-                                       # (140 + 200 in 144 s with 2 workers, 2026-12-07);
+                                       # classify --index): ≈ 1 s each per worker
+                                       # (140 + 200 in 167 s with 2 workers, 2026-12-08);
                                        # 0 = none
         "class_prior": "cod",          # "cod": correct the crystal-system probabilities for the
                                        # COD structures' frequencies (label shift; ≈ 30 s once,

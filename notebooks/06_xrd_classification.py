@@ -899,8 +899,8 @@ timings["indexing_simulated_s"] = time.perf_counter() - t0
 # The verdict below names the best of these combinations against the targets.  Where
 # indexing falls short on simulated patterns: a triclinic cell is searched only when nothing
 # else indexes a scan of twenty lines or more, and a line blended with its neighbour (σ = 5
-# points) often hides it even from the second look at the curvature (the network's answer is
-# then all a triclinic structure gets); and the
+# points) sometimes hides it even from the second look at the curvature's maxima down to 1 %
+# (the network's answer is then all a triclinic structure gets); and the
 # lines of a primitive trigonal lattice are those of a hexagonal one, so indexing answers such a
 # structure hexagonal (only a rhombohedral cell is called trigonal) — trigonal rows answered
 # hexagonal in the confusion matrices (`indexing_simulated` in the metrics), and `classify
