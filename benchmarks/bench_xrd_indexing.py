@@ -17,13 +17,14 @@ of lower symmetry must index as many lines as the higher one it replaces, and a 
 cell is sought with indices up to 8 on the first lines): crystal system **84.0 %**, lattice
 system 87.0 %, space group **51.7 %** (always the most common group: 13.3 %).  The R search
 with indices up to 8 took trigonal 10 → 14 of 30 (space groups 4 → 7) and cost one
-monoclinic structure (36 → 35 of 43); before it 83.0 %, 86.0 % and 51.0 % (115 s).  Counting a few-line cubic cell's predicted lines with its extinction symbol brought
-one cubic structure (82.7 % → 83.0 %, lattice system 85.7 % → 86.0 %, 121 s); the computed
+monoclinic structure (36 → 35 of 43); before it 83.0 %, 86.0 % and 51.0 % (115 s).
+Counting a few-line cubic cell's predicted lines with its extinction symbol brought one cubic
+structure (82.7 % → 83.0 %, lattice system 85.7 % → 86.0 %, 121 s); the computed
 rule then cost one orthorhombic space group (51.3 % → 51.0 %).  Before those, 82.7 %,
 85.7 % and 51.3 % (165 s), since a lattice of higher metric symmetry is taken as that system
 only when its cell indexes as many lines or the lattice is within 0.15° of it (orthorhombic
-53 → 60 of 69, tetragonal 40 → 43, trigonal 6 → 10, space groups 38 → 44, 29 → 30, 2 → 4,
-hexagonal 23 → 24). Before that (153 s; 147 s once the quick filter
+53 → 60 of 69, tetragonal 40 → 43, trigonal 6 → 10, space groups 38 → 44, 29 → 30,
+2 → 4, hexagonal 23 → 24). Before that (153 s; 147 s once the quick filter
 dropped a trial at its second missed line — the same table): 78.0 %, 81.0 % and 48.0 % —
 against 66.8 % and 29.2 % on the measured ``rruff_dev`` (23.3 % before its weak lines tested
 the absences; the computed lines here have no weak set).  Searching a monoclinic cell against

@@ -614,36 +614,34 @@ timings["rruff_dev_s"] = time.perf_counter() - t0
 # %% [markdown]
 # ### The classical method: indexing
 #
-# Before any network, a crystallographer indexes the pattern: finds the cell of highest
-# symmetry whose lines match the measured ones.  `lib.xrd.indexing` does that without
-# training: it picks the lines of each raw scan (SNIP background, ≥ 5 % of the strongest,
-# Kα2 twins dropped), tries cells from small indices assigned to the first lines (cubic,
-# hexagonal, rhombohedral, tetragonal, orthorhombic; lattice centrings P, I, F, C, R),
-# refines each with a zero shift (≤ 0.1°) and keeps the best by de Wolff's figure of merit
-# M ≥ 10 — for an orthorhombic cell counted with the extinction symbol (the reflection
-# conditions of a set of space groups, from cctbx) that fits its lines best — then reports
-# the crystal system of the found lattice's own metric symmetry (cctbx, Le Page's method)
-# when that higher cell indexes the lines as well or the lattice is within 0.15° of it, else
-# the found cell's.  Only when no such
-# cell indexes the lines, or the best is orthorhombic (then it must beat that cell's M twice
-# over), does it search monoclinic cells (b unique, four parameters, held to the same M ≥ 10
-# and the same metric rule), then triclinic ones for a scan of twenty lines; a
-# scan none indexes gets a second look at the maxima of its curvature (lines closer than
-# their maxima resolved); if nothing indexes those either it is answered "monoclinic",
-# unindexed.  A computed (noise-free) scan, such as the simulated ones below, is indexed on
-# its lines down to 1 % instead (a computed pattern's weak lines are the phase's own; its
-# second look takes the curvature's maxima down to 1 % too, and a rhombohedral cell is sought
-# with indices up to 8 on its first lines), and
-# there, where no impurity explains a line, a cell of lower symmetry must also index as many
-# lines as the higher one.  Then, as a crystallographer would, it names a space
-# group: the found cell is counted with each extinction symbol of its system, and the answer
-# is the most symmetric group the best one allows (centrosymmetric first, then the highest
-# order: Ia-3d for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an
-# unindexed pattern gets none.  The weak lines (down to 1 % of the strongest, Kβ lines dropped)
-# test those conditions: when one sits on a reflection they forbid, the cell is counted with
-# the best centring and extinction symbol no weak line contradicts — M alone favours the more
-# absences, since the strong lines cannot show a weak reflection.  It runs on the first
-# `index_patterns` patterns (all at default).
+# Before any network, a crystallographer indexes the pattern: finds the cell of highest symmetry
+# whose lines match the measured ones. `lib.xrd.indexing` does that without training: it picks
+# the lines of each raw scan (SNIP background, ≥ 5 % of the strongest, Kα2 twins dropped), tries
+# cells from small indices assigned to the first lines (cubic, hexagonal, rhombohedral,
+# tetragonal, orthorhombic; lattice centrings P, I, F, C, R), refines each with a zero shift (≤
+# 0.1°) and keeps the best by de Wolff's figure of merit M ≥ 10 — for an orthorhombic cell
+# counted with the extinction symbol (the reflection conditions of a set of space groups, from
+# cctbx) that fits its lines best — then reports the crystal system of the found lattice's own
+# metric symmetry (cctbx, Le Page's method) when that higher cell indexes the lines as well or
+# the lattice is within 0.15° of it, else the found cell's. Only when no such cell indexes the
+# lines, or the best is orthorhombic (then it must beat that cell's M twice over), does it
+# search monoclinic cells (b unique, four parameters, held to the same M ≥ 10 and the same
+# metric rule), then triclinic ones for a scan of twenty lines; a scan none indexes gets a
+# second look at the maxima of its curvature (lines closer than their maxima resolved); if
+# nothing indexes those either it is answered "monoclinic", unindexed. A computed (noise-free)
+# scan, such as the simulated ones below, is indexed on its lines down to 1 % instead (a
+# computed pattern's weak lines are the phase's own; its second look takes the curvature's
+# maxima down to 1 % too, and a rhombohedral cell is sought with indices up to 8 on its first
+# lines), and there, where no impurity explains a line, a cell of lower symmetry must also index
+# as many lines as the higher one. Then, as a crystallographer would, it names a space group:
+# the found cell is counted with each extinction symbol of its system, and the answer is the
+# most symmetric group the best one allows (centrosymmetric first, then the highest order: Ia-3d
+# for a garnet, Pnma for "P n 21 a, P n m a", P2₁/c for "P 1 21/c 1"); an unindexed pattern gets
+# none. The weak lines (down to 1 % of the strongest, Kβ lines dropped) test those conditions:
+# when one sits on a reflection they forbid, the cell is counted with the best centring and
+# extinction symbol no weak line contradicts — M alone favours the more absences, since the
+# strong lines cannot show a weak reflection. It runs on the first `index_patterns` patterns
+# (all at default).
 
 # %%
 t0 = time.perf_counter()

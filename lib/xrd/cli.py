@@ -44,10 +44,9 @@ def indexing_summary(result: dict[str, Any], m_threshold: float | None = None,
     :func:`lib.xrd.indexing.most_symmetric_group`, null when the lattice's metric symmetry is
     not the cell's system; ``"lines"``: ``"maxima"``, ``"weak"`` for a computed scan's lines
     down to 1 %, or ``"curvature"`` when the cell was found on the lines of the second look,
-    :func:`lib.xrd.indexing.index_scan`; ``"confident"``: M ≥
-    ``m_threshold``, the lowest M at which
-    notebook 06 found the indexed ``rruff_dev`` patterns right often enough, stored in the
-    bundle as ``meta.indexing_m_threshold``; null without one),
+    :func:`lib.xrd.indexing.index_scan`; ``"confident"``: M ≥ ``m_threshold``, the lowest M
+    at which notebook 06 found the indexed ``rruff_dev`` patterns right often enough, stored
+    in the bundle as ``meta.indexing_m_threshold``; null without one),
     ``{"indexed": false, "crystal_system": null, "n_picked", "note"}``, or ``{"error"}``."""
     if "error" in result:
         return {"error": result["error"]}

@@ -218,6 +218,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations, permutations
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -237,7 +238,7 @@ TRIAL_WIDENING = 2.5               # trial cells match lines within 2.5 × the t
 # trial-cell indices (others: 3)
 TRIAL_MAX_INDEX = {"cubic": 6, "orthorhombic": 2, "monoclinic": 2}
 QUICK_MAX_INDEX = {"cubic": 8}     # indices tried on the first lines by the quick filter
-COMPUTED_QUICK_MAX_INDEX = {"cubic": 8, "trigonal": 8}     # ... of a computed scan's lines
+COMPUTED_QUICK_MAX_INDEX = {**QUICK_MAX_INDEX, "trigonal": 8}     # ... of a computed scan's
 CU_KA_SPREAD = 0.005               # Å: a scan within this of Cu Kα (Kα1, Kα2 or their mean)
 CU_KB = 1.39222                    # Å, Cu Kβ1 (International Tables C, 4.2.2.1)
 KB_MAX_RATIO = 0.3                 # a Kβ line is at most this × its Kα line (no filter: ~0.2)
@@ -981,10 +982,12 @@ def weak_line_group(sol: Solution, q: np.ndarray, grad: np.ndarray, q_weak: np.n
 
 def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.02,
               max_unindexed: int = 2, n_first: int = 6, max_trial_index: int | None = None,
-              keep: int = 40, quick_max_index: int | None = None) -> Solution | None:
+              keep: int = 40, quick_max_index: Mapping[str, int] = QUICK_MAX_INDEX,
+              ) -> Solution | None:
     """The best cell of ``system`` for lines at Q (Å⁻², increasing) with dQ/d2θ ``grad``: the
     trial with the highest M_N, among those leaving ≤ ``max_unindexed`` lines unindexed if
-    any do."""
+    any do; the quick filter matches the first lines with indices up to ``quick_max_index``
+    of the system (4 where it names none)."""
     if max_trial_index is None:
         max_trial_index = TRIAL_MAX_INDEX.get(system, 3)
     tol_q = TRIAL_WIDENING * tol_deg * grad
@@ -992,9 +995,8 @@ def best_cell(q: np.ndarray, grad: np.ndarray, system: str, tol_deg: float = 0.0
         trials = _triclinic_trials(q, tol_q, max(n_first, TRICLINIC_FIRST))
     else:
         trials = _trial_params(q, system, n_first, max_trial_index)
-    if quick_max_index is None:
-        quick_max_index = QUICK_MAX_INDEX.get(system, 4)
-    trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep, quick_max_index)
+    trials = _quick_filter(trials, q, tol_q, system, min(len(q), 8), keep,
+                           quick_max_index.get(system, 4))
 
     def rank(sol: Solution) -> tuple[bool, float]:
         ok = sol.indexes(max_unindexed)
@@ -1133,8 +1135,8 @@ def index_lines(two_theta: np.ndarray, wavelength: float = CU_KA1, n_lines: int 
                             # cell does (4 parameters fit lines easily: it must beat that
                             # one's M by the margin), triclinic only when nothing at all does
         sol = best_cell(q, grad, system, tol_deg, max_unindexed,
-                        quick_max_index=(COMPUTED_QUICK_MAX_INDEX if computed
-                                         else QUICK_MAX_INDEX).get(system, 4))
+                        quick_max_index=COMPUTED_QUICK_MAX_INDEX if computed
+                        else QUICK_MAX_INDEX)
         if sol is None:
             continue
         out["tried"][system] = sol.as_dict()
@@ -1182,25 +1184,21 @@ def index_scan(two_theta: np.ndarray, intensity: np.ndarray, second_look: bool =
     (:func:`pick_lines` with ``curvature``; a computed scan's down to 1 %, as its first look),
     if there are more of them, are indexed too and their answer kept when a cell indexes them
     (``"lines": "curvature"``, else ``"maxima"`` or ``"weak"``)."""
-    tt, _ = pick_lines(two_theta, intensity)
-    weak, _ = pick_lines(two_theta, intensity, relative=WEAK_RELATIVE, drop_k_beta=True)
+    weak_level = {"relative": WEAK_RELATIVE, "drop_k_beta": True}
+    weak, _ = pick_lines(two_theta, intensity, **weak_level)
     computed = kwargs.setdefault("computed", noise_free(intensity))
-    lines = weak if computed else tt
+    level = weak_level if computed else {}          # the lines indexed: a computed scan's weak
+    lines = weak if computed else pick_lines(two_theta, intensity)[0]
     out = index_lines(lines, weak_two_theta=weak, **kwargs)
-    out["n_picked"] = int(len(lines))
-    out["lines"] = "weak" if computed else "maxima"
-    out["computed"] = bool(computed)
+    out.update(n_picked=int(len(lines)), lines="weak" if computed else "maxima")
     if second_look and not out["indexed"]:
-        bent, _ = (pick_lines(two_theta, intensity, curvature=True, relative=WEAK_RELATIVE,
-                              drop_k_beta=True) if computed
-                   else pick_lines(two_theta, intensity, curvature=True))
+        bent, _ = pick_lines(two_theta, intensity, curvature=True, **level)
         if len(bent) > len(lines):
             again = index_lines(bent, weak_two_theta=weak, **kwargs)
             if again["indexed"]:
                 out = again
-                out["n_picked"] = int(len(bent))
-                out["lines"] = "curvature"
-                out["computed"] = bool(computed)
+                out.update(n_picked=int(len(bent)), lines="curvature")
+    out["computed"] = bool(computed)
     return out
 
 
