@@ -545,18 +545,39 @@ def test_a_computed_scans_lower_cell_must_index_as_many_lines():
     profile: sulfur, a ≈ 6.40 Å, eight strong lines, thirteen down to 1 %): a primitive cubic
     cell (a/√2, the same lines) indexes all eight; an orthorhombic cell with a 1.6 Å axis
     indexes seven at more than twice its M.  For a measured scan the unindexed line may be an
-    impurity's and the orthorhombic cell stands; in a computed one it counts against it."""
+    impurity's and the orthorhombic cell stands; in a computed one it counts against it.
+    (Eight lines are fewer than CUBIC_FIRST, so by default the cubic cell is taken before the
+    orthorhombic search in both; ``cubic_first=0`` shows the rule for computed lines.)"""
     strong = np.array([19.584352, 27.846188, 44.709936, 57.512781, 61.373639, 65.094465,
                        75.656813, 85.759058])
     weak = np.array([19.584352, 27.846188, 34.267615, 39.788842, 44.709936, 49.250945,
                      53.491887, 57.512781, 61.373639, 65.094465, 75.656813, 85.759058,
                      89.079796])
-    measured = indexing.index_lines(strong, weak_two_theta=weak)
+    measured = indexing.index_lines(strong, weak_two_theta=weak, cubic_first=0)
     assert measured["crystal_system"] == "orthorhombic"
-    computed = indexing.index_lines(strong, weak_two_theta=weak, computed=True)
-    assert computed["crystal_system"] == "cubic" and computed["space_group"] == 221
-    assert computed["solution"]["cell_angstrom"] == pytest.approx([4.528], abs=0.002)
-    assert computed["solution"]["n_indexed"] == 8
+    for computed in (indexing.index_lines(strong, weak_two_theta=weak, computed=True,
+                                          cubic_first=0),
+                     indexing.index_lines(strong, weak_two_theta=weak)):
+        assert computed["crystal_system"] == "cubic" and computed["space_group"] == 221
+        assert computed["solution"]["cell_angstrom"] == pytest.approx([4.528], abs=0.002)
+        assert computed["solution"]["n_indexed"] == 8
+
+
+def test_a_cubic_cell_indexing_every_one_of_few_lines_is_taken_first():
+    """The eight lines down to 1 % of a computed Pm-3m pattern (notebook 06's synthetic
+    training patterns, default profile; a = 3.274 Å, Q ∝ 1, 2, 3, 4, 5, 6, 8, 9): the
+    orthorhombic cell a, a/√2, a/2 places the same lines and, its three parameters absorbing
+    the lines' small errors, reaches 3.6 × the cubic M_N — more than the margin of 2.  With
+    fewer than CUBIC_FIRST lines the cubic cell that indexes all of them is the answer."""
+    lines = np.array([27.206, 38.869, 48.091, 56.132, 63.474, 70.376, 83.439, 89.766])
+    assert len(lines) < indexing.CUBIC_FIRST
+    before = indexing.index_lines(lines, cubic_first=0)
+    assert before["crystal_system"] == "orthorhombic"
+    assert before["solution"]["M"] > indexing.SYMMETRY_MARGIN * before["tried"]["cubic"]["M"]
+    got = indexing.index_lines(lines)
+    assert got["crystal_system"] == "cubic" and got["space_group"] == 221
+    assert got["solution"]["cell_angstrom"] == pytest.approx([3.274], abs=0.002)
+    assert list(got["tried"]) == ["cubic"]
 
 
 def test_a_second_look_at_the_curvature_indexes_blended_lines():
