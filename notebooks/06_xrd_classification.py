@@ -863,6 +863,7 @@ else:
 # %%
 t0 = time.perf_counter()
 sim_blocks = {}
+hexagonal_choice = {}       # where → network → trigonal or hexagonal, on hexagonal answers
 if cfg.index_simulated > 0:
     from lib.xrd import indexing
 
@@ -878,6 +879,8 @@ if cfg.index_simulated > 0:
         for name, (kind, model) in trained.items():
             probs = models.predict_patterns(model, kind, inputs, cfg.image_size)
             answers[name] = evaluate.evaluation(truth, probs, groups)
+            hexagonal_choice.setdefault(where, {})[name] = evaluate.hexagonal_lattice_choice(
+                truth, records, probs)
             cs = classify.answer_probabilities(probs["crystal_system"],
                                                calib[name]["temperature"], prior)
             as_bundles[prior_name[name] if prior is not None else name] = {
@@ -892,6 +895,32 @@ if cfg.index_simulated > 0:
 else:
     print("index_simulated = 0: indexing first is not scored on simulated patterns")
 timings["indexing_simulated_s"] = time.perf_counter() - t0
+
+# %% [markdown]
+# Indexing answers a primitive trigonal structure hexagonal: its lines are a hexagonal
+# lattice's, and the reflections that would tell the Laue classes apart (hkl and khl) fall on
+# one line.  Can a network decide between the two there?  On the patterns indexing answers
+# hexagonal, each network's more probable of trigonal and hexagonal (its plain
+# probabilities) against always hexagonal — and on `rruff_dev`, which has no trigonal
+# mineral, what the network's choice would cost.
+
+# %%
+if rruff is not None and index_records:
+    hexagonal_choice["rruff_dev"] = {
+        name: evaluate.hexagonal_lattice_choice(rruff.crystal_system[:len(index_records)],
+                                                index_records, p)
+        for name, p in rruff_probs.items()}
+display(pd.DataFrame([{"patterns": where, "model": name, **counts}
+                      for where, per in hexagonal_choice.items()
+                      for name, counts in per.items()]))
+for where, per in hexagonal_choice.items():
+    print(evaluate.hexagonal_choice_line(where, per))
+
+# %% [markdown]
+# `right_hexagonal` is what indexing's answer gets right, `right_network` what the network's
+# choice would (`hexagonal_lattice_choice` in the metrics).  Indexing keeps its answer: a
+# network that does not beat always hexagonal on held-out rows cannot be trusted with the
+# choice, and `classify --index` names trigonal as also possible with a hexagonal answer.
 
 # %% [markdown]
 # The verdict below names the best of these combinations against the targets.  Where
@@ -1037,6 +1066,7 @@ summary = evaluate.metrics_summary(
         calibration={n: evaluate.calibration_summary(c) for n, c in calib.items()},
         confidence_threshold={n: threshold_of(n) for n in calib}, class_prior=prior_summary),
     indexing_simulated=sim_blocks or None,
+    hexagonal_lattice_choice=hexagonal_choice or None,
     calibration_validation={n: {k: c[k] for k in ("temperature", "ece_validation_before",
                                                     "ece_validation_after", "n_validation")}
                             for n, c in calib.items()},

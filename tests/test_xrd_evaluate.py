@@ -307,6 +307,31 @@ def test_indexing_first_keeps_indexed_answers_and_the_network_elsewhere():
     assert "space_group" not in evaluate.indexing_first(records, {"crystal_system": cs})
 
 
+def test_hexagonal_lattice_choice_counts_both_rules_on_hexagonal_answers_only():
+    trig, hexa = CRYSTAL_SYSTEMS.index("trigonal"), CRYSTAL_SYSTEMS.index("hexagonal")
+    cubic = CRYSTAL_SYSTEMS.index("cubic")
+    hexagonal = {"indexed": True, "crystal_system": "hexagonal"}
+    records = [hexagonal, hexagonal, hexagonal, hexagonal,
+               {"indexed": True, "crystal_system": "cubic"},
+               {"indexed": False, "crystal_system": "monoclinic"}, {"error": "unreadable"}]
+    truth = np.array([trig, trig, hexa, cubic, cubic, hexa, hexa])
+    # the network: trigonal for rows 0 and 2, hexagonal for 1 (others: not counted)
+    probs = one_hot([trig, hexa, trig, cubic, trig, trig, trig])
+    got = evaluate.hexagonal_lattice_choice(truth, records, {"crystal_system": probs})
+    assert got == {"n": 4, "trigonal": 2, "hexagonal": 1, "right_hexagonal": 1,
+                   "right_network": 1}
+    none = evaluate.hexagonal_lattice_choice(truth[4:], records[4:],
+                                             {"crystal_system": probs[4:]})
+    assert none == {"n": 0, "trigonal": 0, "hexagonal": 0, "right_hexagonal": 0,
+                    "right_network": 0}
+    line = evaluate.hexagonal_choice_line("test", {"A": got, "B": {**got, "right_network": 0}})
+    assert "(A) is right for 1, always hexagonal for 1: it ties with" in line
+    assert "loses to" in evaluate.hexagonal_choice_line("x", {"B": {**got, "right_network": 0}})
+    assert "beats" in evaluate.hexagonal_choice_line("x", {"C": {**got, "right_network": 2}})
+    assert "no pattern" in evaluate.hexagonal_choice_line("x", {"A": none})
+    assert "no network" in evaluate.hexagonal_choice_line("x", {})
+
+
 def test_indexing_first_evaluations_name_each_network_and_the_prior_alone():
     cubic, mono = CRYSTAL_SYSTEMS.index("cubic"), CRYSTAL_SYSTEMS.index("monoclinic")
     records = [{"indexed": True, "crystal_system": "cubic", "space_group": 225},

@@ -593,6 +593,48 @@ def indexing_first_evaluations(crystal_system: np.ndarray, records: list[dict[st
             for name, p in probs.items()}
 
 
+def hexagonal_lattice_choice(crystal_system: np.ndarray, records: list[dict[str, Any]],
+                             probs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """Whether a network tells a trigonal structure from a hexagonal one where indexing cannot.
+    A primitive trigonal structure has a hexagonal P lattice: its lines sit where a hexagonal
+    structure's would, and the reflections that tell the Laue classes apart (hkl and khl) fall
+    on the same line, so indexing answers "hexagonal".  On the patterns of ``records``
+    (:func:`lib.xrd.indexing.index_files`, one per pattern, true ``crystal_system`` indices for
+    the same rows) that indexing answers hexagonal: ``n`` of them, how many are ``trigonal`` and
+    ``hexagonal``, and how many each rule gets right — always hexagonal
+    (``right_hexagonal``, as indexing answers) or the more probable of the two by the network's
+    crystal-system probabilities (``probs["crystal_system"]``, its first ``len(records)`` rows;
+    ``right_network``)."""
+    trig, hexa = CRYSTAL_SYSTEMS.index("trigonal"), CRYSTAL_SYSTEMS.index("hexagonal")
+    rows = np.array([i for i, rec in enumerate(records)
+                     if rec.get("indexed") and rec.get("crystal_system") == "hexagonal"], int)
+    truth = np.asarray(crystal_system, int)[rows]
+    cs = np.asarray(probs["crystal_system"], float)[rows]
+    choice = np.where(cs[:, trig] > cs[:, hexa], trig, hexa)
+    return {"n": int(len(rows)), "trigonal": int(np.sum(truth == trig)),
+            "hexagonal": int(np.sum(truth == hexa)),
+            "right_hexagonal": int(np.sum(truth == hexa)),
+            "right_network": int(np.sum(choice == truth))}
+
+
+def hexagonal_choice_line(where: str, per_network: Mapping[str, Mapping[str, int]]) -> str:
+    """One sentence on :func:`hexagonal_lattice_choice` for the patterns ``where``, one count
+    per network: the best network's choice between trigonal and hexagonal against always
+    hexagonal, and whether it beats it."""
+    if not per_network:
+        return f"{where}: no network scored"
+    name = max(per_network, key=lambda n: per_network[n]["right_network"])
+    c = per_network[name]
+    if not c["n"]:
+        return f"{where}: indexing answers no pattern hexagonal"
+    verdict = ("beats" if c["right_network"] > c["right_hexagonal"] else
+               "ties with" if c["right_network"] == c["right_hexagonal"] else "loses to")
+    return (f"{where}: {c['n']} answered hexagonal ({c['trigonal']} trigonal, {c['hexagonal']} "
+            f"hexagonal structures); the best network's choice ({name}) is right for "
+            f"{c['right_network']}, always hexagonal for {c['right_hexagonal']}: it {verdict} "
+            f"indexing's answer")
+
+
 def prior_probabilities(class_prior: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Probabilities with no network behind them, for :func:`indexing_first`: every one of
     ``n`` patterns gets the crystal-system frequencies ``class_prior`` (7) and even space-group
