@@ -449,17 +449,18 @@ def test_the_curvature_resolves_lines_closer_than_their_maxima():
     assert bent == pytest.approx([30.0, 30.18], abs=0.02)
 
 
+#: a computed scan as notebook 06's simulated ones: 0.02° steps, Gaussian lines of σ = 0.1°
+COMPUTED = {"step": 0.02, "fwhm": 0.1 * 2.355}
+
+
 def cooperite_scan(hi: float = 70.0) -> tuple[np.ndarray, np.ndarray]:
     """A computed Cu Kα1 scan of cooperite, PtS (P4₂/mmc, a = 3.47, c = 6.10 Å), 5°–``hi`` at
     0.02°, Gaussian lines of σ = 0.1°: to 70° six lines ≥ 5 % of the strongest, nine ≥ 1 %."""
-    from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Lattice
 
     structure = _structure("P4_2/mmc", Lattice.tetragonal(3.47, 6.10), ["Pt", "S"],
                            [[0, 0.5, 0], [0, 0, 0.25]])
-    pat = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(5, hi))
-    tt = np.arange(5.0, hi, 0.02)
-    return tt, sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    return profile(structure, 5.0, hi, wavelength="CuKa1", **COMPUTED)
 
 
 def test_a_computed_scan_is_noise_free_a_counted_one_is_not():
@@ -500,16 +501,13 @@ def test_a_computed_scans_second_look_takes_its_weak_curvature_lines():
     blends no cell indexes; the maxima of the curvature down to 1 % resolve them and index
     it triclinic (P-1).  A computed scan's second look takes the same weak level as its first
     (the strong curvature lines are fewer than the weak ones and were never looked at)."""
-    from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Lattice, Structure
 
     lattice = Lattice.from_parameters(7.754, 6.556, 5.54, 100.25, 93.39, 85.86)
     structure = Structure(lattice, ["Cu", "O", "Na"], [[0.486, 0.889, 0.934],
                                                        [0.358, 0.572, 0.322],
                                                        [0.594, 0.338, 0.392]])
-    pat = XRDCalculator("CuKa").get_pattern(structure, two_theta_range=(0, 90))
-    tt = np.arange(0.0, 90.0, 0.02)
-    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    tt, scan = profile(structure, 0.0, 90.0, **COMPUTED)
     first = indexing.index_scan(tt, scan, second_look=False)
     assert first["computed"] and first["lines"] == "weak" and not first["indexed"]
     got = indexing.index_scan(tt, scan)
@@ -523,15 +521,12 @@ def test_a_computed_scan_finds_calcites_rhombohedral_cell():
     l up to 6 (006, 018), so the quick filter tries indices up to 8 for a rhombohedral cell of
     a computed scan and finds the true cell (with 4 it found the 2a one, M_N 343 against
     1256); a measured scan keeps indices ≤ 4 (with 8, two rruff_dev answers were lost)."""
-    from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Lattice, Structure
 
     calcite = Structure.from_spacegroup("R-3c", Lattice.hexagonal(4.99, 17.06),
                                         ["Ca", "C", "O"],
                                         [[0, 0, 0], [0, 0, 0.25], [0.2578, 0, 0.25]])
-    pat = XRDCalculator("CuKa").get_pattern(calcite, two_theta_range=(0, 90))
-    tt = np.arange(0.0, 90.0, 0.02)
-    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    tt, scan = profile(calcite, 0.0, 90.0, **COMPUTED)
     got = indexing.index_scan(tt, scan)
     assert got["computed"] and got["crystal_system"] == "trigonal"
     assert got["space_group"] == 167
@@ -583,14 +578,11 @@ def test_a_cubic_cell_indexing_every_one_of_few_lines_is_taken_first():
 def test_a_second_look_at_the_curvature_indexes_blended_lines():
     # an orthorhombic cell with a ≈ b: at σ = 0.1° pairs of lines blend and no cell indexes
     # the maxima; the curvature's lines index orthorhombic (the first look is kept otherwise)
-    from pymatgen.analysis.diffraction.xrd import XRDCalculator
     from pymatgen.core import Lattice
 
     structure = _structure("Pmmm", Lattice.orthorhombic(5.0, 5.06, 7.3), ["Cu", "O"],
                            [[0, 0, 0], [0.5, 0.5, 0.5]])
-    pat = XRDCalculator("CuKa1").get_pattern(structure, two_theta_range=(5, 90))
-    tt = np.arange(5.0, 90.0, 0.02)
-    scan = sum(h * np.exp(-0.5 * ((tt - p) / 0.1) ** 2) for p, h in zip(pat.x, pat.y))
+    tt, scan = profile(structure, 5.0, 90.0, wavelength="CuKa1", **COMPUTED)
     first = indexing.index_scan(tt, scan, second_look=False, computed=False)
     assert not first["indexed"] and first["lines"] == "maxima"
     got = indexing.index_scan(tt, scan, computed=False)     # as a measured scan's
