@@ -611,9 +611,9 @@ def hexagonal_lattice_choice(crystal_system: np.ndarray, records: list[dict[str,
     truth = np.asarray(crystal_system, int)[rows]
     cs = np.asarray(probs["crystal_system"], float)[rows]
     choice = np.where(cs[:, trig] > cs[:, hexa], trig, hexa)
+    n_hexagonal = int(np.sum(truth == hexa))        # always hexagonal is right on exactly these
     return {"n": int(len(rows)), "trigonal": int(np.sum(truth == trig)),
-            "hexagonal": int(np.sum(truth == hexa)),
-            "right_hexagonal": int(np.sum(truth == hexa)),
+            "hexagonal": n_hexagonal, "right_hexagonal": n_hexagonal,
             "right_network": int(np.sum(choice == truth))}
 
 
